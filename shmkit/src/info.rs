@@ -1,0 +1,267 @@
+//! The system view: every segment on the system, the kernel's limits and its usage.
+//!
+//! # References
+//! - [`proc_sysvipc(5)`](https://man7.org/linux/man-pages/man5/proc_sysvipc.5.html)
+//! - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html), `IPC_INFO`,
+//!   `SHM_INFO`, `SHM_STAT_ANY`
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::Key;
+use crate::shm::{SegmentStat, ShmId};
+use crate::sys;
+
+const PROC_SHM: &str = "/proc/sysvipc/shm";
+
+/// Every shared-memory segment on the system (in this IPC namespace), with every field.
+///
+/// Reads `/proc/sysvipc/shm`, which lists all segments whatever their permissions and also
+/// gives resident and swapped bytes; where it cannot be read, falls back to
+/// [`segments_from_syscalls`].
+///
+/// # Errors
+/// A malformed `/proc/sysvipc/shm` ([`ErrorKind::LayoutMismatch`]), or the fallback's errors.
+pub fn segments() -> Result<Vec<SegmentStat>> {
+    match std::fs::read_to_string(PROC_SHM) {
+        Ok(text) => parse_proc_shm(&text),
+        Err(_) => segments_from_syscalls(),
+    }
+}
+
+/// Every segment, found with `shmctl(SHM_INFO)` (the highest index in use) and
+/// `shmctl(index, SHM_STAT_ANY)` for each index (`SHM_STAT` on kernels before 4.17, which
+/// only lists the segments this process may read). `rss` and `swap` are `None`.
+///
+/// # Errors
+/// The `SHM_INFO` failure.
+pub fn segments_from_syscalls() -> Result<Vec<SegmentStat>> {
+    let (max_index, usage) =
+        sys::shm::shm_info().map_err(|e| Error::sys("shmctl", "0, SHM_INFO".into(), e))?;
+    let mut out = Vec::new();
+    let mut any_supported = true;
+    for index in 0..=max_index.max(-1) {
+        match sys::shm::stat_index(index, any_supported) {
+            Ok((id, ds)) => out.push(SegmentStat::from_ds(ShmId::from_raw(id), &ds)),
+            Err(e)
+                if e.raw() == libc::EINVAL
+                    && index == max_index
+                    && out.is_empty()
+                    && any_supported
+                    && usage.used_ids > 0 =>
+            {
+                // Every index failed: SHM_STAT_ANY is unknown here (before Linux 4.17).
+                any_supported = false;
+                for index in 0..=max_index {
+                    if let Ok((id, ds)) = sys::shm::stat_index(index, false) {
+                        out.push(SegmentStat::from_ds(ShmId::from_raw(id), &ds));
+                    }
+                }
+            }
+            Err(_) => {} // an empty slot, or (SHM_STAT) one we may not read
+        }
+    }
+    Ok(out)
+}
+
+fn malformed(line: &str, why: &str) -> Error {
+    Error::new(
+        ErrorKind::LayoutMismatch,
+        "read",
+        PROC_SHM.to_owned(),
+        format!("{why}: {line:?}"),
+    )
+}
+
+/// Parses the text of `/proc/sysvipc/shm`, columns found by their header names.
+fn parse_proc_shm(text: &str) -> Result<Vec<SegmentStat>> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or_else(|| malformed("", "empty file"))?
+        .split_whitespace()
+        .collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let required = |name: &str| col(name).ok_or_else(|| malformed(name, "missing column"));
+    let c_key = required("key")?;
+    let c_id = required("shmid")?;
+    let c_perms = required("perms")?;
+    let c_size = required("size")?;
+    let c_cpid = required("cpid")?;
+    let c_lpid = required("lpid")?;
+    let c_nattch = required("nattch")?;
+    let c_uid = required("uid")?;
+    let c_gid = required("gid")?;
+    let c_cuid = required("cuid")?;
+    let c_cgid = required("cgid")?;
+    let c_atime = required("atime")?;
+    let c_dtime = required("dtime")?;
+    let c_ctime = required("ctime")?;
+    let c_rss = col("rss");
+    let c_swap = col("swap");
+
+    let mut out = Vec::new();
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < header.len() {
+            return Err(malformed(line, "short line"));
+        }
+        fn num<T: std::str::FromStr>(line: &str, field: &str, radix8: bool) -> Result<T> {
+            let parsed = if radix8 {
+                u32::from_str_radix(field, 8)
+                    .ok()
+                    .and_then(|v| v.to_string().parse().ok())
+            } else {
+                field.parse().ok()
+            };
+            parsed.ok_or_else(|| malformed(line, "bad number"))
+        }
+        let perms: u32 = num(line, fields[c_perms], true)?;
+        let id = ShmId::from_raw(num(line, fields[c_id], false)?);
+        let mut stat = SegmentStat::from_ds(id, &sys::shm::zeroed_ds());
+        stat.key = Key::from_raw(num(line, fields[c_key], false)?);
+        stat.mode = perms & 0o777;
+        stat.dest = perms & sys::shm::SHM_DEST != 0;
+        stat.locked = perms & sys::shm::SHM_LOCKED != 0;
+        stat.size = num(line, fields[c_size], false)?;
+        stat.cpid = num(line, fields[c_cpid], false)?;
+        stat.lpid = num(line, fields[c_lpid], false)?;
+        stat.nattch = num(line, fields[c_nattch], false)?;
+        stat.uid = num(line, fields[c_uid], false)?;
+        stat.gid = num(line, fields[c_gid], false)?;
+        stat.cuid = num(line, fields[c_cuid], false)?;
+        stat.cgid = num(line, fields[c_cgid], false)?;
+        stat.atime = num(line, fields[c_atime], false)?;
+        stat.dtime = num(line, fields[c_dtime], false)?;
+        stat.ctime = num(line, fields[c_ctime], false)?;
+        stat.rss = c_rss.map(|c| num(line, fields[c], false)).transpose()?;
+        stat.swap = c_swap.map(|c| num(line, fields[c], false)).transpose()?;
+        out.push(stat);
+    }
+    Ok(out)
+}
+
+/// The kernel's limits on shared memory (`shmctl(IPC_INFO)`, the values of
+/// `/proc/sys/kernel/shm{max,all,mni}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShmLimits {
+    /// The largest segment, in bytes (`SHMMAX`).
+    pub shmmax: u64,
+    /// The smallest segment, in bytes (`SHMMIN`, always 1 on Linux).
+    pub shmmin: u64,
+    /// The most segments on the system (`SHMMNI`).
+    pub shmmni: u64,
+    /// The most attachments per process (`SHMSEG`; Linux has no such limit and reports
+    /// `SHMMNI`).
+    pub shmseg: u64,
+    /// The most shared memory on the system, in pages (`SHMALL`).
+    pub shmall: u64,
+}
+
+/// The system's current use of shared memory (`shmctl(SHM_INFO)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShmUsage {
+    /// Segments that exist (`used_ids`).
+    pub segments: u64,
+    /// Pages allocated to segments (`shm_tot`).
+    pub pages: u64,
+    /// Pages resident in memory (`shm_rss`).
+    pub resident_pages: u64,
+    /// Pages swapped out (`shm_swp`).
+    pub swapped_pages: u64,
+    /// The highest index in use in the kernel's table, or -1 when there is none.
+    pub max_index: i32,
+}
+
+/// The limits, from `shmctl(IPC_INFO)`.
+///
+/// # Errors
+/// The `shmctl` failure (none is expected on Linux).
+#[doc(alias = "IPC_INFO")]
+pub fn shm_limits() -> Result<ShmLimits> {
+    let (_, info) =
+        sys::shm::ipc_info().map_err(|e| Error::sys("shmctl", "0, IPC_INFO".into(), e))?;
+    Ok(ShmLimits {
+        shmmax: info.shmmax,
+        shmmin: info.shmmin,
+        shmmni: info.shmmni,
+        shmseg: info.shmseg,
+        shmall: info.shmall,
+    })
+}
+
+/// The usage, from `shmctl(SHM_INFO)`.
+///
+/// # Errors
+/// The `shmctl` failure (none is expected on Linux).
+#[doc(alias = "SHM_INFO")]
+pub fn shm_usage() -> Result<ShmUsage> {
+    let (max_index, info) =
+        sys::shm::shm_info().map_err(|e| Error::sys("shmctl", "0, SHM_INFO".into(), e))?;
+    Ok(ShmUsage {
+        segments: u64::try_from(info.used_ids).unwrap_or(0),
+        pages: info.shm_tot,
+        resident_pages: info.shm_rss,
+        swapped_pages: info.shm_swp,
+        max_index,
+    })
+}
+
+/// The size of a memory page in bytes (`sysconf(_SC_PAGESIZE)`): the unit of
+/// [`ShmLimits::shmall`] and [`ShmUsage::pages`].
+pub fn page_size() -> usize {
+    sys::process::page_size()
+}
+
+/// The login name of `uid` (`getpwuid_r(3)`), or `None` when no user has it.
+pub fn user_name(uid: u32) -> Option<String> {
+    sys::process::user_name(uid)
+}
+
+/// The name of group `gid` (`getgrgid_r(3)`), or `None` when no group has it.
+pub fn group_name(gid: u32) -> Option<String> {
+    sys::process::group_name(gid)
+}
+
+/// This process's effective user id (`geteuid(2)`).
+pub fn effective_uid() -> u32 {
+    sys::process::geteuid()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap
+         0          5  1600                  4096   100   101      1     0     0     0     0 1700000000          0 1700000000                  4096                     0
+1094861636      32774  3666                 65536   200   200      0  1000  1000  1000  1000          0          0 1700000001                     0                     0
+";
+
+    #[test]
+    fn parses_proc_rows() {
+        let rows = parse_proc_shm(SAMPLE).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].id, ShmId::from_raw(5));
+        assert_eq!(rows[0].mode, 0o600);
+        assert!(rows[0].dest && !rows[0].locked);
+        assert_eq!(rows[0].rss, Some(4096));
+        assert_eq!(rows[1].key.to_string(), "0x41424344");
+        assert_eq!(rows[1].mode, 0o666);
+        assert!(rows[1].locked && rows[1].dest);
+        assert_eq!(rows[1].raw_mode(), 0o3666);
+        assert_eq!(rows[1].size, 65536);
+        assert_eq!(rows[1].uid, 1000);
+    }
+
+    #[test]
+    fn malformed_proc_is_an_error_not_a_panic() {
+        for text in [
+            "",
+            "key shmid\n1 2\n",
+            &SAMPLE.replace("1600", "zz"),
+            &SAMPLE[..SAMPLE.len() - 20],
+        ] {
+            assert!(parse_proc_shm(text).is_err(), "{text:?}");
+        }
+    }
+}

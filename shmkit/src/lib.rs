@@ -1,0 +1,63 @@
+//! # shmkit: System V shared memory for Rust, done right
+//!
+//! The System V programming model, safely: a [`Key`] names a segment system-wide; a
+//! process creates or opens it ([`Segment`], `shmget`), attaches it ([`Attachment`],
+//! `shmat`), uses the memory through a bounds-checked [`Region`], detaches it (drop,
+//! `shmdt`), and removes it ([`Segment::remove`], `shmctl(IPC_RMID)`). Keys from
+//! [`Key::ftok`] are bit-identical to glibc's, so C, C++ and Python programs that use the
+//! same path and project id meet the same segment.
+//!
+//! ```
+//! use shmkit::{Key, Segment};
+//!
+//! let dir = std::env::temp_dir();
+//! let key = Key::ftok(&dir, i32::from(b'D'))?;             // the name both sides agree on
+//! # let key = Key::PRIVATE; // doctests run in parallel: don't fight over one key
+//! let segment = Segment::builder(key).size(4096).mode(0o600).create()?; // shmget
+//! let writer = segment.attach()?;                           // shmat
+//! writer.write_at(0, b"hello, shared memory")?;             // use it
+//!
+//! let reader = segment.attach_read_only()?;                 // another attachment
+//! let mut buf = [0u8; 20];
+//! reader.read_at(0, &mut buf)?;
+//! assert_eq!(&buf, b"hello, shared memory");
+//!
+//! segment.remove()?;                                        // shmctl(IPC_RMID): now `dest`
+//! assert!(segment.stat()?.dest);                            // still attached, still usable
+//! drop((writer, reader));                                   // shmdt, and the kernel frees it
+//! # Ok::<(), shmkit::Error>(())
+//! ```
+//!
+//! ## Memory another process can write
+//! Safe code never gets `&[u8]` over a segment: another process may write any byte at any
+//! time, and a reference to memory that changes under it is undefined behaviour. Bytes are
+//! copied in and out ([`Region::read_at`], [`Region::write_at`]) with atomic byte-wise
+//! copies, and words processes synchronise on are reached as atomics
+//! ([`Region::atomic_u32`], [`Region::atomic_u64`]). [`Region::as_slice`] is the `unsafe`
+//! escape hatch for a caller who can promise that nobody writes.
+//!
+//! ## Modules
+//! - [`key`]: keys and `ftok`.
+//! - [`shm`]: segments, attachments, stat, set, lock, remove.
+//! - [`region`]: the memory access rules.
+//! - [`info`]: every segment on the system, the limits, the usage.
+//! - [`error`]: the one error type.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod attachment;
+pub mod error;
+mod guard;
+pub mod info;
+pub mod key;
+pub mod region;
+pub mod shm;
+mod sys;
+
+pub use attachment::{AttachOptions, Attachment};
+pub use error::{Error, ErrorKind, Result, Squatting};
+pub use guard::{Removable, RemoveOnDrop};
+pub use key::{Key, ParseKeyError};
+pub use region::{Access, ReadOnly, ReadWrite, Region};
+pub use shm::{HugePageSize, Segment, SegmentBuilder, SegmentStat, ShmId, DEFAULT_MODE};
+pub use sys::conv::Errno;

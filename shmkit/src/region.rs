@@ -1,0 +1,396 @@
+//! [`Region`]: a mapped, bounds-checked span of shared memory.
+//!
+//! Another process can write any byte of a region at any time, so this module never hands
+//! out `&[u8]` or `&T` over it in safe code. Bytes are *copied* in and out with atomic
+//! (relaxed) loads and stores, in the spirit of the C++ proposal P1478 ("byte-wise atomic
+//! memcpy"): a concurrent writer can make a read return a mix of old and new bytes, never
+//! undefined behaviour. Words that processes synchronise on are reached through aligned
+//! atomic views ([`Region::atomic_u32`], [`Region::atomic_u64`]).
+//!
+//! Ordering: the copies are `Relaxed`. To publish data, write it with [`Region::write_at`]
+//! and then store a flag or index with `Release` through an atomic view; the reader loads
+//! the flag with `Acquire` and then calls [`Region::read_at`].
+#![allow(unsafe_code)]
+
+use crate::error::{Error, ErrorKind, Result};
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// How a region may be accessed: [`ReadWrite`] or [`ReadOnly`]. Sealed.
+pub trait Access: sealed::Sealed + Send + Sync + 'static {
+    /// Whether the mapping can be written.
+    const WRITABLE: bool;
+}
+
+/// The region is mapped read-write: every method is available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadWrite {}
+
+/// The region is mapped read-only (`SHM_RDONLY`): the methods that write do not exist, so
+/// writing through this API is a compile error (writing through a raw pointer would raise
+/// `SIGSEGV`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOnly {}
+
+impl sealed::Sealed for ReadWrite {}
+impl sealed::Sealed for ReadOnly {}
+impl Access for ReadWrite {
+    const WRITABLE: bool = true;
+}
+impl Access for ReadOnly {
+    const WRITABLE: bool = false;
+}
+
+/// A span of shared memory, mapped in this process: `len` bytes from a base address.
+///
+/// A `Region` is borrowed from the value that owns the mapping (an
+/// [`Attachment`](crate::Attachment) derefs to one), so it cannot outlive the mapping.
+/// It is neither `Clone` nor `Copy` for the same reason.
+///
+/// Every method is bounds-checked and returns [`ErrorKind::OutOfBounds`] or
+/// [`ErrorKind::Misaligned`] instead of panicking.
+pub struct Region<A: Access = ReadWrite> {
+    base: NonNull<u8>,
+    len: usize,
+    access: PhantomData<A>,
+}
+
+// SAFETY: a Region is a base address and a length; every access through it is atomic (or
+// unsafe, with the caller taking responsibility), so sharing or sending it between threads
+// cannot cause a data race that the same code between processes would not.
+unsafe impl<A: Access> Send for Region<A> {}
+// SAFETY: as above: `&Region` only allows atomic accesses.
+unsafe impl<A: Access> Sync for Region<A> {}
+
+impl<A: Access> std::fmt::Debug for Region<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Region")
+            .field("base", &self.base)
+            .field("len", &self.len)
+            .field("writable", &A::WRITABLE)
+            .finish()
+    }
+}
+
+const WORD: usize = std::mem::size_of::<u64>();
+
+impl<A: Access> Region<A> {
+    /// A region over `len` bytes at `base`.
+    ///
+    /// # Safety
+    /// For as long as the returned value (and every borrow of it) lives, `base..base+len`
+    /// must stay mapped, readable, and writable too when `A` is [`ReadWrite`]. The memory may
+    /// be written by other processes at any time; nothing in this process may hold a Rust
+    /// reference to it other than through this region.
+    pub unsafe fn from_raw_parts(base: NonNull<u8>, len: usize) -> Region<A> {
+        Region {
+            base,
+            len,
+            access: PhantomData,
+        }
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the region has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The base address. Using it is `unsafe`; holding it is not.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.base.as_ptr()
+    }
+
+    /// Checks that `offset..offset+len` lies inside the region.
+    pub fn check_range(&self, offset: usize, len: usize) -> Result<()> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(Error::new(
+                ErrorKind::OutOfBounds,
+                "region access",
+                format!("offset={offset}, len={len}"),
+                format!("past the end of a region of {} bytes", self.len),
+            )),
+        }
+    }
+
+    fn check_aligned(&self, offset: usize, size: usize, align: usize) -> Result<()> {
+        self.check_range(offset, size)?;
+        if (self.base.as_ptr() as usize).wrapping_add(offset) % align != 0 {
+            return Err(Error::new(
+                ErrorKind::Misaligned,
+                "region atomic view",
+                format!("offset={offset}, size={size}"),
+                format!("address is not aligned to {align} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Copies `buf.len()` bytes starting at `offset` into `buf`.
+    ///
+    /// The copy is made of relaxed atomic loads, so a concurrent writer in another process
+    /// can make `buf` hold a mix of old and new bytes; it is never undefined behaviour.
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`] if the range does not fit; `buf` is then untouched.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        self.check_range(offset, buf.len())?;
+        // SAFETY: the range was just checked to lie inside the region, which the constructor's
+        // contract keeps mapped and readable while `self` is borrowed.
+        unsafe { atomic_load_bytes(self.base.as_ptr().add(offset), buf) };
+        Ok(())
+    }
+
+    /// Reads `len` bytes at `offset` into a new vector.
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`] if the range does not fit.
+    pub fn read_vec(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
+        self.check_range(offset, len)?;
+        let mut buf = vec![0; len];
+        self.read_at(offset, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Loads the `u32` at `offset` atomically with `order` (which must be valid for a load:
+    /// not `Release` or `AcqRel`, those are treated as `Acquire`/`SeqCst`).
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`], or [`ErrorKind::Misaligned`] if `offset` is not 4-aligned.
+    pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32> {
+        self.check_aligned(offset, 4, 4)?;
+        // SAFETY: in bounds and aligned (checked), mapped while `self` lives. An atomic load
+        // never writes, so it is fine on a read-only mapping too.
+        let atomic = unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset).cast()) };
+        Ok(atomic.load(load_order(order)))
+    }
+
+    /// Loads the `u64` at `offset` atomically, as [`Region::load_u32`] does.
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`], or [`ErrorKind::Misaligned`] if `offset` is not 8-aligned.
+    pub fn load_u64(&self, offset: usize, order: Ordering) -> Result<u64> {
+        self.check_aligned(offset, 8, 8)?;
+        // SAFETY: as in `load_u32`, for 8 bytes at an 8-aligned address.
+        let atomic = unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) };
+        Ok(atomic.load(load_order(order)))
+    }
+
+    /// The whole region as a byte slice.
+    ///
+    /// # Safety
+    /// For as long as the slice lives, no process (this one included) may write to the
+    /// region: a concurrent write while a `&[u8]` exists is a data race, undefined
+    /// behaviour. Only a caller who controls every writer (for example, all writers have
+    /// detached, or a lock all parties honour is held) can promise that.
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: the region is mapped and readable for `len` bytes while `self` lives; the
+        // caller promises that nothing writes it while the slice exists.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr(), self.len) }
+    }
+}
+
+impl Region<ReadWrite> {
+    /// The base address, for writing. Using it is `unsafe`; holding it is not.
+    pub fn as_mut_ptr(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    /// Copies `buf` into the region at `offset`, with relaxed atomic stores.
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`] if the range does not fit; nothing is written then.
+    pub fn write_at(&self, offset: usize, buf: &[u8]) -> Result<()> {
+        self.check_range(offset, buf.len())?;
+        // SAFETY: in bounds (checked); the mapping is writable because `A` is ReadWrite,
+        // and mapped while `self` lives.
+        unsafe { atomic_store_bytes(self.base.as_ptr().add(offset), buf) };
+        Ok(())
+    }
+
+    /// Sets `len` bytes at `offset` to `byte`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`] if the range does not fit; nothing is written then.
+    pub fn fill(&self, offset: usize, len: usize, byte: u8) -> Result<()> {
+        self.check_range(offset, len)?;
+        let chunk = [byte; 256];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(chunk.len());
+            self.write_at(offset + done, &chunk[..n])?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// The `u32` at `offset` as an atomic: the way to put futex words, flags and indices in
+    /// shared memory.
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`], or [`ErrorKind::Misaligned`] if `offset` is not 4-aligned.
+    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
+        self.check_aligned(offset, 4, 4)?;
+        // SAFETY: in bounds and 4-aligned (checked); AtomicU32 has the size and alignment of
+        // u32; the memory is mapped read-write for as long as `&self` (and so the returned
+        // borrow) lives. Every access through the reference is atomic, so another process
+        // writing the same word (atomically, as any sane peer does) is not a data race.
+        Ok(unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset).cast()) })
+    }
+
+    /// The `u64` at `offset` as an atomic.
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`], or [`ErrorKind::Misaligned`] if `offset` is not 8-aligned.
+    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
+        self.check_aligned(offset, 8, 8)?;
+        // SAFETY: as in `atomic_u32`, for 8 bytes at an 8-aligned address.
+        Ok(unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) })
+    }
+
+    /// The whole region as a mutable byte slice.
+    ///
+    /// # Safety
+    /// For as long as the slice lives, no other process and no other reference in this one
+    /// may read or write the region: the caller guarantees exclusive access (for example,
+    /// the segment was just created privately and no one else has attached it).
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn as_mut_slice(&self) -> &mut [u8] {
+        // SAFETY: mapped read-write for `len` bytes while `self` lives; the caller promises
+        // exclusive access while the slice exists.
+        unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr(), self.len) }
+    }
+}
+
+fn load_order(order: Ordering) -> Ordering {
+    match order {
+        Ordering::Release => Ordering::Relaxed,
+        Ordering::AcqRel => Ordering::Acquire,
+        other => other,
+    }
+}
+
+/// Copies `dst.len()` bytes from `src` with relaxed atomic loads: bytes up to an 8-byte
+/// boundary, then whole words, then the tail.
+///
+/// # Safety
+/// `src..src+dst.len()` must be mapped and readable.
+unsafe fn atomic_load_bytes(src: *const u8, dst: &mut [u8]) {
+    let n = dst.len();
+    let mut i = 0;
+    while i < n && (src as usize).wrapping_add(i) % WORD != 0 {
+        // SAFETY: `src + i` is inside the readable range (i < n); bytes need no alignment.
+        dst[i] = unsafe { AtomicU8::from_ptr(src.add(i).cast_mut()) }.load(Ordering::Relaxed);
+        i += 1;
+    }
+    while i + WORD <= n {
+        // SAFETY: `src + i` is 8-aligned (the loop above reached a boundary) and the 8 bytes
+        // from it are inside the readable range. An atomic load never writes.
+        let word =
+            unsafe { AtomicU64::from_ptr(src.add(i).cast_mut().cast()) }.load(Ordering::Relaxed);
+        dst[i..i + WORD].copy_from_slice(&word.to_ne_bytes());
+        i += WORD;
+    }
+    while i < n {
+        // SAFETY: as for the head bytes.
+        dst[i] = unsafe { AtomicU8::from_ptr(src.add(i).cast_mut()) }.load(Ordering::Relaxed);
+        i += 1;
+    }
+}
+
+/// Copies `src` to `dst` with relaxed atomic stores, in the same pieces as the loads.
+///
+/// # Safety
+/// `dst..dst+src.len()` must be mapped and writable.
+unsafe fn atomic_store_bytes(dst: *mut u8, src: &[u8]) {
+    let n = src.len();
+    let mut i = 0;
+    while i < n && (dst as usize).wrapping_add(i) % WORD != 0 {
+        // SAFETY: `dst + i` is inside the writable range.
+        unsafe { AtomicU8::from_ptr(dst.add(i)) }.store(src[i], Ordering::Relaxed);
+        i += 1;
+    }
+    while i + WORD <= n {
+        let mut word = [0u8; WORD];
+        word.copy_from_slice(&src[i..i + WORD]);
+        // SAFETY: `dst + i` is 8-aligned and the 8 bytes from it are inside the writable range.
+        unsafe { AtomicU64::from_ptr(dst.add(i).cast()) }
+            .store(u64::from_ne_bytes(word), Ordering::Relaxed);
+        i += WORD;
+    }
+    while i < n {
+        // SAFETY: as for the head bytes.
+        unsafe { AtomicU8::from_ptr(dst.add(i)) }.store(src[i], Ordering::Relaxed);
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A region over a heap buffer: enough to test the copy and bounds logic.
+    fn with_region(len: usize, f: impl FnOnce(&Region)) {
+        let mut storage = vec![0u64; len / 8 + 2];
+        let base = NonNull::new(storage.as_mut_ptr().cast::<u8>()).unwrap();
+        // SAFETY: `storage` outlives the region and is only accessed through it.
+        let region = unsafe { Region::<ReadWrite>::from_raw_parts(base, len) };
+        f(&region);
+    }
+
+    #[test]
+    fn copies_round_trip_at_every_alignment() {
+        with_region(64, |r| {
+            for offset in 0..16 {
+                for len in 0..(64 - offset).min(33) {
+                    let data: Vec<u8> = (0..len).map(|i| (i * 7 + offset) as u8).collect();
+                    r.write_at(offset, &data).unwrap();
+                    assert_eq!(r.read_vec(offset, len).unwrap(), data);
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn out_of_bounds_is_an_error() {
+        with_region(16, |r| {
+            assert_eq!(
+                r.write_at(10, &[0; 7]).unwrap_err().kind(),
+                ErrorKind::OutOfBounds
+            );
+            assert_eq!(
+                r.read_vec(usize::MAX, 2).unwrap_err().kind(),
+                ErrorKind::OutOfBounds
+            );
+            assert!(r.read_vec(16, 0).is_ok());
+            assert_eq!(r.atomic_u32(13).unwrap_err().kind(), ErrorKind::OutOfBounds);
+            assert_eq!(r.atomic_u32(2).unwrap_err().kind(), ErrorKind::Misaligned);
+            assert_eq!(r.atomic_u64(4).unwrap_err().kind(), ErrorKind::Misaligned);
+        });
+    }
+
+    #[test]
+    fn atomic_views_see_copied_bytes() {
+        with_region(16, |r| {
+            r.write_at(8, &7u64.to_ne_bytes()).unwrap();
+            assert_eq!(r.atomic_u64(8).unwrap().load(Ordering::Acquire), 7);
+            r.atomic_u32(4).unwrap().store(9, Ordering::Release);
+            assert_eq!(r.load_u32(4, Ordering::Acquire).unwrap(), 9);
+            r.fill(0, 16, 0xab).unwrap();
+            assert_eq!(
+                r.load_u64(8, Ordering::Relaxed).unwrap(),
+                0xabab_abab_abab_abab
+            );
+        });
+    }
+}

@@ -1,0 +1,136 @@
+//! `shmget(2)`, `shmat(2)`, `shmdt(2)` and `shmctl(2)`.
+
+use super::conv::{cvt, cvt_ptr};
+use super::Errno;
+use libc::{c_int, c_ulong, c_void};
+use std::mem::MaybeUninit;
+
+/// `shmctl` command: like `IPC_STAT`, but takes an index into the kernel's table.
+pub(crate) const SHM_STAT: c_int = 13;
+/// `shmctl` command: system-wide usage (`struct shm_info`).
+pub(crate) const SHM_INFO: c_int = 14;
+/// `shmctl` command: `SHM_STAT` without the read-permission check (Linux 4.17).
+pub(crate) const SHM_STAT_ANY: c_int = 15;
+/// Where `shmget` encodes log2 of the huge page size in its flags.
+pub(crate) const SHM_HUGE_SHIFT: c_int = 26;
+/// `ipc_perm.mode` bit: marked for destruction (`IPC_RMID` while attached).
+pub(crate) const SHM_DEST: u32 = 0o1000;
+/// `ipc_perm.mode` bit: locked in memory (`SHM_LOCK`).
+pub(crate) const SHM_LOCKED: u32 = 0o2000;
+
+pub(crate) use libc::shmid_ds;
+
+/// `struct shminfo` as `IPC_INFO` fills it (glibc's layout, which is the kernel's `shminfo64`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct shminfo {
+    pub(crate) shmmax: c_ulong,
+    pub(crate) shmmin: c_ulong,
+    pub(crate) shmmni: c_ulong,
+    pub(crate) shmseg: c_ulong,
+    pub(crate) shmall: c_ulong,
+    pub(crate) reserved: [c_ulong; 4],
+}
+
+/// `struct shm_info` as `SHM_INFO` fills it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct shm_info {
+    pub(crate) used_ids: c_int,
+    pub(crate) shm_tot: c_ulong,
+    pub(crate) shm_rss: c_ulong,
+    pub(crate) shm_swp: c_ulong,
+    pub(crate) swap_attempts: c_ulong,
+    pub(crate) swap_successes: c_ulong,
+}
+
+/// `shmget(2)`.
+pub(crate) fn shmget(key: i32, size: usize, flags: c_int) -> Result<c_int, Errno> {
+    // SAFETY: shmget takes no pointers; any argument values are checked by the kernel.
+    cvt(unsafe { libc::shmget(key, size, flags) })
+}
+
+/// `shmat(2)`. `SHM_REMAP` is refused with `EINVAL`: it may replace mappings that Rust code
+/// still references, so no caller of this layer may ask for it.
+pub(crate) fn shmat(id: c_int, addr: *const c_void, flags: c_int) -> Result<*mut c_void, Errno> {
+    if flags & libc::SHM_REMAP != 0 {
+        return Err(Errno::from_raw(libc::EINVAL));
+    }
+    // SAFETY: without SHM_REMAP the kernel never replaces an existing mapping: an address hint
+    // that overlaps one fails with EINVAL. The new mapping is fresh memory nobody references.
+    cvt_ptr(unsafe { libc::shmat(id, addr, flags) })
+}
+
+/// `shmdt(2)`.
+///
+/// # Safety
+/// `addr` must be the start of an attachment made by `shmat`, and nothing may use the
+/// attached memory after this call (it is unmapped).
+pub(crate) unsafe fn shmdt(addr: *const c_void) -> Result<(), Errno> {
+    // SAFETY: the caller guarantees that the mapping at `addr` is no longer used.
+    cvt(unsafe { libc::shmdt(addr) }).map(drop)
+}
+
+/// `shmctl(id, IPC_STAT)`.
+pub(crate) fn stat(id: c_int) -> Result<shmid_ds, Errno> {
+    stat_cmd(id, libc::IPC_STAT).map(|(_, ds)| ds)
+}
+
+/// `shmctl(index, SHM_STAT)` or `SHM_STAT_ANY`: the id at that index and its `shmid_ds`.
+pub(crate) fn stat_index(index: c_int, any: bool) -> Result<(c_int, shmid_ds), Errno> {
+    stat_cmd(index, if any { SHM_STAT_ANY } else { SHM_STAT })
+}
+
+fn stat_cmd(id: c_int, cmd: c_int) -> Result<(c_int, shmid_ds), Errno> {
+    let mut ds = MaybeUninit::<shmid_ds>::zeroed();
+    // SAFETY: `ds` is a writable shmid_ds, which is what these commands fill.
+    let ret = cvt(unsafe { libc::shmctl(id, cmd, ds.as_mut_ptr()) })?;
+    // SAFETY: zero is a valid shmid_ds (integers only) and the kernel filled it on success.
+    Ok((ret, unsafe { ds.assume_init() }))
+}
+
+/// `shmctl(id, IPC_SET)`: copies uid, gid and the low 9 mode bits from `ds`.
+pub(crate) fn set(id: c_int, ds: &shmid_ds) -> Result<(), Errno> {
+    let mut copy = *ds;
+    // SAFETY: `copy` is a valid shmid_ds; IPC_SET only reads it.
+    cvt(unsafe { libc::shmctl(id, libc::IPC_SET, &mut copy) }).map(drop)
+}
+
+/// `shmctl(id, IPC_RMID)`.
+pub(crate) fn remove(id: c_int) -> Result<(), Errno> {
+    // SAFETY: IPC_RMID ignores the buffer, so a null pointer is fine.
+    cvt(unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
+}
+
+/// `shmctl(id, SHM_LOCK)` or `SHM_UNLOCK`.
+pub(crate) fn lock(id: c_int, lock: bool) -> Result<(), Errno> {
+    let cmd = if lock {
+        libc::SHM_LOCK
+    } else {
+        libc::SHM_UNLOCK
+    };
+    // SAFETY: SHM_LOCK and SHM_UNLOCK ignore the buffer.
+    cvt(unsafe { libc::shmctl(id, cmd, std::ptr::null_mut()) }).map(drop)
+}
+
+/// `shmctl(0, IPC_INFO)`: the limits, and the highest used index.
+pub(crate) fn ipc_info() -> Result<(c_int, shminfo), Errno> {
+    let mut info = shminfo::default();
+    // SAFETY: IPC_INFO writes a `struct shminfo`, whose layout `info` has (see the layout test).
+    let max = cvt(unsafe { libc::shmctl(0, libc::IPC_INFO, (&mut info as *mut shminfo).cast()) })?;
+    Ok((max, info))
+}
+
+/// `shmctl(0, SHM_INFO)`: system-wide usage, and the highest used index.
+pub(crate) fn shm_info() -> Result<(c_int, shm_info), Errno> {
+    let mut info = shm_info::default();
+    // SAFETY: SHM_INFO writes a `struct shm_info`, whose layout `info` has (see the layout test).
+    let max = cvt(unsafe { libc::shmctl(0, SHM_INFO, (&mut info as *mut shm_info).cast()) })?;
+    Ok((max, info))
+}
+
+/// An all-zero `shmid_ds`.
+pub(crate) fn zeroed_ds() -> shmid_ds {
+    // SAFETY: shmid_ds is made of integers (and integer padding), for which zero is valid.
+    unsafe { MaybeUninit::<shmid_ds>::zeroed().assume_init() }
+}
