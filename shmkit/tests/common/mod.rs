@@ -1,0 +1,321 @@
+//! Helpers shared by the integration tests: unique keys, temporary directories, a probe
+//! that re-runs the test binary as another process (optionally as `nobody`), and the C peer.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use shmkit::{ErrorKind, Key, RemoveOnDrop, Segment};
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The uid and gid tests drop to for "another user" cases.
+pub const NOBODY: u32 = 65534;
+
+/// A random 64-bit number (std's per-process random hasher keys, mixed with a counter).
+pub fn random_u64() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// A key that names no object right now (random; checked with an exclusive create by the
+/// callers, which retry on `AlreadyExists`).
+pub fn random_key() -> Key {
+    loop {
+        let raw = random_u64() as i32;
+        if raw != 0 {
+            return Key::from_raw(raw);
+        }
+    }
+}
+
+/// Creates a segment under a fresh random key, removed when the guard drops.
+pub fn keyed_segment(size: usize, mode: u32) -> RemoveOnDrop<Segment> {
+    for _ in 0..100 {
+        match Segment::builder(random_key())
+            .size(size)
+            .mode(mode)
+            .create()
+        {
+            Ok(seg) => return seg.remove_on_drop(),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => panic!("creating a test segment: {e}"),
+        }
+    }
+    panic!("no free key found in 100 tries");
+}
+
+/// Creates a private segment, removed when the guard drops.
+pub fn private_segment(size: usize) -> RemoveOnDrop<Segment> {
+    Segment::create(Key::PRIVATE, size)
+        .expect("creating a private segment")
+        .remove_on_drop()
+}
+
+/// A temporary directory, removed (recursively) on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!(
+            "shmkit-test-{tag}-{}-{:016x}",
+            std::process::id(),
+            random_u64()
+        ));
+        std::fs::create_dir(&path).expect("creating a temporary directory");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn is_root() -> bool {
+    shmkit::info::effective_uid() == 0
+}
+
+/// Skips (returns true and says why) when not root.
+pub fn skip_unless_root(why: &str) -> bool {
+    if is_root() {
+        return false;
+    }
+    eprintln!("SKIPPED: needs root to {why}");
+    true
+}
+
+/// A copy of the running test binary in a world-readable directory, so that a child
+/// dropped to `nobody` can execute it wherever the build directory is.
+fn probe_binary() -> &'static Path {
+    static BIN: OnceLock<(TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = BIN.get_or_init(|| {
+        let dir = TempDir::new("probe");
+        let path = dir.path().join("probe");
+        std::fs::copy(std::env::current_exe().unwrap(), &path).expect("copying the test binary");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (dir, path)
+    });
+    path
+}
+
+/// How to run a probe.
+#[derive(Default, Clone, Copy)]
+pub struct ProbeOptions {
+    /// Run as this uid and gid (and no supplementary groups).
+    pub as_user: Option<u32>,
+    /// Set RLIMIT_MEMLOCK to 0 first.
+    pub no_memlock: bool,
+    /// Run inside a new IPC namespace (`unshare --ipc`).
+    pub new_ipc_namespace: bool,
+}
+
+/// The outcome of a probe: the line it printed after `PROBE:` (or its death).
+#[derive(Debug)]
+pub struct ProbeResult {
+    pub line: Option<String>,
+    pub output: Output,
+}
+
+impl ProbeResult {
+    pub fn result(&self) -> &str {
+        self.line.as_deref().unwrap_or_else(|| {
+            panic!(
+                "the probe printed no result; status {:?}\nstdout:\n{}\nstderr:\n{}",
+                self.output.status,
+                String::from_utf8_lossy(&self.output.stdout),
+                String::from_utf8_lossy(&self.output.stderr)
+            )
+        })
+    }
+
+    pub fn signal(&self) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt;
+        self.output.status.signal()
+    }
+}
+
+/// Runs `op args…` in a new process: this test binary's ignored `probe` test, which must be
+/// declared in the calling test file as `#[test] #[ignore] fn probe() { common::probe_main() }`.
+pub fn run_probe(op: &[&str], opts: ProbeOptions) -> ProbeResult {
+    let bin = probe_binary();
+    let mut cmd = if opts.new_ipc_namespace {
+        let mut c = Command::new("unshare");
+        c.arg("--ipc").arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.args([
+        "--ignored",
+        "--exact",
+        "probe",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("SHMKIT_PROBE", op.join(" "));
+    if let Some(uid) = opts.as_user {
+        cmd.uid(uid).gid(uid);
+    }
+    if opts.no_memlock {
+        // SAFETY: setrlimit is async-signal-safe; the closure touches no shared state.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let output = cmd.output().expect("spawning the probe");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("PROBE: ").map(|(_, rest)| rest))
+        .map(str::to_owned);
+    ProbeResult { line, output }
+}
+
+fn outcome<T>(r: shmkit::Result<T>, ok: impl FnOnce(T) -> String) -> String {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => format!("{:?}", e.kind()),
+    }
+}
+
+/// The probe's body: does one operation named by `$SHMKIT_PROBE` through shmkit and prints
+/// `PROBE: <outcome>`; does nothing without it.
+pub fn probe_main() {
+    let Ok(spec) = std::env::var("SHMKIT_PROBE") else {
+        return;
+    };
+    let args: Vec<&str> = spec.split(' ').collect();
+    let key = |i: usize| args[i].parse::<Key>().expect("probe key");
+    let num = |i: usize| args[i].parse::<usize>().expect("probe number");
+    let mode = |i: usize| u32::from_str_radix(args[i], 8).expect("probe mode");
+    let result = match args[0] {
+        // shmget KEY SIZE MODE: open with a permission request
+        "open" => outcome(
+            Segment::builder(key(1)).size(num(2)).mode(mode(3)).open(),
+            |_| "ok".into(),
+        ),
+        // create KEY SIZE MODE: create and keep (the caller removes it)
+        "create" => outcome(
+            Segment::builder(key(1)).size(num(2)).mode(mode(3)).create(),
+            |s| format!("ok {}", s.id()),
+        ),
+        "create-huge" => outcome(
+            Segment::builder(shmkit::Key::PRIVATE)
+                .size(num(1))
+                .huge_pages(shmkit::HugePageSize::Size2MiB)
+                .create()
+                .map(|s| s.remove_on_drop()),
+            |_| "ok".into(),
+        ),
+        "attach" => outcome(
+            Segment::open(key(1)).and_then(|s| s.attach().map(drop)),
+            |_| "ok".into(),
+        ),
+        "attach-ro" => outcome(
+            Segment::open(key(1)).and_then(|s| s.attach_read_only().map(drop)),
+            |_| "ok".into(),
+        ),
+        "stat" => outcome(Segment::open(key(1)).and_then(|s| s.stat()), |_| {
+            "ok".into()
+        }),
+        "remove" => outcome(Segment::open(key(1)).and_then(|s| s.remove()), |_| {
+            "ok".into()
+        }),
+        "set-mode" => outcome(
+            Segment::open(key(1)).and_then(|s| s.set_mode(0o666)),
+            |_| "ok".into(),
+        ),
+        "set-owner" => outcome(
+            Segment::open(key(1)).and_then(|s| s.set_owner(NOBODY, NOBODY)),
+            |_| "ok".into(),
+        ),
+        "lock" => outcome(Segment::open(key(1)).and_then(|s| s.lock()), |_| {
+            "ok".into()
+        }),
+        "unlock" => outcome(Segment::open(key(1)).and_then(|s| s.unlock()), |_| {
+            "ok".into()
+        }),
+        // write-ro KEY: attach read-only, then write through the raw pointer: SIGSEGV
+        "write-ro" => {
+            let seg = Segment::open(key(1)).expect("open");
+            let map = seg.attach_read_only().expect("attach read-only");
+            println!("PROBE: attached");
+            // SAFETY: deliberately wrong: the mapping is read-only and the test expects the
+            // kernel to kill this process with SIGSEGV.
+            unsafe { map.as_ptr().cast_mut().write_volatile(1) };
+            "wrote".into()
+        }
+        // write-after-detach KEY: keep the address, detach, write: SIGSEGV
+        "write-after-detach" => {
+            let seg = Segment::open(key(1)).expect("open");
+            let map = seg.attach().expect("attach");
+            let ptr = map.as_mut_ptr();
+            map.detach().expect("detach");
+            println!("PROBE: detached");
+            // SAFETY: deliberately wrong: the memory is unmapped and the test expects SIGSEGV.
+            unsafe { ptr.write_volatile(1) };
+            "wrote".into()
+        }
+        // enospc LIMIT: in a private IPC namespace, set shmmni and create until refused
+        "enospc" => {
+            std::fs::write("/proc/sys/kernel/shmmni", args[1]).expect("writing shmmni");
+            let mut made = Vec::new();
+            let r = loop {
+                match Segment::create(Key::PRIVATE, 4096) {
+                    Ok(s) => made.push(s.remove_on_drop()),
+                    Err(e) => break format!("{:?} after {}", e.kind(), made.len()),
+                }
+                if made.len() > 10_000 {
+                    break "no limit".into();
+                }
+            };
+            r
+        }
+        other => panic!("unknown probe op {other}"),
+    };
+    println!("PROBE: {result}");
+}
+
+/// Builds the C peer (`tests/peers/shm_peer.c`) with the system's C compiler, once.
+pub fn c_peer() -> &'static Path {
+    static BIN: OnceLock<(TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = BIN.get_or_init(|| {
+        let dir = TempDir::new("cpeer");
+        let out = dir.path().join("shm_peer");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/shm_peer.c");
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let status = Command::new(&cc)
+            .args(["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("cannot run the C compiler {cc:?} ({e}): install gcc (apt-get install gcc)")
+            });
+        assert!(status.success(), "compiling {} failed", src.display());
+        (dir, out)
+    });
+    path
+}
