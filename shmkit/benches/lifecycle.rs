@@ -1,1 +1,105 @@
-fn main() {}
+//! The seed's whole model, create + attach + detach + remove, through shmkit versus the
+//! same four calls on raw libc, measured in the same run.
+//!
+//! The machine is noisy (2 vCPUs that move on the host), so the two loops are interleaved
+//! in rounds (A B, then B A, …) and the result is the median of the per-round ratios.
+//!
+//! `cargo bench --bench lifecycle` (set `SHMKIT_BENCH_ROUNDS` / `SHMKIT_BENCH_ITERS` to
+//! change the effort).
+#![allow(missing_docs)]
+
+use shmkit::{Key, Segment};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const SIZE: usize = 4096;
+
+fn raw_once() {
+    // SAFETY: plain System V calls on a private segment this function creates and removes;
+    // the attached address is only passed back to shmdt.
+    unsafe {
+        let id = libc::shmget(
+            libc::IPC_PRIVATE,
+            SIZE,
+            libc::IPC_CREAT | libc::IPC_EXCL | 0o600,
+        );
+        assert!(id >= 0, "shmget: {}", std::io::Error::last_os_error());
+        let addr = libc::shmat(id, std::ptr::null(), 0);
+        assert!(
+            addr as isize != -1,
+            "shmat: {}",
+            std::io::Error::last_os_error()
+        );
+        black_box(addr);
+        assert_eq!(libc::shmdt(addr), 0);
+        assert_eq!(libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()), 0);
+    }
+}
+
+fn shmkit_once() {
+    let segment = Segment::create(Key::PRIVATE, SIZE).expect("create");
+    let map = segment.attach().expect("attach");
+    black_box(map.address());
+    drop(map);
+    segment.remove().expect("remove");
+}
+
+fn time(iters: u32, f: fn()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed()
+}
+
+fn env(name: &str, default: u32) -> u32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    // `cargo test --benches` runs this with `--bench` absent: do a smoke run only.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let rounds = if smoke {
+        2
+    } else {
+        env("SHMKIT_BENCH_ROUNDS", 31)
+    };
+    let iters = if smoke {
+        10
+    } else {
+        env("SHMKIT_BENCH_ITERS", 2000)
+    };
+
+    time(iters, raw_once); // warm up both paths
+    time(iters, shmkit_once);
+    let mut ratios = Vec::new();
+    let (mut raw_total, mut ours_total) = (Duration::ZERO, Duration::ZERO);
+    for round in 0..rounds {
+        let (raw, ours) = if round % 2 == 0 {
+            let raw = time(iters, raw_once);
+            (raw, time(iters, shmkit_once))
+        } else {
+            let ours = time(iters, shmkit_once);
+            (time(iters, raw_once), ours)
+        };
+        raw_total += raw;
+        ours_total += ours;
+        ratios.push(ours.as_secs_f64() / raw.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    let per = |d: Duration| d.as_nanos() as f64 / f64::from(rounds * iters);
+    println!(
+        "lifecycle (shmget+shmat+shmdt+IPC_RMID, {SIZE} B): raw libc {:.0} ns/op, shmkit {:.0} ns/op",
+        per(raw_total),
+        per(ours_total)
+    );
+    println!(
+        "lifecycle ratio shmkit/raw: median {median:.3} (min {:.3}, max {:.3}) over {rounds} interleaved rounds of {iters}",
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
+}

@@ -134,3 +134,93 @@ pub(crate) fn zeroed_ds() -> shmid_ds {
     // SAFETY: shmid_ds is made of integers (and integer padding), for which zero is valid.
     unsafe { MaybeUninit::<shmid_ds>::zeroed().assume_init() }
 }
+
+#[cfg(test)]
+mod layout_tests {
+    //! The structs mirrored here against the C headers, compiled with the system's compiler
+    //! (rustix's `check_types` habit, checked against C rather than against libc).
+    use super::*;
+    use std::mem::{align_of, offset_of, size_of};
+    use std::process::Command;
+
+    const C: &str = r#"
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/shm.h>
+#include <asm-generic/hugetlb_encode.h>
+#define F(t, f) printf(#t "." #f " %zu\n", offsetof(struct t, f))
+int main(void) {
+    printf("shminfo.size %zu\nshminfo.align %zu\n", sizeof(struct shminfo), _Alignof(struct shminfo));
+    F(shminfo, shmmax); F(shminfo, shmmin); F(shminfo, shmmni); F(shminfo, shmseg); F(shminfo, shmall);
+    printf("shm_info.size %zu\nshm_info.align %zu\n", sizeof(struct shm_info), _Alignof(struct shm_info));
+    F(shm_info, used_ids); F(shm_info, shm_tot); F(shm_info, shm_rss); F(shm_info, shm_swp);
+    F(shm_info, swap_attempts); F(shm_info, swap_successes);
+    printf("shmid_ds.size %zu\n", sizeof(struct shmid_ds));
+    F(shmid_ds, shm_segsz); F(shmid_ds, shm_nattch);
+    printf("SHM_STAT %d\nSHM_INFO %d\nSHM_STAT_ANY %d\nSHM_HUGE_SHIFT %d\n", SHM_STAT, SHM_INFO, SHM_STAT_ANY, HUGETLB_FLAG_ENCODE_SHIFT);
+    printf("SHM_HUGE_2MB %u\nSHM_HUGE_1GB %u\n", HUGETLB_FLAG_ENCODE_2MB, HUGETLB_FLAG_ENCODE_1GB);
+    return 0;
+}
+"#;
+
+    #[test]
+    fn mirrors_match_the_c_headers() {
+        let dir = std::env::temp_dir().join(format!("shmkit-layout-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = dir.join("layout.c");
+        let bin = dir.join("layout");
+        std::fs::write(&src, C).unwrap();
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let status = Command::new(&cc).arg("-o").arg(&bin).arg(&src).status();
+        let out = status
+            .ok()
+            .filter(|s| s.success())
+            .and_then(|_| Command::new(&bin).output().ok());
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = out.unwrap_or_else(|| {
+            panic!("could not compile and run a C program with {cc:?}: install gcc")
+        });
+        let text = String::from_utf8(out.stdout).unwrap();
+        let c: std::collections::HashMap<&str, usize> = text
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(k, v)| (k, v.parse().unwrap()))
+            .collect();
+        let ours = [
+            ("shminfo.size", size_of::<shminfo>()),
+            ("shminfo.align", align_of::<shminfo>()),
+            ("shminfo.shmmax", offset_of!(shminfo, shmmax)),
+            ("shminfo.shmmin", offset_of!(shminfo, shmmin)),
+            ("shminfo.shmmni", offset_of!(shminfo, shmmni)),
+            ("shminfo.shmseg", offset_of!(shminfo, shmseg)),
+            ("shminfo.shmall", offset_of!(shminfo, shmall)),
+            ("shm_info.size", size_of::<shm_info>()),
+            ("shm_info.align", align_of::<shm_info>()),
+            ("shm_info.used_ids", offset_of!(shm_info, used_ids)),
+            ("shm_info.shm_tot", offset_of!(shm_info, shm_tot)),
+            ("shm_info.shm_rss", offset_of!(shm_info, shm_rss)),
+            ("shm_info.shm_swp", offset_of!(shm_info, shm_swp)),
+            (
+                "shm_info.swap_attempts",
+                offset_of!(shm_info, swap_attempts),
+            ),
+            (
+                "shm_info.swap_successes",
+                offset_of!(shm_info, swap_successes),
+            ),
+            ("shmid_ds.size", size_of::<shmid_ds>()),
+            ("shmid_ds.shm_segsz", offset_of!(shmid_ds, shm_segsz)),
+            ("shmid_ds.shm_nattch", offset_of!(shmid_ds, shm_nattch)),
+            ("SHM_STAT", SHM_STAT as usize),
+            ("SHM_INFO", SHM_INFO as usize),
+            ("SHM_STAT_ANY", SHM_STAT_ANY as usize),
+            ("SHM_HUGE_SHIFT", SHM_HUGE_SHIFT as usize),
+            ("SHM_HUGE_2MB", (21u32 << SHM_HUGE_SHIFT) as usize),
+            ("SHM_HUGE_1GB", (30u32 << SHM_HUGE_SHIFT) as usize),
+        ];
+        for (name, value) in ours {
+            assert_eq!(c.get(name), Some(&value), "{name}");
+        }
+    }
+}
