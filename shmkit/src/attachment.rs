@@ -136,6 +136,9 @@ impl<A: Access> Attachment<A> {
     ///
     /// # Errors
     /// [`ErrorKind::InvalidArgument`] if the kernel no longer has a mapping here.
+    ///
+    /// # References
+    /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     #[doc(alias = "shmdt")]
     pub fn detach(self) -> Result<()> {
         let this = std::mem::ManuallyDrop::new(self);

@@ -177,6 +177,9 @@ pub struct ShmUsage {
 ///
 /// # Errors
 /// The `shmctl` failure (none is expected on Linux).
+///
+/// # References
+/// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
 #[doc(alias = "IPC_INFO")]
 pub fn shm_limits() -> Result<ShmLimits> {
     let (_, info) =
@@ -194,6 +197,9 @@ pub fn shm_limits() -> Result<ShmLimits> {
 ///
 /// # Errors
 /// The `shmctl` failure (none is expected on Linux).
+///
+/// # References
+/// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
 #[doc(alias = "SHM_INFO")]
 pub fn shm_usage() -> Result<ShmUsage> {
     let (max_index, info) =

@@ -298,6 +298,9 @@ impl SegmentBuilder {
     /// below `SHMMIN` or above `SHMMAX`; [`ErrorKind::LimitExceeded`] at `SHMMNI` or
     /// `SHMALL`; [`ErrorKind::OutOfMemory`]; [`ErrorKind::NotPermitted`] for huge pages
     /// without the right to them.
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "shmget")]
     pub fn create(self) -> Result<Segment> {
         let flags = self.create_flags()?;
@@ -316,6 +319,9 @@ impl SegmentBuilder {
     /// [`ErrorKind::NotFound`] (`ENOENT`); [`ErrorKind::PermissionDenied`] if an explicitly
     /// set mode is not granted; [`ErrorKind::InvalidArgument`] if the size is larger than
     /// the segment's.
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "shmget")]
     pub fn open(self) -> Result<Segment> {
         let request = match self.mode {
@@ -339,6 +345,9 @@ impl SegmentBuilder {
     /// # Errors
     /// As [`create`](SegmentBuilder::create) and [`open`](SegmentBuilder::open), plus
     /// [`ErrorKind::Squatting`].
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "shmget")]
     pub fn open_or_create(self) -> Result<Segment> {
         let flags = self.create_flags()?;
@@ -455,6 +464,9 @@ impl Segment {
     ///
     /// # Errors
     /// See [`SegmentBuilder::create`].
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "shmget")]
     pub fn create(key: Key, size: usize) -> Result<Segment> {
         Segment::builder(key).size(size).create()
@@ -464,6 +476,9 @@ impl Segment {
     ///
     /// # Errors
     /// See [`SegmentBuilder::open`].
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "shmget")]
     pub fn open(key: Key) -> Result<Segment> {
         Segment::builder(key).open()
@@ -474,6 +489,9 @@ impl Segment {
     ///
     /// # Errors
     /// See [`SegmentBuilder::open_or_create`].
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "shmget")]
     pub fn open_or_create(key: Key, size: usize) -> Result<Segment> {
         Segment::builder(key).size(size).open_or_create()
@@ -528,6 +546,9 @@ impl Segment {
     /// # Errors
     /// [`ErrorKind::NotPermitted`] unless the caller owns or created the segment (or has
     /// `CAP_SYS_ADMIN`); [`ErrorKind::InvalidArgument`] for bits beyond `0o777`.
+    ///
+    /// # References
+    /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "IPC_SET")]
     pub fn set_mode(&self, mode: u32) -> Result<()> {
         if mode & !0o777 != 0 {
@@ -546,6 +567,9 @@ impl Segment {
     /// # Errors
     /// [`ErrorKind::NotPermitted`] unless the caller owns or created the segment (or has
     /// `CAP_SYS_ADMIN`); [`ErrorKind::InvalidArgument`] for ids the kernel cannot map.
+    ///
+    /// # References
+    /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "IPC_SET")]
     pub fn set_owner(&self, uid: u32, gid: u32) -> Result<()> {
         self.set(|ds| {
@@ -569,6 +593,9 @@ impl Segment {
     /// # Errors
     /// [`ErrorKind::NotPermitted`] unless the caller owns or created the segment (or has
     /// `CAP_SYS_ADMIN`); [`ErrorKind::InvalidArgument`] if it is already gone.
+    ///
+    /// # References
+    /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "IPC_RMID")]
     pub fn remove(&self) -> Result<()> {
         sys::shm::remove(self.id.0)
@@ -580,6 +607,9 @@ impl Segment {
     /// # Errors
     /// [`ErrorKind::NotPermitted`] without `CAP_IPC_LOCK` (unless owner or creator within
     /// `RLIMIT_MEMLOCK`); [`ErrorKind::OutOfMemory`] past that limit.
+    ///
+    /// # References
+    /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "SHM_LOCK")]
     pub fn lock(&self) -> Result<()> {
         sys::shm::lock(self.id.0, true)
@@ -590,6 +620,9 @@ impl Segment {
     ///
     /// # Errors
     /// [`ErrorKind::NotPermitted`] as for [`Segment::lock`].
+    ///
+    /// # References
+    /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "SHM_UNLOCK")]
     pub fn unlock(&self) -> Result<()> {
         sys::shm::lock(self.id.0, false)
@@ -615,6 +648,9 @@ impl Segment {
     ///
     /// # Errors
     /// [`ErrorKind::PermissionDenied`] without read permission, and as [`Segment::attach`].
+    ///
+    /// # References
+    /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     #[doc(alias = "shmat")]
     #[doc(alias = "SHM_RDONLY")]
     pub fn attach_read_only(&self) -> Result<Attachment<ReadOnly>> {
@@ -626,6 +662,9 @@ impl Segment {
     /// # Errors
     /// As [`Segment::attach`], plus [`ErrorKind::InvalidArgument`] for an address that is
     /// not page-aligned (without `SHM_RND`) or whose range is in use.
+    ///
+    /// # References
+    /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     #[doc(alias = "shmat")]
     pub fn attach_with(&self, options: AttachOptions) -> Result<Attachment<ReadWrite>> {
         attach(self, options, 0)
@@ -635,6 +674,9 @@ impl Segment {
     ///
     /// # Errors
     /// As [`Segment::attach_with`].
+    ///
+    /// # References
+    /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     #[doc(alias = "shmat")]
     pub fn attach_read_only_with(&self, options: AttachOptions) -> Result<Attachment<ReadOnly>> {
         attach(self, options, libc::SHM_RDONLY)

@@ -202,6 +202,20 @@ fn shmat_rounds_an_unaligned_address_down_with_shm_rnd() {
 }
 
 #[test]
+fn shmat_never_replaces_an_existing_mapping() {
+    // shmt: an attach over an existing attachment fails instead of remapping it.
+    let seg = common::private_segment(4096);
+    let first = seg.attach().unwrap();
+    first.write_at(0, b"keep").unwrap();
+    let err = seg
+        .attach_with(AttachOptions::new().address(first.address()))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(first.read_vec(0, 4).unwrap(), b"keep");
+    assert_eq!(seg.stat().unwrap().nattch, 1);
+}
+
+#[test]
 fn shmat_eacces_for_nobody() {
     if common::skip_unless_root("run a child as nobody") {
         return;

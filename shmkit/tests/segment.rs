@@ -281,3 +281,23 @@ fn errors_name_the_call_the_object_and_the_errno() {
     assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
     assert!(io.to_string().contains("EINVAL"));
 }
+
+#[test]
+fn listing_from_proc_and_from_syscalls_agree_exactly_in_a_private_namespace() {
+    if common::skip_unless_root("make an IPC namespace") {
+        return;
+    }
+    let r = common::run_probe(
+        &["namespace-listing"],
+        ProbeOptions {
+            new_ipc_namespace: true,
+            ..ProbeOptions::default()
+        },
+    );
+    // Sorted by id: a (id 40000), then b and c in creation order... whatever their ids,
+    // exactly one is locked and one is dest.
+    let result = r.result();
+    assert!(result.starts_with("ok 3 "), "{result}");
+    assert_eq!(result.matches("(true, false)").count(), 1, "{result}");
+    assert_eq!(result.matches("(false, true)").count(), 1, "{result}");
+}

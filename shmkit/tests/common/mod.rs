@@ -293,9 +293,75 @@ pub fn probe_main() {
             };
             r
         }
+        // namespace-listing: in a private IPC namespace, make segments of several kinds and
+        // check that /proc and the syscalls list exactly them, and that shm_next_id works.
+        "namespace-listing" => namespace_listing(),
         other => panic!("unknown probe op {other}"),
     };
     println!("PROBE: {result}");
+}
+
+fn namespace_listing() -> String {
+    use shmkit::info;
+    if !info::segments().unwrap().is_empty() {
+        return "namespace not empty".into();
+    }
+    // shmget05: shm_next_id picks the next id (above 32768 here).
+    std::fs::write("/proc/sys/kernel/shm_next_id", "40000").expect("writing shm_next_id");
+    let a = Segment::builder(Key::from_raw(0x5eed_0001))
+        .size(1)
+        .mode(0o644)
+        .create()
+        .unwrap();
+    if a.id().raw() != 40000 {
+        return format!("shm_next_id ignored: id {}", a.id());
+    }
+    let next: i64 = std::fs::read_to_string("/proc/sys/kernel/shm_next_id")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if next != -1 {
+        return format!("shm_next_id not reset: {next}");
+    }
+    let b = Segment::builder(Key::PRIVATE)
+        .size(70_000)
+        .mode(0o400)
+        .create()
+        .unwrap();
+    let c = Segment::builder(Key::from_raw(-2))
+        .size(4096)
+        .create()
+        .unwrap();
+    let map = c.attach().unwrap();
+    c.remove().unwrap(); // dest, still attached
+    b.lock().unwrap();
+    let mut proc_rows = info::segments().unwrap();
+    let mut sys_rows = info::segments_from_syscalls().unwrap();
+    for r in &mut proc_rows {
+        if r.rss.is_none() || r.swap.is_none() {
+            return "no rss/swap in /proc".into();
+        }
+        r.rss = None;
+        r.swap = None;
+    }
+    proc_rows.sort_by_key(|r| r.id);
+    sys_rows.sort_by_key(|r| r.id);
+    if proc_rows != sys_rows {
+        return format!("sources differ:\n{proc_rows:#?}\n{sys_rows:#?}");
+    }
+    let mut stats = vec![a.stat().unwrap(), b.stat().unwrap(), c.stat().unwrap()];
+    stats.sort_by_key(|r| r.id);
+    if proc_rows != stats {
+        return format!("listing differs from IPC_STAT:\n{proc_rows:#?}\n{stats:#?}");
+    }
+    let usage = info::shm_usage().unwrap();
+    if usage.segments != 3 {
+        return format!("SHM_INFO counts {} segments", usage.segments);
+    }
+    let flags: Vec<(bool, bool)> = proc_rows.iter().map(|r| (r.dest, r.locked)).collect();
+    drop(map);
+    format!("ok {} {:?}", proc_rows.len(), flags)
 }
 
 /// Builds the C peer (`tests/peers/shm_peer.c`) with the system's C compiler, once.
