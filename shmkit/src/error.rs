@@ -209,6 +209,14 @@ impl Error {
         }
     }
 
+    /// Replaces the errno's description in the message (keeping kind and errno), for calls
+    /// whose errno means something else than it does for IPC objects (`ENOENT` from `stat`
+    /// is a missing file, not a missing key).
+    pub(crate) fn with_message(mut self, message: impl Into<String>) -> Error {
+        self.detail = Detail::Message(message.into());
+        self
+    }
+
     /// Open-or-create refused an existing object.
     pub(crate) fn squatting(call: &'static str, context: String, why: Squatting) -> Error {
         Error {

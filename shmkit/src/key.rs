@@ -59,7 +59,18 @@ impl Key {
         let meta = std::fs::metadata(path).map_err(|e| {
             let context = format!("path={}, proj_id={proj_id}", path.display());
             match e.raw_os_error() {
-                Some(raw) => Error::sys("ftok", context, Errno::from_raw(raw)),
+                Some(raw) => {
+                    // The file-system wording ("no such file or directory"), not the IPC one.
+                    let errno = Errno::from_raw(raw);
+                    let text = e.to_string();
+                    let text = text
+                        .split(" (os error")
+                        .next()
+                        .unwrap_or(&text)
+                        .to_lowercase();
+                    let name = errno.name().unwrap_or("errno");
+                    Error::sys("ftok", context, errno).with_message(format!("{text} ({name})"))
+                }
                 None => Error::new(ErrorKind::Other, "ftok", context, e.to_string()),
             }
         })?;

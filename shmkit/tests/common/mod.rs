@@ -97,18 +97,39 @@ pub fn skip_unless_root(why: &str) -> bool {
     true
 }
 
+/// Directories made once per test process and removed when it exits (statics are never
+/// dropped, so an `atexit` handler does it).
+fn process_dir(tag: &str) -> PathBuf {
+    static DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    extern "C" fn remove_all() {
+        if let Ok(dirs) = DIRS.lock() {
+            for dir in dirs.iter() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+    REGISTER.call_once(|| {
+        // SAFETY: `remove_all` is a plain extern "C" fn that is valid for the whole process.
+        unsafe { libc::atexit(remove_all) };
+    });
+    let dir = TempDir::new(tag);
+    let path = dir.0.clone();
+    std::mem::forget(dir);
+    DIRS.lock().unwrap().push(path.clone());
+    path
+}
+
 /// A copy of the running test binary in a world-readable directory, so that a child
 /// dropped to `nobody` can execute it wherever the build directory is.
 fn probe_binary() -> &'static Path {
-    static BIN: OnceLock<(TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = BIN.get_or_init(|| {
-        let dir = TempDir::new("probe");
-        let path = dir.path().join("probe");
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let path = process_dir("probe").join("probe");
         std::fs::copy(std::env::current_exe().unwrap(), &path).expect("copying the test binary");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        (dir, path)
-    });
-    path
+        path
+    })
 }
 
 /// How to run a probe.
@@ -366,10 +387,9 @@ fn namespace_listing() -> String {
 
 /// Builds the C peer (`tests/peers/shm_peer.c`) with the system's C compiler, once.
 pub fn c_peer() -> &'static Path {
-    static BIN: OnceLock<(TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = BIN.get_or_init(|| {
-        let dir = TempDir::new("cpeer");
-        let out = dir.path().join("shm_peer");
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = process_dir("cpeer").join("shm_peer");
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/shm_peer.c");
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
         let status = Command::new(&cc)
@@ -381,7 +401,6 @@ pub fn c_peer() -> &'static Path {
                 panic!("cannot run the C compiler {cc:?} ({e}): install gcc (apt-get install gcc)")
             });
         assert!(status.success(), "compiling {} failed", src.display());
-        (dir, out)
-    });
-    path
+        out
+    })
 }
