@@ -21,6 +21,9 @@ pub struct AttachOptions {
 
 impl AttachOptions {
     /// Attach at the kernel's choice of address, read-write.
+    ///
+    /// # References
+    /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     pub fn new() -> Self {
         AttachOptions::default()
     }
@@ -30,12 +33,18 @@ impl AttachOptions {
     /// (`SHM_REMAP` is not offered), it fails with [`ErrorKind::InvalidArgument`] instead.
     ///
     /// [`round_down`]: AttachOptions::round_down
+    ///
+    /// # References
+    /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     pub fn address(mut self, address: usize) -> Self {
         self.address = Some(address);
         self
     }
 
     /// Round the address down to a multiple of `SHMLBA` (`SHM_RND`).
+    ///
+    /// # References
+    /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     pub fn round_down(mut self) -> Self {
         self.round = true;
         self
@@ -46,11 +55,11 @@ impl AttachOptions {
 pub(crate) fn attach<A: Access>(
     segment: &Segment,
     options: AttachOptions,
-    flags: i32,
 ) -> Result<Attachment<A>> {
+    let read_only = if A::WRITABLE { 0 } else { sys::shm::SHM_RDONLY };
     let id = segment.id();
-    let flags = flags | if options.round { libc::SHM_RND } else { 0 };
-    let hint = options.address.unwrap_or(0) as *const libc::c_void;
+    let flags = read_only | if options.round { sys::shm::SHM_RND } else { 0 };
+    let hint = options.address.unwrap_or(0);
     let context = || match options.address {
         Some(addr) => format!("shmid={id}, addr={addr:#x}"),
         None => format!("shmid={id}"),
@@ -77,8 +86,7 @@ pub(crate) fn attach<A: Access>(
     };
     Ok(Attachment {
         // SAFETY: the kernel mapped at least `size` bytes (rounded up to pages) at `base`,
-        // writable unless SHM_RDONLY was passed, which is the case exactly when `A` is
-        // ReadOnly (both callers pair them). The mapping stays until the Attachment drops,
+        // writable unless SHM_RDONLY was passed, which was derived from `A` above. The mapping stays until the Attachment drops,
         // and the Region is only reachable by borrowing the Attachment.
         region: unsafe { Region::from_raw_parts(base, size) },
         id,
@@ -113,6 +121,9 @@ impl<A: Access> fmt::Debug for Attachment<A> {
 
 impl<A: Access> Attachment<A> {
     /// The attached segment's id.
+    ///
+    /// # References
+    /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     pub fn id(&self) -> ShmId {
         self.id
     }
@@ -123,6 +134,9 @@ impl<A: Access> Attachment<A> {
     }
 
     /// The address the segment is attached at.
+    ///
+    /// # References
+    /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     pub fn address(&self) -> usize {
         self.region.as_ptr() as usize
     }

@@ -5,6 +5,9 @@ use std::fmt;
 
 /// What went wrong, in a form the caller can `match` on.
 ///
+/// # References
+/// - [`errno(3)`](https://man7.org/linux/man-pages/man3/errno.3.html)
+///
 /// System calls map one `errno` to one kind (the table is in [`ErrorKind::from_errno`]);
 /// the library adds kinds of its own for checks it makes before or after a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,7 +24,8 @@ pub enum ErrorKind {
     /// `EINVAL`: an argument the kernel rejects (a size out of limits, a bad id, an
     /// unaligned address, ...).
     InvalidArgument,
-    /// `ENOSPC`: a system-wide limit (such as `SHMMNI` or `SHMALL`) is reached.
+    /// `ENOSPC` or `ENFILE`: a system-wide limit (such as `SHMMNI`, `SHMALL` or the number
+    /// of open files) is reached.
     LimitExceeded,
     /// `ENOMEM`: not enough memory (or no huge pages) for the request.
     OutOfMemory,
@@ -41,7 +45,8 @@ pub enum ErrorKind {
     IndexOutOfRange,
     /// `ENOMSG`: no message of the requested type.
     NoMessage,
-    /// `ETIMEDOUT` or `EAGAIN` from a timed wait: the time ran out.
+    /// `ETIMEDOUT`, or a timed wait whose time ran out (the library maps the `EAGAIN` of
+    /// a timed-out `semtimedop` here).
     TimedOut,
     /// The previous owner of a lock died while holding it.
     OwnerDied,
@@ -68,7 +73,7 @@ impl ErrorKind {
             libc::EACCES => ErrorKind::PermissionDenied,
             libc::EPERM => ErrorKind::NotPermitted,
             libc::EINVAL => ErrorKind::InvalidArgument,
-            libc::ENOSPC => ErrorKind::LimitExceeded,
+            libc::ENOSPC | libc::ENFILE => ErrorKind::LimitExceeded,
             libc::ENOMEM => ErrorKind::OutOfMemory,
             libc::EIDRM => ErrorKind::Removed,
             libc::EINTR => ErrorKind::Interrupted,
@@ -164,6 +169,9 @@ impl fmt::Display for Squatting {
 /// `shmget(key=0x6e77bcfb, size=4096): permission denied (EACCES)`.
 ///
 /// It converts into [`std::io::Error`] (keeping the message).
+///
+/// # References
+/// - [`errno(3)`](https://man7.org/linux/man-pages/man3/errno.3.html)
 #[derive(Clone)]
 pub struct Error {
     kind: ErrorKind,

@@ -1,11 +1,30 @@
 //! [`RemoveOnDrop`]: a guard that removes a temporary IPC object.
 
-use crate::error::Result;
+use crate::error::{ErrorKind, Result};
 use crate::shm::Segment;
 use std::ops::Deref;
 
+/// What a [`Removable`] object looks like now, so that a guard never removes a stranger.
+///
+/// The kernel reuses ids: once an object is destroyed, a later object may get the same id.
+/// A guard therefore records the object's identity when it starts guarding, and at drop time
+/// removes only an object that still has it and is not already marked for removal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Identity {
+    /// The id names no object, or an object already marked for removal.
+    Gone,
+    /// The object exists but cannot be inspected (for example, no read permission).
+    Unknown,
+    /// The object exists with these attributes, which never change over its life
+    /// (creator pid, creator uid, size).
+    Known(i32, u32, u64),
+}
+
 /// An IPC object that a [`RemoveOnDrop`] guard can remove.
 pub trait Removable {
+    /// The object's identity now (see [`Identity`]).
+    fn identity(&self) -> Identity;
+
     /// Removes the object from the system (`IPC_RMID`).
     ///
     /// # Errors
@@ -14,6 +33,17 @@ pub trait Removable {
 }
 
 impl Removable for Segment {
+    fn identity(&self) -> Identity {
+        match self.stat() {
+            Ok(s) if s.dest => Identity::Gone,
+            Ok(s) => Identity::Known(s.cpid, s.cuid, s.size as u64),
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::Removed) => {
+                Identity::Gone
+            }
+            Err(_) => Identity::Unknown,
+        }
+    }
+
     fn remove_object(&self) -> Result<()> {
         self.remove()
     }
@@ -21,16 +51,23 @@ impl Removable for Segment {
 
 /// A guard that removes its IPC object when dropped: temporary objects in tests, examples
 /// and demos are gone even when the code panics. It derefs to the object.
+///
+/// At drop it removes the object only if it is still the one it guarded (the kernel may
+/// have given the id to a new object after this one was removed and destroyed) and is not
+/// already marked for removal.
 #[derive(Debug)]
 pub struct RemoveOnDrop<T: Removable> {
     object: Option<T>,
+    identity: Identity,
 }
 
 impl<T: Removable> RemoveOnDrop<T> {
-    /// Guards `object`.
+    /// Guards `object`, recording its identity.
     pub fn new(object: T) -> Self {
+        let identity = object.identity();
         RemoveOnDrop {
             object: Some(object),
+            identity,
         }
     }
 
@@ -52,7 +89,15 @@ impl<T: Removable> Deref for RemoveOnDrop<T> {
 
 impl<T: Removable> Drop for RemoveOnDrop<T> {
     fn drop(&mut self) {
-        if let Some(object) = self.object.take() {
+        let Some(object) = self.object.take() else {
+            return;
+        };
+        let remove = match (self.identity, object.identity()) {
+            (_, Identity::Gone) => false,
+            (Identity::Known(..), now @ Identity::Known(..)) => now == self.identity,
+            _ => true,
+        };
+        if remove {
             let _ = object.remove_object();
         }
     }

@@ -20,6 +20,9 @@ const PROC_SHM: &str = "/proc/sysvipc/shm";
 ///
 /// # Errors
 /// A malformed `/proc/sysvipc/shm` ([`ErrorKind::LayoutMismatch`]), or the fallback's errors.
+///
+/// # References
+/// - [`proc_sysvipc(5)`](https://man7.org/linux/man-pages/man5/proc_sysvipc.5.html)
 pub fn segments() -> Result<Vec<SegmentStat>> {
     match std::fs::read_to_string(PROC_SHM) {
         Ok(text) => parse_proc_shm(&text),
@@ -33,6 +36,9 @@ pub fn segments() -> Result<Vec<SegmentStat>> {
 ///
 /// # Errors
 /// The `SHM_INFO` failure.
+///
+/// # References
+/// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
 pub fn segments_from_syscalls() -> Result<Vec<SegmentStat>> {
     let (max_index, usage) =
         sys::shm::shm_info().map_err(|e| Error::sys("shmctl", "0, SHM_INFO".into(), e))?;
@@ -42,7 +48,7 @@ pub fn segments_from_syscalls() -> Result<Vec<SegmentStat>> {
         match sys::shm::stat_index(index, any_supported) {
             Ok((id, ds)) => out.push(SegmentStat::from_ds(ShmId::from_raw(id), &ds)),
             Err(e)
-                if e.raw() == libc::EINVAL
+                if e.raw() == sys::EINVAL
                     && index == max_index
                     && out.is_empty()
                     && any_supported
@@ -141,6 +147,9 @@ fn parse_proc_shm(text: &str) -> Result<Vec<SegmentStat>> {
 
 /// The kernel's limits on shared memory (`shmctl(IPC_INFO)`, the values of
 /// `/proc/sys/kernel/shm{max,all,mni}`).
+///
+/// # References
+/// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShmLimits {
@@ -158,6 +167,9 @@ pub struct ShmLimits {
 }
 
 /// The system's current use of shared memory (`shmctl(SHM_INFO)`).
+///
+/// # References
+/// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShmUsage {
@@ -215,21 +227,33 @@ pub fn shm_usage() -> Result<ShmUsage> {
 
 /// The size of a memory page in bytes (`sysconf(_SC_PAGESIZE)`): the unit of
 /// [`ShmLimits::shmall`] and [`ShmUsage::pages`].
+///
+/// # References
+/// - [`sysconf(3)`](https://man7.org/linux/man-pages/man3/sysconf.3.html)
 pub fn page_size() -> usize {
     sys::process::page_size()
 }
 
 /// The login name of `uid` (`getpwuid_r(3)`), or `None` when no user has it.
+///
+/// # References
+/// - [`getpwuid_r(3)`](https://man7.org/linux/man-pages/man3/getpwuid_r.3.html)
 pub fn user_name(uid: u32) -> Option<String> {
     sys::process::user_name(uid)
 }
 
 /// The name of group `gid` (`getgrgid_r(3)`), or `None` when no group has it.
+///
+/// # References
+/// - [`getgrgid_r(3)`](https://man7.org/linux/man-pages/man3/getgrgid_r.3.html)
 pub fn group_name(gid: u32) -> Option<String> {
     sys::process::group_name(gid)
 }
 
 /// This process's effective user id (`geteuid(2)`).
+///
+/// # References
+/// - [`geteuid(2)`](https://man7.org/linux/man-pages/man2/geteuid.2.html)
 pub fn effective_uid() -> u32 {
     sys::process::geteuid()
 }

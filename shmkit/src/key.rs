@@ -1,6 +1,7 @@
 //! Keys: the system-wide names of System V IPC objects.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::sys;
 use crate::sys::Errno;
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
@@ -22,8 +23,11 @@ pub struct Key(i32);
 
 impl Key {
     /// `IPC_PRIVATE`: every `create` with it makes a new object that no other key names.
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "IPC_PRIVATE")]
-    pub const PRIVATE: Key = Key(libc::IPC_PRIVATE);
+    pub const PRIVATE: Key = Key(sys::shm::IPC_PRIVATE);
 
     /// A key from its raw `key_t` value.
     pub const fn from_raw(raw: i32) -> Key {
@@ -37,7 +41,7 @@ impl Key {
 
     /// Whether this is [`Key::PRIVATE`].
     pub const fn is_private(self) -> bool {
-        self.0 == libc::IPC_PRIVATE
+        self.0 == sys::shm::IPC_PRIVATE
     }
 
     /// `ftok(path, proj_id)`, bit-identical to glibc's: the low 16 bits of the inode, the low
@@ -78,6 +82,9 @@ impl Key {
     }
 
     /// The `ftok` arithmetic on an inode number, a device number and a project id.
+    ///
+    /// # References
+    /// - [`ftok(3)`](https://man7.org/linux/man-pages/man3/ftok.3.html)
     pub const fn from_parts(ino: u64, dev: u64, proj_id: i32) -> Key {
         let key =
             (ino & 0xffff) as u32 | (((dev & 0xff) as u32) << 16) | ((proj_id as u32 & 0xff) << 24);

@@ -56,7 +56,7 @@ mod sys;
 
 pub use attachment::{AttachOptions, Attachment};
 pub use error::{Error, ErrorKind, Result, Squatting};
-pub use guard::{Removable, RemoveOnDrop};
+pub use guard::{Identity, Removable, RemoveOnDrop};
 pub use key::{Key, ParseKeyError};
 pub use region::{Access, ReadOnly, ReadWrite, Region};
 pub use shm::{HugePageSize, Segment, SegmentBuilder, SegmentStat, ShmId, DEFAULT_MODE};

@@ -2,10 +2,25 @@
 //!
 //! Another process can write any byte of a region at any time, so this module never hands
 //! out `&[u8]` or `&T` over it in safe code. Bytes are *copied* in and out with atomic
-//! (relaxed) loads and stores, in the spirit of the C++ proposal P1478 ("byte-wise atomic
-//! memcpy"): a concurrent writer can make a read return a mix of old and new bytes, never
+//! (relaxed) loads and stores, in the spirit of the C++ proposal
+//! [P1478](https://www.open-std.org/jtc1/sc22/wg21/docs/papers/2019/p1478r1.html) ("byte-wise
+//! atomic memcpy"): a concurrent writer can make a read return a mix of old and new bytes, never
 //! undefined behaviour. Words that processes synchronise on are reached through aligned
 //! atomic views ([`Region::atomic_u32`], [`Region::atomic_u64`]).
+//!
+//! Sizes: a copy is made of pointer-sized atomic words where the range is aligned and single
+//! atomic bytes at its ends, while the atomic views are 4 or 8 bytes wide, so accesses of
+//! different sizes may overlap. Rust's memory model leaves racing mixed-size atomics
+//! undefined, but the memory is shared with other processes (C, Python, other Rust builds)
+//! that are outside any one program's abstract machine anyway; what holds is the hardware's
+//! model, under which every such access is single-copy atomic at its own size. This is the
+//! same choice as the `atomic-memcpy` crate (P1478). Byte-only copies would avoid the
+//! question at eight times the cost.
+//!
+//! Read-only mappings: only `Relaxed` atomic loads of at most pointer size are made on them,
+//! which std documents as allowed on read-only memory ("Atomic accesses to read-only
+//! memory" in `std::sync::atomic`); stronger orderings are provided by a fence after the
+//! load.
 //!
 //! Ordering: the copies are `Relaxed`. To publish data, write it with [`Region::write_at`]
 //! and then store a flag or index with `Release` through an atomic view; the reader loads
@@ -15,7 +30,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 mod sealed {
     pub trait Sealed {}
@@ -77,7 +92,7 @@ impl<A: Access> std::fmt::Debug for Region<A> {
     }
 }
 
-const WORD: usize = std::mem::size_of::<u64>();
+const WORD: usize = std::mem::size_of::<usize>();
 
 impl<A: Access> Region<A> {
     /// A region over `len` bytes at `base`.
@@ -162,28 +177,36 @@ impl<A: Access> Region<A> {
         Ok(buf)
     }
 
-    /// Loads the `u32` at `offset` atomically with `order` (which must be valid for a load:
-    /// not `Release` or `AcqRel`, those are treated as `Acquire`/`SeqCst`).
+    /// Loads the `u32` at `offset` atomically: a `Relaxed` load followed by a fence of
+    /// `order` (`Acquire` or `SeqCst`; `Release` and `AcqRel` are not load orderings and
+    /// are treated as `Relaxed` and `Acquire`). Works on read-only regions too.
     ///
     /// # Errors
     /// [`ErrorKind::OutOfBounds`], or [`ErrorKind::Misaligned`] if `offset` is not 4-aligned.
     pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32> {
         self.check_aligned(offset, 4, 4)?;
-        // SAFETY: in bounds and aligned (checked), mapped while `self` lives. An atomic load
-        // never writes, so it is fine on a read-only mapping too.
+        // SAFETY: in bounds and aligned (checked), mapped while `self` lives. Only a Relaxed
+        // load of 4 bytes is made, which std allows on read-only memory.
         let atomic = unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset).cast()) };
-        Ok(atomic.load(load_order(order)))
+        let value = atomic.load(Ordering::Relaxed);
+        load_fence(order);
+        Ok(value)
     }
 
-    /// Loads the `u64` at `offset` atomically, as [`Region::load_u32`] does.
+    /// Loads the `u64` at `offset` atomically, as [`Region::load_u32`] does. (64-bit
+    /// targets only: std allows read-only atomic loads up to pointer size.)
     ///
     /// # Errors
     /// [`ErrorKind::OutOfBounds`], or [`ErrorKind::Misaligned`] if `offset` is not 8-aligned.
+    #[cfg(target_pointer_width = "64")]
     pub fn load_u64(&self, offset: usize, order: Ordering) -> Result<u64> {
         self.check_aligned(offset, 8, 8)?;
-        // SAFETY: as in `load_u32`, for 8 bytes at an 8-aligned address.
+        // SAFETY: as in `load_u32`, for 8 bytes at an 8-aligned address: a Relaxed load of
+        // pointer size, allowed on read-only memory.
         let atomic = unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) };
-        Ok(atomic.load(load_order(order)))
+        let value = atomic.load(Ordering::Relaxed);
+        load_fence(order);
+        Ok(value)
     }
 
     /// The whole region as a byte slice.
@@ -261,8 +284,9 @@ impl Region<ReadWrite> {
     /// The whole region as a mutable byte slice.
     ///
     /// # Safety
-    /// For as long as the slice lives, no other process and no other reference in this one
-    /// may read or write the region: the caller guarantees exclusive access (for example,
+    /// For as long as the slice lives, no other process and nothing else in this one (no
+    /// other reference, and no other attachment of the same segment) may read or write the
+    /// region: the caller guarantees exclusive access (for example,
     /// the segment was just created privately and no one else has attached it).
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn as_mut_slice(&self) -> &mut [u8] {
@@ -272,16 +296,17 @@ impl Region<ReadWrite> {
     }
 }
 
-fn load_order(order: Ordering) -> Ordering {
+/// The fence that turns a preceding `Relaxed` load into a load of `order`.
+fn load_fence(order: Ordering) {
     match order {
-        Ordering::Release => Ordering::Relaxed,
-        Ordering::AcqRel => Ordering::Acquire,
-        other => other,
+        Ordering::Relaxed | Ordering::Release => {}
+        Ordering::SeqCst => fence(Ordering::SeqCst),
+        _ => fence(Ordering::Acquire),
     }
 }
 
-/// Copies `dst.len()` bytes from `src` with relaxed atomic loads: bytes up to an 8-byte
-/// boundary, then whole words, then the tail.
+/// Copies `dst.len()` bytes from `src` with relaxed atomic loads: bytes up to a word
+/// boundary, then whole pointer-sized words, then the tail.
 ///
 /// # Safety
 /// `src..src+dst.len()` must be mapped and readable.
@@ -289,15 +314,17 @@ unsafe fn atomic_load_bytes(src: *const u8, dst: &mut [u8]) {
     let n = dst.len();
     let mut i = 0;
     while i < n && (src as usize).wrapping_add(i) % WORD != 0 {
-        // SAFETY: `src + i` is inside the readable range (i < n); bytes need no alignment.
+        // SAFETY: `src + i` is inside the readable range (i < n); bytes need no alignment;
+        // a Relaxed byte load is allowed on read-only memory.
         dst[i] = unsafe { AtomicU8::from_ptr(src.add(i).cast_mut()) }.load(Ordering::Relaxed);
         i += 1;
     }
     while i + WORD <= n {
-        // SAFETY: `src + i` is 8-aligned (the loop above reached a boundary) and the 8 bytes
-        // from it are inside the readable range. An atomic load never writes.
+        // SAFETY: `src + i` is word-aligned (the loop above reached a boundary) and the word
+        // from it is inside the readable range. It is a Relaxed load of pointer size, which
+        // std allows on read-only memory.
         let word =
-            unsafe { AtomicU64::from_ptr(src.add(i).cast_mut().cast()) }.load(Ordering::Relaxed);
+            unsafe { AtomicUsize::from_ptr(src.add(i).cast_mut().cast()) }.load(Ordering::Relaxed);
         dst[i..i + WORD].copy_from_slice(&word.to_ne_bytes());
         i += WORD;
     }
@@ -323,9 +350,9 @@ unsafe fn atomic_store_bytes(dst: *mut u8, src: &[u8]) {
     while i + WORD <= n {
         let mut word = [0u8; WORD];
         word.copy_from_slice(&src[i..i + WORD]);
-        // SAFETY: `dst + i` is 8-aligned and the 8 bytes from it are inside the writable range.
-        unsafe { AtomicU64::from_ptr(dst.add(i).cast()) }
-            .store(u64::from_ne_bytes(word), Ordering::Relaxed);
+        // SAFETY: `dst + i` is word-aligned and the word from it is inside the writable range.
+        unsafe { AtomicUsize::from_ptr(dst.add(i).cast()) }
+            .store(usize::from_ne_bytes(word), Ordering::Relaxed);
         i += WORD;
     }
     while i < n {

@@ -31,6 +31,9 @@ use std::fmt;
 ///
 /// Unlike a [`Key`], an id is chosen by the kernel and may be reused after the segment is
 /// destroyed.
+///
+/// # References
+/// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[doc(alias = "shmid")]
 pub struct ShmId(i32);
@@ -60,6 +63,9 @@ impl fmt::Debug for ShmId {
 }
 
 /// The size of the huge pages backing a segment created with [`SegmentBuilder::huge_pages`].
+///
+/// # References
+/// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HugePageSize {
@@ -74,11 +80,11 @@ pub enum HugePageSize {
 impl HugePageSize {
     fn flags(self) -> i32 {
         let log2 = match self {
-            HugePageSize::Default => return libc::SHM_HUGETLB,
+            HugePageSize::Default => return sys::shm::SHM_HUGETLB,
             HugePageSize::Size2MiB => 21,
             HugePageSize::Size1GiB => 30,
         };
-        libc::SHM_HUGETLB | (log2 << sys::shm::SHM_HUGE_SHIFT)
+        sys::shm::SHM_HUGETLB | (log2 << sys::shm::SHM_HUGE_SHIFT)
     }
 }
 
@@ -207,6 +213,9 @@ impl SegmentBuilder {
     /// The size in bytes, for creating (and for checking an existing segment's size in
     /// [`open_or_create`](SegmentBuilder::open_or_create)). The kernel rounds the memory up
     /// to whole pages; [`SegmentStat::size`] and attachments keep the size asked for.
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     pub fn size(mut self, size: usize) -> Self {
         self.size = size;
         self
@@ -217,6 +226,9 @@ impl SegmentBuilder {
     /// When opening, a mode set here is also passed to the kernel, which then checks that
     /// the caller has those permissions ([`ErrorKind::PermissionDenied`] otherwise), as
     /// `shmget(key, 0, mode)` does in C.
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = Some(mode);
         self
@@ -225,6 +237,9 @@ impl SegmentBuilder {
     /// Back the segment with huge pages (`SHM_HUGETLB`). Needs `CAP_IPC_LOCK`, membership
     /// of `vm.hugetlb_shm_group` or a large enough `RLIMIT_MEMLOCK`, and free huge pages
     /// (`vm.nr_hugepages`); the size should be a multiple of the page size.
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     pub fn huge_pages(mut self, size: HugePageSize) -> Self {
         self.huge = Some(size);
         self
@@ -232,6 +247,9 @@ impl SegmentBuilder {
 
     /// Do not reserve swap space (`SHM_NORESERVE`): when memory runs out, a write to the
     /// segment raises `SIGSEGV` instead of the creation failing.
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     pub fn no_reserve(mut self) -> Self {
         self.no_reserve = true;
         self
@@ -267,12 +285,12 @@ impl SegmentBuilder {
 
     fn create_flags(&self) -> Result<i32> {
         let mode = self.checked_mode()?;
-        let mut flags = mode as i32 | libc::IPC_CREAT | libc::IPC_EXCL;
+        let mut flags = mode as i32 | sys::shm::IPC_CREAT | sys::shm::IPC_EXCL;
         if let Some(huge) = self.huge {
             flags |= huge.flags();
         }
         if self.no_reserve {
-            flags |= libc::SHM_NORESERVE;
+            flags |= sys::shm::SHM_NORESERVE;
         }
         Ok(flags)
     }
@@ -374,7 +392,7 @@ impl SegmentBuilder {
                     last = Some(e);
                     continue;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(self.squatter_or(e)),
             };
             let segment = Segment {
                 id,
@@ -387,7 +405,7 @@ impl SegmentBuilder {
                     last = Some(e);
                     continue;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(self.squatter_or(e)),
             };
             self.check_trust(&stat, mode)?;
             return Ok(segment);
@@ -400,6 +418,32 @@ impl SegmentBuilder {
                 "the segment kept appearing and vanishing",
             )
         }))
+    }
+
+    /// A permission error while opening an existing segment: if another user owns it (a
+    /// squatter can make it mode 0 so that we cannot even stat it), say so with the typed
+    /// error; the system listing shows owners whatever the permissions.
+    fn squatter_or(&self, err: Error) -> Error {
+        if err.kind() != ErrorKind::PermissionDenied || self.trust_owner {
+            return err;
+        }
+        let euid = sys::process::geteuid();
+        let found = crate::info::segments().ok().and_then(|rows| {
+            rows.into_iter()
+                .find(|r| r.key == self.key && (r.uid != euid || r.cuid != euid))
+        });
+        match found {
+            Some(row) => Error::squatting(
+                "shmget",
+                format!("key={}, size={}", self.key, self.size),
+                Squatting::OtherOwner {
+                    uid: row.uid,
+                    cuid: row.cuid,
+                    euid,
+                },
+            ),
+            None => err,
+        }
     }
 
     fn check_trust(&self, stat: &SegmentStat, mode: u32) -> Result<()> {
@@ -446,6 +490,9 @@ impl Segment {
     }
 
     /// A builder for creating or opening the segment named `key`.
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     pub fn builder(key: Key) -> SegmentBuilder {
         SegmentBuilder {
             key,
@@ -503,6 +550,9 @@ impl Segment {
     /// # Errors
     /// [`ErrorKind::InvalidArgument`] for an id that names no segment;
     /// [`ErrorKind::PermissionDenied`].
+    ///
+    /// # References
+    /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     pub fn from_id(id: ShmId) -> Result<Segment> {
         let ds = stat_id(id)?;
         Ok(Segment {
@@ -513,6 +563,9 @@ impl Segment {
     }
 
     /// The id.
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     pub fn id(&self) -> ShmId {
         self.id
     }
@@ -559,7 +612,7 @@ impl Segment {
                 "mode has bits beyond 0o777",
             ));
         }
-        self.set(|ds| ds.shm_perm.mode = mode as u16)
+        self.set(|ds| ds.shm_perm.mode = mode as _)
     }
 
     /// Sets the owner (`IPC_SET`), keeping the mode.
@@ -579,7 +632,25 @@ impl Segment {
     }
 
     fn set(&self, change: impl FnOnce(&mut shmid_ds)) -> Result<()> {
-        let mut ds = stat_id(self.id)?;
+        // IPC_SET copies uid, gid and mode from the buffer, so the current values are needed
+        // first. IPC_STAT needs read permission, which IPC_SET does not (the owner of a
+        // mode-0 segment may change it): fall back to the system listing then. Another
+        // process changing the same segment between the two calls can be overwritten.
+        let mut ds = match stat_id(self.id) {
+            Ok(ds) => ds,
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                let row = crate::info::segments()?
+                    .into_iter()
+                    .find(|r| r.id == self.id)
+                    .ok_or(e)?;
+                let mut ds = sys::shm::zeroed_ds();
+                ds.shm_perm.uid = row.uid;
+                ds.shm_perm.gid = row.gid;
+                ds.shm_perm.mode = row.mode as _;
+                ds
+            }
+            Err(e) => return Err(e),
+        };
         change(&mut ds);
         sys::shm::set(self.id.0, &ds)
             .map_err(|e| Error::sys("shmctl", format!("shmid={}, IPC_SET", self.id), e))
@@ -667,7 +738,7 @@ impl Segment {
     /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     #[doc(alias = "shmat")]
     pub fn attach_with(&self, options: AttachOptions) -> Result<Attachment<ReadWrite>> {
-        attach(self, options, 0)
+        attach(self, options)
     }
 
     /// Attaches read-only with an address hint.
@@ -679,7 +750,7 @@ impl Segment {
     /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     #[doc(alias = "shmat")]
     pub fn attach_read_only_with(&self, options: AttachOptions) -> Result<Attachment<ReadOnly>> {
-        attach(self, options, libc::SHM_RDONLY)
+        attach(self, options)
     }
 
     /// Wraps the handle in a guard that removes the segment when dropped: for temporary

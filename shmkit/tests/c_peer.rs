@@ -44,10 +44,11 @@ fn c_creates_and_writes_rust_reads() {
     let dir = common::TempDir::new("cpeer-c2r");
     let path = dir.path().to_str().unwrap();
     let (ok, out, err) = peer(&["create", path, "67", &SIZE.to_string()]);
+    // Guard whatever the peer made before looking at what it said.
+    let seg = Segment::open(Key::ftok(dir.path(), 67).unwrap()).map(Segment::remove_on_drop);
     assert!(ok, "C peer failed: {err}");
-    let seg = Segment::from_id(ShmId::from_raw(out.parse().unwrap()))
-        .unwrap()
-        .remove_on_drop();
+    let seg = seg.unwrap();
+    assert_eq!(seg.id(), ShmId::from_raw(out.parse().unwrap()));
 
     let opened = Segment::open(Key::ftok(dir.path(), 67).unwrap()).unwrap();
     assert_eq!(opened.id(), seg.id());

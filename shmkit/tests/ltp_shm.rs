@@ -121,9 +121,12 @@ fn shmget_eperm_for_huge_pages_without_the_right() {
 
 #[test]
 fn shmget_huge_pages_enomem_without_free_pages_or_success_with_them() {
-    let pages: u64 = std::fs::read_to_string("/proc/sys/vm/nr_hugepages")
-        .map(|s| s.trim().parse().unwrap_or(0))
-        .unwrap_or(0);
+    let read = |name: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/sys/vm/{name}"))
+            .map(|s| s.trim().parse().unwrap_or(0))
+            .unwrap_or(0)
+    };
+    let pages = read("nr_hugepages") + read("nr_overcommit_hugepages");
     let r = Segment::builder(Key::PRIVATE)
         .size(2 << 20)
         .huge_pages(HugePageSize::Size2MiB)
@@ -164,7 +167,7 @@ fn shmget_enospc_at_shmmni_in_a_private_ipc_namespace() {
 
 #[test]
 fn shmat_einval_for_a_removed_segment() {
-    let seg = Segment::create(Key::PRIVATE, 4096).unwrap();
+    let seg = common::private_segment(4096);
     seg.remove().unwrap();
     let err = seg.attach().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
@@ -278,7 +281,7 @@ fn shmdt_write_after_detach_dies_with_sigsegv_and_nattch_is_zero() {
 
 #[test]
 fn shmctl_einval_for_a_removed_id() {
-    let seg = Segment::create(Key::PRIVATE, 4096).unwrap();
+    let seg = common::private_segment(4096);
     seg.remove().unwrap();
     assert_eq!(seg.stat().unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(seg.remove().unwrap_err().kind(), ErrorKind::InvalidArgument);
@@ -335,8 +338,6 @@ fn shmctl_eperm_for_nobody_removing_setting_or_locking_roots_segment() {
 
 #[test]
 fn shmctl_stat_fields_and_nattch_across_attachments() {
-    let before = shmkit::info::segments().unwrap().len();
-    let _ = before;
     let seg = common::keyed_segment(10_000, 0o640);
     let s = seg.stat().unwrap();
     assert_eq!(s.key, seg.key());
@@ -378,6 +379,24 @@ fn shmctl_ipc_set_changes_mode_and_owner() {
         let s = seg.stat().unwrap();
         assert_eq!((s.uid, s.gid, s.cuid, s.mode), (NOBODY, NOBODY, 0, 0o644));
     }
+}
+
+#[test]
+fn shmctl_ipc_set_works_for_an_owner_without_read_permission() {
+    // IPC_SET needs ownership, not read permission: the owner of a mode-0 segment can
+    // change its mode although IPC_STAT is denied to it. (Root bypasses permissions, so
+    // the probe runs as nobody.)
+    if common::skip_unless_root("run a child as nobody") {
+        return;
+    }
+    let r = common::run_probe(
+        &["own-mode0", "4096"],
+        ProbeOptions {
+            as_user: Some(NOBODY),
+            ..ProbeOptions::default()
+        },
+    );
+    assert_eq!(r.result(), "PermissionDenied ok 640");
 }
 
 #[test]

@@ -166,13 +166,13 @@ fn open_or_create_refuses_a_segment_squatted_by_another_user() {
             ..ProbeOptions::default()
         },
     );
-    let id: i32 = match r.result().strip_prefix("ok ") {
-        Some(id) => id.parse().unwrap(),
-        None => panic!("nobody could not create {key}: {}", r.result()),
-    };
-    let squatted = Segment::from_id(shmkit::ShmId::from_raw(id))
-        .unwrap()
-        .remove_on_drop();
+    // Guard whatever the child made before looking at what it said.
+    let squatted = Segment::open(key).map(Segment::remove_on_drop);
+    assert_eq!(
+        r.result(),
+        format!("ok {}", squatted.as_ref().unwrap().id())
+    );
+    let squatted = squatted.unwrap();
     let err = Segment::builder(key)
         .size(4096)
         .mode(0o666)
@@ -222,7 +222,6 @@ fn listing_finds_what_was_created_with_the_right_fields() {
             .find(|r| r.id == seg.id())
             .expect("listed")
             .clone();
-        assert!(row.rss.is_none() || std::ptr::eq(rows, &from_proc));
         row.rss = None;
         row.swap = None;
         assert_eq!(row, stat);
@@ -232,7 +231,9 @@ fn listing_finds_what_was_created_with_the_right_fields() {
         (row.key, row.size, row.mode, row.nattch),
         (seg.key(), 12_345, 0o640, 1)
     );
-    assert!(row.rss.is_some());
+    assert!(row.rss.is_some() && row.swap.is_some());
+    let row = from_syscalls.iter().find(|r| r.id == seg.id()).unwrap();
+    assert!(row.rss.is_none() && row.swap.is_none());
     // Both sources list the same ids (segments other tests make or remove meanwhile aside,
     // ours is in both).
     let usage = shmkit::info::shm_usage().unwrap();
@@ -300,4 +301,40 @@ fn listing_from_proc_and_from_syscalls_agree_exactly_in_a_private_namespace() {
     assert!(result.starts_with("ok 3 "), "{result}");
     assert_eq!(result.matches("(true, false)").count(), 1, "{result}");
     assert_eq!(result.matches("(false, true)").count(), 1, "{result}");
+}
+
+#[test]
+fn open_or_create_names_a_squatter_it_cannot_even_stat() {
+    // Root makes a mode-0 segment under the key; nobody, the victim, asks for it with
+    // open-or-create: EACCES from the kernel, reported as the squatting it is.
+    if common::skip_unless_root("run a child as nobody") {
+        return;
+    }
+    let seg = common::keyed_segment(4096, 0o000);
+    let r = common::run_probe(
+        &["open-or-create", &seg.key().to_string(), "4096", "600"],
+        ProbeOptions {
+            as_user: Some(NOBODY),
+            ..ProbeOptions::default()
+        },
+    );
+    assert_eq!(
+        r.result(),
+        format!("Squatting OtherOwner {{ uid: 0, cuid: 0, euid: {NOBODY} }}")
+    );
+}
+
+#[test]
+fn a_guard_knows_a_removed_segment_is_gone() {
+    use shmkit::{Identity, Removable};
+    let seg = common::private_segment(4096);
+    let me = (std::process::id() as i32, shmkit::info::effective_uid());
+    assert_eq!(seg.identity(), Identity::Known(me.0, me.1, 4096));
+    let map = seg.attach().unwrap();
+    seg.remove().unwrap();
+    // Marked for removal: a guard will not call IPC_RMID on this id again, so it cannot hit
+    // a segment that reuses the id later.
+    assert_eq!(seg.identity(), Identity::Gone);
+    drop(map);
+    assert_eq!(seg.identity(), Identity::Gone);
 }

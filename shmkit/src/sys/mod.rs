@@ -13,3 +13,4 @@ pub(crate) mod process;
 pub(crate) mod shm;
 
 pub(crate) use conv::Errno;
+pub(crate) use libc::EINVAL;

@@ -19,6 +19,9 @@ pub(crate) const SHM_DEST: u32 = 0o1000;
 pub(crate) const SHM_LOCKED: u32 = 0o2000;
 
 pub(crate) use libc::shmid_ds;
+pub(crate) use libc::{
+    IPC_CREAT, IPC_EXCL, IPC_PRIVATE, SHM_HUGETLB, SHM_NORESERVE, SHM_RDONLY, SHM_RND,
+};
 
 /// `struct shminfo` as `IPC_INFO` fills it (glibc's layout, which is the kernel's `shminfo64`).
 #[repr(C)]
@@ -52,13 +55,13 @@ pub(crate) fn shmget(key: i32, size: usize, flags: c_int) -> Result<c_int, Errno
 
 /// `shmat(2)`. `SHM_REMAP` is refused with `EINVAL`: it may replace mappings that Rust code
 /// still references, so no caller of this layer may ask for it.
-pub(crate) fn shmat(id: c_int, addr: *const c_void, flags: c_int) -> Result<*mut c_void, Errno> {
+pub(crate) fn shmat(id: c_int, addr: usize, flags: c_int) -> Result<*mut c_void, Errno> {
     if flags & libc::SHM_REMAP != 0 {
         return Err(Errno::from_raw(libc::EINVAL));
     }
     // SAFETY: without SHM_REMAP the kernel never replaces an existing mapping: an address hint
     // that overlaps one fails with EINVAL. The new mapping is fresh memory nobody references.
-    cvt_ptr(unsafe { libc::shmat(id, addr, flags) })
+    cvt_ptr(unsafe { libc::shmat(id, addr as *const c_void, flags) })
 }
 
 /// `shmdt(2)`.

@@ -250,6 +250,34 @@ pub fn probe_main() {
                 .map(|s| s.remove_on_drop()),
             |_| "ok".into(),
         ),
+        // open-or-create KEY SIZE MODE: prints the squatting reason when refused
+        "open-or-create" => match Segment::builder(key(1))
+            .size(num(2))
+            .mode(mode(3))
+            .open_or_create()
+        {
+            Ok(s) => format!("ok created={}", s.created()),
+            Err(e) => match e.squatting_reason() {
+                Some(why) => format!("{:?} {why:?}", e.kind()),
+                None => format!("{:?}", e.kind()),
+            },
+        },
+        // own-mode0 SIZE: create a mode-0 segment (unreadable even to us), then chmod it
+        "own-mode0" => {
+            let seg = Segment::builder(Key::PRIVATE)
+                .size(num(1))
+                .mode(0)
+                .create()
+                .unwrap()
+                .remove_on_drop();
+            let stat_denied = seg
+                .stat()
+                .map(|_| "stat ok".to_string())
+                .unwrap_or_else(|e| format!("{:?}", e.kind()));
+            let chmod = outcome(seg.set_mode(0o640), |_| "ok".into());
+            let after = outcome(seg.stat(), |s| format!("{:o}", s.mode));
+            format!("{stat_denied} {chmod} {after}")
+        }
         "attach" => outcome(
             Segment::open(key(1)).and_then(|s| s.attach().map(drop)),
             |_| "ok".into(),
