@@ -60,6 +60,9 @@ pub enum ErrorKind {
     LayoutMismatch,
     /// A structure in shared memory has not been initialised (yet).
     NotInitialised,
+    /// The kernel lacks the feature (`ENOSYS`, or a configuration option it was built
+    /// without).
+    Unsupported,
     /// Any other error.
     Other,
 }
@@ -85,6 +88,7 @@ impl ErrorKind {
             libc::ENOMSG => ErrorKind::NoMessage,
             libc::ETIMEDOUT => ErrorKind::TimedOut,
             libc::EOWNERDEAD => ErrorKind::OwnerDied,
+            libc::ENOSYS => ErrorKind::Unsupported,
             _ => ErrorKind::Other,
         }
     }
@@ -107,6 +111,7 @@ impl ErrorKind {
             ErrorKind::Interrupted => Io::Interrupted,
             ErrorKind::WouldBlock => Io::WouldBlock,
             ErrorKind::TimedOut => Io::TimedOut,
+            ErrorKind::Unsupported => Io::Unsupported,
             _ => Io::Other,
         }
     }
@@ -215,6 +220,13 @@ impl Error {
             errno: None,
             detail: Detail::Message(message.into()),
         }
+    }
+
+    /// Overrides the kind (for calls where an errno means something specific, such as the
+    /// `EAGAIN` of a timed-out `semtimedop`).
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Error {
+        self.kind = kind;
+        self
     }
 
     /// Replaces the errno's description in the message (keeping kind and errno), for calls

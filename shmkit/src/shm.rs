@@ -19,12 +19,13 @@
 //! ```
 
 use crate::attachment::{attach, AttachOptions, Attachment};
-use crate::error::{Error, ErrorKind, Result, Squatting};
+use crate::error::{Error, ErrorKind, Result};
 use crate::guard::RemoveOnDrop;
 use crate::key::Key;
 use crate::region::{ReadOnly, ReadWrite};
 use crate::sys;
 use crate::sys::shm::shmid_ds;
+use crate::trust::{self, Existing, Trust};
 use std::fmt;
 
 /// The kernel's identifier of a segment (`shmid`), as `shmget` returns it.
@@ -199,9 +200,7 @@ pub struct SegmentBuilder {
     mode: Option<u32>,
     huge: Option<HugePageSize>,
     no_reserve: bool,
-    trust_owner: bool,
-    trust_mode: bool,
-    trust_size: bool,
+    trust: Trust,
 }
 
 /// The mode a segment gets when none is asked for: read-write for the owner only.
@@ -258,21 +257,21 @@ impl SegmentBuilder {
     /// Let [`open_or_create`](SegmentBuilder::open_or_create) accept an existing segment
     /// owned or created by another user.
     pub fn trust_other_owner(mut self) -> Self {
-        self.trust_owner = true;
+        self.trust.owner = true;
         self
     }
 
     /// Let [`open_or_create`](SegmentBuilder::open_or_create) accept an existing segment
     /// whose mode grants more than the mode asked for.
     pub fn trust_wider_mode(mut self) -> Self {
-        self.trust_mode = true;
+        self.trust.mode = true;
         self
     }
 
     /// Let [`open_or_create`](SegmentBuilder::open_or_create) accept an existing segment of
     /// another size (the kernel still refuses one smaller than asked for).
     pub fn trust_size_mismatch(mut self) -> Self {
-        self.trust_size = true;
+        self.trust.size = true;
         self
     }
 
@@ -296,16 +295,7 @@ impl SegmentBuilder {
     }
 
     fn checked_mode(&self) -> Result<u32> {
-        let mode = self.mode.unwrap_or(DEFAULT_MODE);
-        if mode & !0o777 != 0 {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "shmget",
-                format!("key={}, mode={mode:#o}", self.key),
-                "mode has bits beyond 0o777",
-            ));
-        }
-        Ok(mode)
+        trust::checked_mode("shmget", self.key, self.mode.unwrap_or(DEFAULT_MODE))
     }
 
     /// Creates a new segment; fails if one with the key exists (`IPC_CREAT | IPC_EXCL`).
@@ -371,7 +361,7 @@ impl SegmentBuilder {
         let flags = self.create_flags()?;
         let mode = self.checked_mode()?;
         let request = if self.mode.is_some() { mode as i32 } else { 0 };
-        let open_size = if self.trust_size { self.size } else { 0 };
+        let open_size = if self.trust.size { self.size } else { 0 };
         let mut last = None;
         for _ in 0..OPEN_OR_CREATE_TRIES {
             match shmget(self.key, self.size, flags) {
@@ -420,61 +410,33 @@ impl SegmentBuilder {
         }))
     }
 
-    /// A permission error while opening an existing segment: if another user owns it (a
-    /// squatter can make it mode 0 so that we cannot even stat it), say so with the typed
-    /// error; the system listing shows owners whatever the permissions.
+    /// A permission error while opening an existing segment may reveal a squatter (one
+    /// can make it mode 0, so that we cannot even stat it).
     fn squatter_or(&self, err: Error) -> Error {
-        if err.kind() != ErrorKind::PermissionDenied || self.trust_owner {
-            return err;
-        }
-        let euid = sys::process::geteuid();
-        let found = crate::info::segments().ok().and_then(|rows| {
-            rows.into_iter()
-                .find(|r| r.key == self.key && (r.uid != euid || r.cuid != euid))
-        });
-        match found {
-            Some(row) => Error::squatting(
-                "shmget",
-                format!("key={}, size={}", self.key, self.size),
-                Squatting::OtherOwner {
-                    uid: row.uid,
-                    cuid: row.cuid,
-                    euid,
-                },
-            ),
-            None => err,
-        }
+        let context = format!("key={}, size={}", self.key, self.size);
+        self.trust
+            .explain_denial(err, "shmget", context, self.key, |key| {
+                let rows = crate::info::segments().ok()?;
+                let row = rows.into_iter().find(|r| r.key == key)?;
+                Some((row.uid, row.cuid))
+            })
     }
 
     fn check_trust(&self, stat: &SegmentStat, mode: u32) -> Result<()> {
-        let refuse = |why| {
-            Err(Error::squatting(
+        let existing = Existing {
+            uid: stat.uid,
+            cuid: stat.cuid,
+            mode: stat.mode,
+            size: Some(stat.size),
+        };
+        match self.trust.refusal(&existing, mode, self.size) {
+            None => Ok(()),
+            Some(why) => Err(Error::squatting(
                 "shmget",
                 format!("key={}, size={}", self.key, self.size),
                 why,
-            ))
-        };
-        let euid = sys::process::geteuid();
-        if !self.trust_owner && (stat.uid != euid || stat.cuid != euid) {
-            return refuse(Squatting::OtherOwner {
-                uid: stat.uid,
-                cuid: stat.cuid,
-                euid,
-            });
+            )),
         }
-        if !self.trust_mode && stat.mode & !mode != 0 {
-            return refuse(Squatting::WiderMode {
-                mode: stat.mode,
-                asked: mode,
-            });
-        }
-        if !self.trust_size && stat.size != self.size {
-            return refuse(Squatting::SizeMismatch {
-                size: stat.size,
-                asked: self.size,
-            });
-        }
-        Ok(())
     }
 }
 
@@ -500,9 +462,7 @@ impl Segment {
             mode: None,
             huge: None,
             no_reserve: false,
-            trust_owner: false,
-            trust_mode: false,
-            trust_size: false,
+            trust: Trust::default(),
         }
     }
 

@@ -9,8 +9,10 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod conv;
+pub(crate) mod msg;
 pub(crate) mod process;
+pub(crate) mod sem;
 pub(crate) mod shm;
 
 pub(crate) use conv::Errno;
-pub(crate) use libc::EINVAL;
+pub(crate) use libc::{EAGAIN, EINTR, EINVAL, ENOSYS, IPC_INFO, IPC_RMID, IPC_STAT};

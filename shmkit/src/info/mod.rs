@@ -5,10 +5,22 @@
 //! - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html), `IPC_INFO`,
 //!   `SHM_INFO`, `SHM_STAT_ANY`
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::shm::{SegmentStat, ShmId};
 use crate::sys;
+use proc::ProcTable;
+
+mod msg;
+mod proc;
+mod sem;
+
+pub use msg::{
+    message_queues, message_queues_from_syscalls, msg_limits, msg_usage, MsgLimits, MsgUsage,
+};
+pub use sem::{
+    sem_limits, sem_usage, semaphore_sets, semaphore_sets_from_syscalls, SemLimits, SemUsage,
+};
 
 const PROC_SHM: &str = "/proc/sysvipc/shm";
 
@@ -40,106 +52,71 @@ pub fn segments() -> Result<Vec<SegmentStat>> {
 /// # References
 /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
 pub fn segments_from_syscalls() -> Result<Vec<SegmentStat>> {
-    let (max_index, usage) =
+    let (max_index, _) =
         sys::shm::shm_info().map_err(|e| Error::sys("shmctl", "0, SHM_INFO".into(), e))?;
-    let mut out = Vec::new();
-    let mut any_supported = true;
-    for index in 0..=max_index.max(-1) {
-        match sys::shm::stat_index(index, any_supported) {
-            Ok((id, ds)) => out.push(SegmentStat::from_ds(ShmId::from_raw(id), &ds)),
-            Err(e)
-                if e.raw() == sys::EINVAL
-                    && index == max_index
-                    && out.is_empty()
-                    && any_supported
-                    && usage.used_ids > 0 =>
-            {
-                // Every index failed: SHM_STAT_ANY is unknown here (before Linux 4.17).
-                any_supported = false;
-                for index in 0..=max_index {
-                    if let Ok((id, ds)) = sys::shm::stat_index(index, false) {
-                        out.push(SegmentStat::from_ds(ShmId::from_raw(id), &ds));
-                    }
-                }
-            }
-            Err(_) => {} // an empty slot, or (SHM_STAT) one we may not read
-        }
-    }
+    let mut out = stat_all(max_index, |index, any| {
+        sys::shm::stat_index(index, any)
+            .map(|(id, ds)| SegmentStat::from_ds(ShmId::from_raw(id), &ds))
+    });
+    out.sort_by_key(|s| s.id);
     Ok(out)
 }
 
-fn malformed(line: &str, why: &str) -> Error {
-    Error::new(
-        ErrorKind::LayoutMismatch,
-        "read",
-        PROC_SHM.to_owned(),
-        format!("{why}: {line:?}"),
-    )
+/// Stats every index up to `max_index` with `stat(index, any)`: first with the `*_STAT_ANY`
+/// command; if that fails for every index (a kernel before 4.17 does not know it), again
+/// with the plain `*_STAT`, which lists only what this process may read. Empty slots fail
+/// with `EINVAL` and are skipped.
+pub(crate) fn stat_all<T>(
+    max_index: i32,
+    mut stat: impl FnMut(i32, bool) -> std::result::Result<T, sys::Errno>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    let mut unknown_command = max_index >= 0;
+    for index in 0..=max_index {
+        match stat(index, true) {
+            Ok(row) => {
+                out.push(row);
+                unknown_command = false;
+            }
+            Err(e) if e.raw() == sys::EINVAL => {}
+            Err(_) => unknown_command = false, // EACCES and the like: the command is known
+        }
+    }
+    if unknown_command {
+        out.extend((0..=max_index).filter_map(|index| stat(index, false).ok()));
+    }
+    out
 }
 
-/// Parses the text of `/proc/sysvipc/shm`, columns found by their header names.
+/// Parses the text of `/proc/sysvipc/shm`.
 fn parse_proc_shm(text: &str) -> Result<Vec<SegmentStat>> {
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .ok_or_else(|| malformed("", "empty file"))?
-        .split_whitespace()
-        .collect();
-    let col = |name: &str| header.iter().position(|h| *h == name);
-    let required = |name: &str| col(name).ok_or_else(|| malformed(name, "missing column"));
-    let c_key = required("key")?;
-    let c_id = required("shmid")?;
-    let c_perms = required("perms")?;
-    let c_size = required("size")?;
-    let c_cpid = required("cpid")?;
-    let c_lpid = required("lpid")?;
-    let c_nattch = required("nattch")?;
-    let c_uid = required("uid")?;
-    let c_gid = required("gid")?;
-    let c_cuid = required("cuid")?;
-    let c_cgid = required("cgid")?;
-    let c_atime = required("atime")?;
-    let c_dtime = required("dtime")?;
-    let c_ctime = required("ctime")?;
-    let c_rss = col("rss");
-    let c_swap = col("swap");
-
+    let table = ProcTable::parse(PROC_SHM, text)?;
+    table.require(&[
+        "key", "shmid", "perms", "size", "cpid", "lpid", "nattch", "uid", "gid", "cuid", "cgid",
+        "atime", "dtime", "ctime",
+    ])?;
     let mut out = Vec::new();
-    for line in lines.filter(|l| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() < header.len() {
-            return Err(malformed(line, "short line"));
-        }
-        fn num<T: std::str::FromStr>(line: &str, field: &str, radix8: bool) -> Result<T> {
-            let parsed = if radix8 {
-                u32::from_str_radix(field, 8)
-                    .ok()
-                    .and_then(|v| v.to_string().parse().ok())
-            } else {
-                field.parse().ok()
-            };
-            parsed.ok_or_else(|| malformed(line, "bad number"))
-        }
-        let perms: u32 = num(line, fields[c_perms], true)?;
-        let id = ShmId::from_raw(num(line, fields[c_id], false)?);
-        let mut stat = SegmentStat::from_ds(id, &sys::shm::zeroed_ds());
-        stat.key = Key::from_raw(num(line, fields[c_key], false)?);
+    for row in table.rows() {
+        let perms = row.octal("perms")?;
+        let mut stat =
+            SegmentStat::from_ds(ShmId::from_raw(row.get("shmid")?), &sys::shm::zeroed_ds());
+        stat.key = Key::from_raw(row.get("key")?);
         stat.mode = perms & 0o777;
         stat.dest = perms & sys::shm::SHM_DEST != 0;
         stat.locked = perms & sys::shm::SHM_LOCKED != 0;
-        stat.size = num(line, fields[c_size], false)?;
-        stat.cpid = num(line, fields[c_cpid], false)?;
-        stat.lpid = num(line, fields[c_lpid], false)?;
-        stat.nattch = num(line, fields[c_nattch], false)?;
-        stat.uid = num(line, fields[c_uid], false)?;
-        stat.gid = num(line, fields[c_gid], false)?;
-        stat.cuid = num(line, fields[c_cuid], false)?;
-        stat.cgid = num(line, fields[c_cgid], false)?;
-        stat.atime = num(line, fields[c_atime], false)?;
-        stat.dtime = num(line, fields[c_dtime], false)?;
-        stat.ctime = num(line, fields[c_ctime], false)?;
-        stat.rss = c_rss.map(|c| num(line, fields[c], false)).transpose()?;
-        stat.swap = c_swap.map(|c| num(line, fields[c], false)).transpose()?;
+        stat.size = row.get("size")?;
+        stat.cpid = row.get("cpid")?;
+        stat.lpid = row.get("lpid")?;
+        stat.nattch = row.get("nattch")?;
+        stat.uid = row.get("uid")?;
+        stat.gid = row.get("gid")?;
+        stat.cuid = row.get("cuid")?;
+        stat.cgid = row.get("cgid")?;
+        stat.atime = row.get("atime")?;
+        stat.dtime = row.get("dtime")?;
+        stat.ctime = row.get("ctime")?;
+        stat.rss = row.optional("rss")?;
+        stat.swap = row.optional("swap")?;
         out.push(stat);
     }
     Ok(out)
