@@ -168,9 +168,74 @@ impl ProbeResult {
     }
 }
 
+/// A probe running in the background, whose stdout lines can be awaited.
+pub struct RunningProbe {
+    pub child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl RunningProbe {
+    /// Reads stdout until a line containing `PROBE: ` and returns what follows it.
+    pub fn next_result(&mut self) -> String {
+        for line in self.lines.by_ref() {
+            let line = line.expect("reading the probe's output");
+            if let Some((_, rest)) = line.split_once("PROBE: ") {
+                return rest.to_owned();
+            }
+        }
+        panic!("the probe ended without printing a result");
+    }
+
+    /// Kills the probe with SIGKILL and reaps it.
+    pub fn kill(mut self) -> std::process::ExitStatus {
+        let _ = self.child.kill();
+        self.child.wait().expect("waiting for the probe")
+    }
+
+    /// Waits for the probe to end and returns its last result line.
+    pub fn finish(mut self) -> String {
+        let result = self.next_result();
+        let _ = self.child.wait();
+        result
+    }
+}
+
+impl Drop for RunningProbe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `op args…` in a new process (see [`run_probe`]) and returns at once.
+pub fn spawn_probe(op: &[&str], opts: ProbeOptions) -> RunningProbe {
+    let mut cmd = probe_command(op, opts);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawning the probe");
+    let stdout = child.stdout.take().unwrap();
+    use std::io::BufRead;
+    RunningProbe {
+        child,
+        lines: std::io::BufReader::new(stdout).lines(),
+    }
+}
+
 /// Runs `op args…` in a new process: this test binary's ignored `probe` test, which must be
 /// declared in the calling test file as `#[test] #[ignore] fn probe() { common::probe_main() }`.
 pub fn run_probe(op: &[&str], opts: ProbeOptions) -> ProbeResult {
+    let output = probe_command(op, opts)
+        .output()
+        .expect("spawning the probe");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("PROBE: ").map(|(_, rest)| rest))
+        .map(str::to_owned);
+    ProbeResult { line, output }
+}
+
+fn probe_command(op: &[&str], opts: ProbeOptions) -> Command {
     let bin = probe_binary();
     let mut cmd = if opts.new_ipc_namespace {
         let mut c = Command::new("unshare");
@@ -205,13 +270,7 @@ pub fn run_probe(op: &[&str], opts: ProbeOptions) -> ProbeResult {
             });
         }
     }
-    let output = cmd.output().expect("spawning the probe");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .find_map(|l| l.split_once("PROBE: ").map(|(_, rest)| rest))
-        .map(str::to_owned);
-    ProbeResult { line, output }
+    cmd
 }
 
 fn outcome<T>(r: shmkit::Result<T>, ok: impl FnOnce(T) -> String) -> String {
@@ -342,6 +401,191 @@ pub fn probe_main() {
             };
             r
         }
+        // sem-hold KEY: take the SemLock on semaphore 0, say so, then wait to be killed
+        "sem-hold" => {
+            let lock = shmkit::SemLock::new(shmkit::SemaphoreSet::open(key(1)).unwrap(), 0);
+            let _held = lock.lock().unwrap();
+            println!("PROBE: holding");
+            let mut sink = String::new();
+            let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut sink);
+            "released".into()
+        }
+        // sem-wait KEY: wait for semaphore 0 to be positive, then report how the wait ended
+        "sem-wait" => outcome(
+            shmkit::SemaphoreSet::open(key(1)).and_then(|s| s.op(&[shmkit::SemOp::new(0, -1)])),
+            |_| "ok".into(),
+        ),
+        // sem-wait-intr KEY: like sem-wait, but a SIGUSR1 (with a handler) ends the wait
+        "sem-wait-intr" => {
+            extern "C" fn on_signal(_: libc::c_int) {}
+            // SAFETY: installs a handler that does nothing, without SA_RESTART.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_signal as *const () as usize;
+                libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+            }
+            outcome(
+                shmkit::SemaphoreSet::open(key(1))
+                    .and_then(|s| s.op_interruptible(&[shmkit::SemOp::new(0, -1)])),
+                |_| "ok".into(),
+            )
+        }
+        // undo-limit KEY: +1 with SEM_UNDO until the kernel refuses
+        "undo-limit" => {
+            let set = shmkit::SemaphoreSet::open(key(1)).unwrap();
+            let mut n = 0u32;
+            loop {
+                match set.op(&[shmkit::SemOp::new(0, 1).undo()]) {
+                    Ok(()) => n += 1,
+                    Err(e) => break format!("{:?} after {n}", e.kind()),
+                }
+                if n > 100_000 {
+                    break "no limit".into();
+                }
+            }
+        }
+        // msg-recv-block KEY: a blocking receive; reports how it ended
+        "msg-recv-block" => {
+            let mut buf = [0u8; 64];
+            outcome(
+                shmkit::MessageQueue::open(key(1))
+                    .and_then(|q| q.recv(shmkit::Selector::Any, &mut buf)),
+                |(t, n)| format!("ok {t} {n}"),
+            )
+        }
+        // msg-send-block KEY: a blocking send into a (full) queue; reports how it ended
+        "msg-send-block" => outcome(
+            shmkit::MessageQueue::open(key(1)).and_then(|q| q.send(1, b"x")),
+            |_| "ok".into(),
+        ),
+        // msg-echo KEY N: N times, receive a type-1 request and send it back as type 2
+        "msg-echo" => {
+            let q = shmkit::MessageQueue::open(key(1)).unwrap();
+            let mut buf = [0u8; 256];
+            for _ in 0..num(2) {
+                let (_, n) = q.recv(shmkit::Selector::Type(1), &mut buf).unwrap();
+                q.send(2, &buf[..n]).unwrap();
+            }
+            "echoed".into()
+        }
+        // msg-sender KEY ID M: send M messages of type ID+1 carrying "ID:seq"
+        "msg-sender" => {
+            let q = shmkit::MessageQueue::open(key(1)).unwrap();
+            let id = num(2);
+            for seq in 0..num(3) {
+                q.send(id as i64 + 1, format!("{id}:{seq}").as_bytes())
+                    .unwrap();
+            }
+            "sent".into()
+        }
+        // msg-receiver KEY: receive any message until one of type 999; print each
+        "msg-receiver" => {
+            let q = shmkit::MessageQueue::open(key(1)).unwrap();
+            let mut buf = [0u8; 64];
+            let mut got = Vec::new();
+            loop {
+                let (t, n) = q.recv(shmkit::Selector::Any, &mut buf).unwrap();
+                if t == 999 {
+                    break;
+                }
+                got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+            format!("got {}", got.join(","))
+        }
+        // enospc-sem LIMIT / enospc-msg LIMIT: in a private IPC namespace
+        "enospc-sem" => {
+            std::fs::write("/proc/sys/kernel/sem", format!("250 32000 32 {}", args[1]))
+                .expect("writing sem");
+            let mut made = Vec::new();
+            loop {
+                match shmkit::SemaphoreSet::create(Key::PRIVATE, 1) {
+                    Ok(s) => made.push(s.remove_on_drop()),
+                    Err(e) => break format!("{:?} after {}", e.kind(), made.len()),
+                }
+                if made.len() > 10_000 {
+                    break "no limit".into();
+                }
+            }
+        }
+        "enospc-msg" => {
+            std::fs::write("/proc/sys/kernel/msgmni", args[1]).expect("writing msgmni");
+            let mut made = Vec::new();
+            loop {
+                match shmkit::MessageQueue::create(Key::PRIVATE) {
+                    Ok(q) => made.push(q.remove_on_drop()),
+                    Err(e) => break format!("{:?} after {}", e.kind(), made.len()),
+                }
+                if made.len() > 10_000 {
+                    break "no limit".into();
+                }
+            }
+        }
+        // sem-op KEY NUM DELTA: one operation (no wait) as this user
+        "sem-op" => outcome(
+            shmkit::SemaphoreSet::open(key(1)).and_then(|s| {
+                s.op(&[
+                    shmkit::SemOp::new(args[2].parse().unwrap(), args[3].parse().unwrap())
+                        .no_wait(),
+                ])
+            }),
+            |_| "ok".into(),
+        ),
+        "sem-open" => outcome(
+            shmkit::SemaphoreSet::builder(key(1)).mode(mode(2)).open(),
+            |_| "ok".into(),
+        ),
+        "sem-getval" => outcome(
+            shmkit::SemaphoreSet::open(key(1)).and_then(|s| s.value(0)),
+            |v| format!("ok {v}"),
+        ),
+        "sem-remove" => outcome(
+            shmkit::SemaphoreSet::open(key(1)).and_then(|s| s.remove()),
+            |_| "ok".into(),
+        ),
+        "sem-set-mode" => outcome(
+            shmkit::SemaphoreSet::open(key(1)).and_then(|s| s.set_mode(0o666)),
+            |_| "ok".into(),
+        ),
+        "msg-open" => outcome(
+            shmkit::MessageQueue::builder(key(1)).mode(mode(2)).open(),
+            |_| "ok".into(),
+        ),
+        "msg-send" => outcome(
+            shmkit::MessageQueue::open(key(1)).and_then(|q| q.try_send(1, b"x")),
+            |_| "ok".into(),
+        ),
+        "msg-recv" => {
+            let mut buf = [0u8; 16];
+            outcome(
+                shmkit::MessageQueue::open(key(1)).and_then(|q| {
+                    q.recv_with(
+                        shmkit::Selector::Any,
+                        &mut buf,
+                        shmkit::RecvOptions::new().no_wait(),
+                    )
+                }),
+                |_| "ok".into(),
+            )
+        }
+        "msg-stat" => outcome(
+            shmkit::MessageQueue::open(key(1)).and_then(|q| q.stat()),
+            |_| "ok".into(),
+        ),
+        "msg-remove" => outcome(
+            shmkit::MessageQueue::open(key(1)).and_then(|q| q.remove()),
+            |_| "ok".into(),
+        ),
+        "msg-set-mode" => outcome(
+            shmkit::MessageQueue::open(key(1)).and_then(|q| q.set_mode(0o666)),
+            |_| "ok".into(),
+        ),
+        "msg-raise-qbytes" => outcome(
+            shmkit::MessageQueue::open(key(1)).and_then(|q| {
+                let limit = shmkit::info::msg_limits()?.msgmnb;
+                q.set_max_bytes(limit + 1)
+            }),
+            |_| "ok".into(),
+        ),
         // namespace-listing: in a private IPC namespace, make segments of several kinds and
         // check that /proc and the syscalls list exactly them, and that shm_next_id works.
         "namespace-listing" => namespace_listing(),
@@ -411,6 +655,71 @@ fn namespace_listing() -> String {
     let flags: Vec<(bool, bool)> = proc_rows.iter().map(|r| (r.dest, r.locked)).collect();
     drop(map);
     format!("ok {} {:?}", proc_rows.len(), flags)
+}
+
+/// Polls `cond` until it holds: for waiting on kernel state that another process changes
+/// (a waiter count, a syscall in progress). Yields between polls; gives up after a minute
+/// so that a broken test fails instead of hanging.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "gave up waiting for {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Whether some thread of process `pid` is inside system call `nr` (from
+/// `/proc/PID/task/*/syscall`, whose first field is the syscall number).
+pub fn in_syscall(pid: u32, nr: i64) -> bool {
+    thread_in_syscall(pid, nr).is_some()
+}
+
+/// The id of a thread of process `pid` that is inside system call `nr`.
+pub fn thread_in_syscall(pid: u32, nr: i64) -> Option<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    tasks.flatten().find_map(|t| {
+        let text = std::fs::read_to_string(t.path().join("syscall")).ok()?;
+        let current: i64 = text.split_whitespace().next()?.parse().ok()?;
+        if current == nr {
+            t.file_name().to_str()?.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// Creates a semaphore set under a fresh random key, removed when the guard drops.
+pub fn keyed_sem(count: usize, mode: u32) -> RemoveOnDrop<shmkit::SemaphoreSet> {
+    for _ in 0..100 {
+        match shmkit::SemaphoreSet::builder(random_key())
+            .count(count)
+            .mode(mode)
+            .create()
+        {
+            Ok(s) => return s.remove_on_drop(),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => panic!("creating a test semaphore set: {e}"),
+        }
+    }
+    panic!("no free key found in 100 tries");
+}
+
+/// Creates a message queue under a fresh random key, removed when the guard drops.
+pub fn keyed_queue(mode: u32) -> RemoveOnDrop<shmkit::MessageQueue> {
+    for _ in 0..100 {
+        match shmkit::MessageQueue::builder(random_key())
+            .mode(mode)
+            .create()
+        {
+            Ok(q) => return q.remove_on_drop(),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => panic!("creating a test queue: {e}"),
+        }
+    }
+    panic!("no free key found in 100 tries");
 }
 
 /// Builds the C peer (`tests/peers/shm_peer.c`) with the system's C compiler, once.
