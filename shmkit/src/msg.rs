@@ -108,19 +108,30 @@ pub struct RecvOptions {
 
 impl RecvOptions {
     /// Block until a message is there; fail on a message longer than the buffer.
-    pub fn new() -> Self {
-        RecvOptions::default()
+    pub const fn new() -> Self {
+        RecvOptions {
+            no_wait: false,
+            truncate: false,
+        }
+    }
+
+    /// `RecvOptions::new().no_wait()`, usable in constants.
+    pub const fn new_no_wait() -> Self {
+        RecvOptions {
+            no_wait: true,
+            truncate: false,
+        }
     }
 
     /// Fail with [`ErrorKind::NoMessage`] instead of waiting (`IPC_NOWAIT`).
-    pub fn no_wait(mut self) -> Self {
+    pub const fn no_wait(mut self) -> Self {
         self.no_wait = true;
         self
     }
 
     /// Take a message longer than the buffer, cutting it (`MSG_NOERROR`); otherwise such a
     /// message stays queued and the call fails with [`ErrorKind::TooBig`].
-    pub fn truncate(mut self) -> Self {
+    pub const fn truncate(mut self) -> Self {
         self.truncate = true;
         self
     }
