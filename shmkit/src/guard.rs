@@ -16,7 +16,8 @@ pub enum Identity {
     /// The object exists but cannot be inspected (for example, no read permission).
     Unknown,
     /// The object exists with these attributes, which never change over its life
-    /// (creator pid, creator uid, size).
+    /// (for a segment: creator pid, creator uid, size; for a semaphore set: key, creator
+    /// uid, number of semaphores; for a queue: key, creator uid, creator gid).
     Known(i32, u32, u64),
 }
 

@@ -177,7 +177,8 @@ pub struct MsgStat {
     pub qbytes: u64,
     /// The pid of the last `msgsnd` (`msg_lspid`).
     pub lspid: i32,
-    /// The pid of the last `msgrcv` (`msg_lrpid`).
+    /// The pid of the last `msgrcv` (`msg_lrpid`). When a message goes straight to a
+    /// receiver that was already waiting, Linux records that receiver's thread id here.
     pub lrpid: i32,
     /// The last `msgsnd` (`msg_stime`).
     pub stime: i64,
@@ -380,22 +381,6 @@ fn msgget(key: Key, flags: i32) -> Result<MsgId> {
         .map_err(|e| Error::sys("msgget", format!("key={key}"), e))
 }
 
-/// The size of `msgbuf.mtype`, a C `long`.
-const TYPE_LEN: usize = sys::msg::TYPE_LEN;
-/// Messages up to this long are staged on the stack (the default `MSGMAX`).
-const INLINE_TEXT: usize = 8192;
-
-/// Runs `f` on a `struct msgbuf` with room for `text` bytes of text: on the stack when small.
-fn with_msgbuf<R>(text: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
-    if text <= INLINE_TEXT {
-        let mut buf = [0u8; TYPE_LEN + INLINE_TEXT];
-        f(&mut buf[..TYPE_LEN + text])
-    } else {
-        let mut buf = vec![0u8; TYPE_LEN + text];
-        f(&mut buf)
-    }
-}
-
 impl MessageQueue {
     /// A builder for creating or opening the queue named `key`.
     pub fn builder(key: Key) -> MessageQueueBuilder {
@@ -467,23 +452,17 @@ impl MessageQueue {
     }
 
     fn send_flags(&self, mtype: i64, data: &[u8], flags: i32) -> Result<()> {
-        with_msgbuf(data.len(), |buf| {
-            buf[..TYPE_LEN].copy_from_slice(&mtype.to_ne_bytes());
-            buf[TYPE_LEN..].copy_from_slice(data);
-            loop {
-                match sys::msg::msgsnd(self.id.0, buf, data.len(), flags) {
-                    Err(e) if e.raw() == sys::EINTR => continue,
-                    other => return other,
+        loop {
+            match sys::msg::msgsnd(self.id.0, mtype, data, flags) {
+                Err(e) if e.raw() == sys::EINTR => continue,
+                other => {
+                    return other.map_err(|e| {
+                        let what = format!("mtype={mtype}, len={}", data.len());
+                        Error::sys("msgsnd", self.ctx(&what), e)
+                    })
                 }
             }
-        })
-        .map_err(|e| {
-            Error::sys(
-                "msgsnd",
-                self.ctx(&format!("mtype={mtype}, len={}", data.len())),
-                e,
-            )
-        })
+        }
     }
 
     /// Sends a message of type `mtype` (> 0), waiting while the queue is full.
@@ -548,31 +527,31 @@ impl MessageQueue {
         if options.truncate {
             flags |= sys::msg::MSG_NOERROR;
         }
-        self.recv_raw(msgtyp, flags, buf, &format!("{selector:?}"))
+        self.recv_raw(msgtyp, flags, buf, || format!("{selector:?}"))
     }
 
+    /// `what` describes the request for the error message; it is only called on failure.
     fn recv_raw(
         &self,
         msgtyp: i64,
         flags: i32,
         buf: &mut [u8],
-        what: &str,
+        what: impl Fn() -> String,
     ) -> Result<(i64, usize)> {
-        with_msgbuf(buf.len(), |msgbuf| {
-            let n = loop {
-                match sys::msg::msgrcv(self.id.0, msgbuf, msgtyp, flags) {
-                    Err(e) if e.raw() == sys::EINTR => continue,
-                    other => break other?,
+        loop {
+            match sys::msg::msgrcv(self.id.0, buf, msgtyp, flags) {
+                Err(e) if e.raw() == sys::EINTR => continue,
+                other => {
+                    return other.map_err(|e| {
+                        Error::sys(
+                            "msgrcv",
+                            self.ctx(&format!("{}, len={}", what(), buf.len())),
+                            e,
+                        )
+                    })
                 }
-            };
-            // The kernel never returns more than the room it was given; check anyway.
-            let n = n.min(buf.len());
-            let mut ty = [0u8; TYPE_LEN];
-            ty.copy_from_slice(&msgbuf[..TYPE_LEN]);
-            buf[..n].copy_from_slice(&msgbuf[TYPE_LEN..TYPE_LEN + n]);
-            Ok((i64::from_ne_bytes(ty), n))
-        })
-        .map_err(|e| Error::sys("msgrcv", self.ctx(&format!("{what}, len={}", buf.len())), e))
+            }
+        }
     }
 
     /// Receives into a new vector of at most `max_len` bytes.
@@ -603,7 +582,7 @@ impl MessageQueue {
     pub fn peek(&self, index: usize, buf: &mut [u8]) -> Result<(i64, usize)> {
         let idx = i64::try_from(index).unwrap_or(i64::MAX);
         let flags = sys::msg::MSG_COPY | sys::msg::IPC_NOWAIT;
-        self.recv_raw(idx, flags, buf, &format!("MSG_COPY index={index}"))
+        self.recv_raw(idx, flags, buf, || format!("MSG_COPY index={index}"))
             .map_err(|e| {
                 // Without CONFIG_CHECKPOINT_RESTORE the kernel rejects MSG_COPY with ENOSYS.
                 if e.raw_os_error() == Some(sys::ENOSYS) {

@@ -697,7 +697,9 @@ fn stat_id(id: SemId) -> Result<semid_ds> {
 
 /// Runs `f` on the ops as `sembuf`s, on the stack for small batches.
 fn with_sembufs<R>(ops: &[SemOp], f: impl FnOnce(&mut [sembuf]) -> R) -> R {
-    if ops.len() <= INLINE_OPS {
+    if let [op] = ops {
+        f(&mut [op.sembuf()])
+    } else if ops.len() <= INLINE_OPS {
         let mut bufs = [SemOp::new(0, 0).sembuf(); INLINE_OPS];
         for (b, op) in bufs.iter_mut().zip(ops) {
             *b = op.sembuf();

@@ -22,32 +22,70 @@ pub(crate) fn msgget(key: i32, flags: c_int) -> Result<c_int, Errno> {
     cvt(unsafe { libc::msgget(key, flags) })
 }
 
-/// `msgsnd(2)`: `buf` is a `struct msgbuf` (a native `long` type, then the text), and
-/// `text_len` the length of the text (`buf.len() - size_of::<c_long>()` at most).
-pub(crate) fn msgsnd(id: c_int, buf: &[u8], text_len: usize, flags: c_int) -> Result<(), Errno> {
-    assert!(text_len + std::mem::size_of::<c_long>() <= buf.len());
-    // SAFETY: `buf` holds the type and `text_len` bytes of text; msgsnd only reads them.
-    cvt(unsafe { libc::msgsnd(id, buf.as_ptr().cast::<c_void>(), text_len, flags) }).map(drop)
+/// Messages up to this long are staged on the stack; longer ones in a heap buffer.
+const INLINE_TEXT: usize = 256;
+
+/// `msgsnd(2)` of a message of type `mtype` carrying `text`. The kernel wants a
+/// `struct msgbuf` (a native `long` type, then the text), so the message is staged in one.
+pub(crate) fn msgsnd(id: c_int, mtype: i64, text: &[u8], flags: c_int) -> Result<(), Errno> {
+    let mtype = (mtype as c_long).to_ne_bytes();
+    let mut inline = MaybeUninit::<[u8; TYPE_LEN + INLINE_TEXT]>::uninit();
+    let mut heap: Vec<u8> = Vec::new();
+    let stage: *mut u8 = if text.len() <= INLINE_TEXT {
+        inline.as_mut_ptr().cast()
+    } else {
+        heap.reserve_exact(TYPE_LEN + text.len());
+        heap.as_mut_ptr()
+    };
+    // SAFETY: `stage` is writable for TYPE_LEN + text.len() bytes (see above), and does not
+    // overlap `mtype` or `text`. After the copies those bytes are initialised, and msgsnd
+    // reads exactly them: the type, then `text.len()` bytes of text.
+    cvt(unsafe {
+        std::ptr::copy_nonoverlapping(mtype.as_ptr(), stage, TYPE_LEN);
+        std::ptr::copy_nonoverlapping(text.as_ptr(), stage.add(TYPE_LEN), text.len());
+        libc::msgsnd(id, stage.cast::<c_void>(), text.len(), flags)
+    })
+    .map(drop)
 }
 
-/// `msgrcv(2)` into `buf` (a `struct msgbuf` with room for `buf.len() - size_of::<c_long>()`
-/// bytes of text); returns the text length.
+/// `msgrcv(2)` into `text` (at most `text.len()` bytes of text): returns the message's type
+/// and its length. The kernel writes a `struct msgbuf`, staged in uninitialised memory (on
+/// the stack for short buffers) so that a large buffer costs no zeroing.
 pub(crate) fn msgrcv(
     id: c_int,
-    buf: &mut [u8],
-    msgtyp: c_long,
+    text: &mut [u8],
+    msgtyp: i64,
     flags: c_int,
-) -> Result<usize, Errno> {
-    let room = buf.len().saturating_sub(std::mem::size_of::<c_long>());
-    assert!(buf.len() >= std::mem::size_of::<c_long>());
-    // SAFETY: `buf` is writable for the type plus `room` bytes, which bounds what the kernel
-    // writes. Its alignment does not matter to the kernel (copy_to_user).
-    let n = unsafe { libc::msgrcv(id, buf.as_mut_ptr().cast::<c_void>(), room, msgtyp, flags) };
-    if n < 0 {
-        Err(Errno::last())
+) -> Result<(i64, usize), Errno> {
+    let room = text.len();
+    let mut inline = MaybeUninit::<[u8; TYPE_LEN + INLINE_TEXT]>::uninit();
+    let mut heap: Vec<u8> = Vec::new();
+    let stage: *mut u8 = if room <= INLINE_TEXT {
+        inline.as_mut_ptr().cast()
     } else {
-        Ok(n as usize)
+        heap.reserve_exact(TYPE_LEN + room);
+        heap.as_mut_ptr()
+    };
+    // SAFETY: `stage` is writable for TYPE_LEN + room bytes (the inline array is at least
+    // that long when room <= INLINE_TEXT; otherwise the heap buffer has that capacity), which
+    // bounds what the kernel writes; msgrcv writes the type and then the text.
+    let n = unsafe { libc::msgrcv(id, stage.cast::<c_void>(), room, msgtyp as c_long, flags) };
+    if n < 0 {
+        return Err(Errno::last());
     }
+    // The kernel never returns more than `room`; clamp anyway before copying.
+    let n = (n as usize).min(room);
+    let mut mtype = [0u8; TYPE_LEN];
+    // SAFETY: on success the kernel wrote the type (TYPE_LEN bytes) and `n` bytes of text at
+    // `stage`, so those bytes are initialised; `text` has room for `n` bytes and does not
+    // overlap the stage.
+    unsafe {
+        std::ptr::copy_nonoverlapping(stage, mtype.as_mut_ptr(), TYPE_LEN);
+        std::ptr::copy_nonoverlapping(stage.add(TYPE_LEN), text.as_mut_ptr(), n);
+    }
+    #[allow(clippy::unnecessary_cast)] // c_long is i32 on 32-bit targets
+    let mtype = c_long::from_ne_bytes(mtype) as i64;
+    Ok((mtype, n))
 }
 
 /// `msgctl(id, cmd)` for `IPC_STAT`, `MSG_STAT`, `MSG_STAT_ANY` (returning the id for the
