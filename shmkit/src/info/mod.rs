@@ -31,7 +31,7 @@ const PROC_SHM: &str = "/proc/sysvipc/shm";
 /// [`segments_from_syscalls`].
 ///
 /// # Errors
-/// A malformed `/proc/sysvipc/shm` ([`ErrorKind::LayoutMismatch`]), or the fallback's errors.
+/// A malformed `/proc/sysvipc/shm` ([`ErrorKind::LayoutMismatch`](crate::ErrorKind::LayoutMismatch)), or the fallback's errors.
 ///
 /// # References
 /// - [`proc_sysvipc(5)`](https://man7.org/linux/man-pages/man5/proc_sysvipc.5.html)
