@@ -345,7 +345,7 @@ impl SegmentBuilder {
     }
 
     /// Creates the segment, or opens it if it exists: then it must be trustworthy, or
-    /// this fails with [`ErrorKind::Squatting`] (see [`Squatting`]): owned and created by
+    /// this fails with [`ErrorKind::Squatting`] (see [`Squatting`](crate::Squatting)): owned and created by
     /// this process's effective uid, no permission bits beyond the mode asked for, and
     /// exactly the size asked for. The `trust_*` methods lift each check.
     /// [`Segment::created`] tells which happened.
