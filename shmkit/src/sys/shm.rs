@@ -151,7 +151,10 @@ mod layout_tests {
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/shm.h>
+#include <sys/sem.h>
+#include <sys/msg.h>
 #include <asm-generic/hugetlb_encode.h>
+union semun { int val; struct semid_ds *buf; unsigned short *array; struct seminfo *__buf; };
 #define F(t, f) printf(#t "." #f " %zu\n", offsetof(struct t, f))
 int main(void) {
     printf("shminfo.size %zu\nshminfo.align %zu\n", sizeof(struct shminfo), _Alignof(struct shminfo));
@@ -163,6 +166,10 @@ int main(void) {
     F(shmid_ds, shm_segsz); F(shmid_ds, shm_nattch);
     printf("SHM_STAT %d\nSHM_INFO %d\nSHM_STAT_ANY %d\nSHM_HUGE_SHIFT %d\n", SHM_STAT, SHM_INFO, SHM_STAT_ANY, HUGETLB_FLAG_ENCODE_SHIFT);
     printf("SHM_HUGE_2MB %u\nSHM_HUGE_1GB %u\n", HUGETLB_FLAG_ENCODE_2MB, HUGETLB_FLAG_ENCODE_1GB);
+    printf("semun.size %zu\nsemun.align %zu\n", sizeof(union semun), _Alignof(union semun));
+    printf("sembuf.size %zu\nsemid_ds.size %zu\nmsqid_ds.size %zu\n", sizeof(struct sembuf), sizeof(struct semid_ds), sizeof(struct msqid_ds));
+    F(semid_ds, sem_nsems); F(msqid_ds, msg_qbytes); F(msqid_ds, msg_lrpid);
+    printf("MSG_COPY %d\nMSG_STAT_ANY %d\nSEM_STAT_ANY %d\n", MSG_COPY, MSG_STAT_ANY, SEM_STAT_ANY);
     return 0;
 }
 "#;
@@ -220,6 +227,17 @@ int main(void) {
             ("SHM_STAT_ANY", SHM_STAT_ANY as usize),
             ("SHM_HUGE_SHIFT", SHM_HUGE_SHIFT as usize),
             ("SHM_HUGE_2MB", (21u32 << SHM_HUGE_SHIFT) as usize),
+            ("semun.size", size_of::<crate::sys::sem::semun>()),
+            ("semun.align", align_of::<crate::sys::sem::semun>()),
+            ("sembuf.size", size_of::<crate::sys::sem::sembuf>()),
+            ("semid_ds.size", size_of::<crate::sys::sem::semid_ds>()),
+            ("msqid_ds.size", size_of::<crate::sys::msg::msqid_ds>()),
+            ("semid_ds.sem_nsems", offset_of!(crate::sys::sem::semid_ds, sem_nsems)),
+            ("msqid_ds.msg_qbytes", offset_of!(crate::sys::msg::msqid_ds, msg_qbytes)),
+            ("msqid_ds.msg_lrpid", offset_of!(crate::sys::msg::msqid_ds, msg_lrpid)),
+            ("MSG_COPY", crate::sys::msg::MSG_COPY as usize),
+            ("MSG_STAT_ANY", crate::sys::msg::MSG_STAT_ANY as usize),
+            ("SEM_STAT_ANY", crate::sys::sem::SEM_STAT_ANY as usize),
             ("SHM_HUGE_1GB", (30u32 << SHM_HUGE_SHIFT) as usize),
         ];
         for (name, value) in ours {
