@@ -51,6 +51,7 @@ mod guard;
 pub mod info;
 pub mod key;
 pub mod msg;
+pub mod os;
 pub mod region;
 pub mod sem;
 pub mod shm;

@@ -16,10 +16,12 @@ mod proc;
 mod sem;
 
 pub use msg::{
-    message_queues, message_queues_from_syscalls, msg_limits, msg_usage, MsgLimits, MsgUsage,
+    message_queues, message_queues_from_proc, message_queues_from_syscalls, msg_limits, msg_usage,
+    MsgLimits, MsgUsage,
 };
 pub use sem::{
-    sem_limits, sem_usage, semaphore_sets, semaphore_sets_from_syscalls, SemLimits, SemUsage,
+    sem_limits, sem_usage, semaphore_sets, semaphore_sets_from_proc, semaphore_sets_from_syscalls,
+    SemLimits, SemUsage,
 };
 
 const PROC_SHM: &str = "/proc/sysvipc/shm";
@@ -36,9 +38,21 @@ const PROC_SHM: &str = "/proc/sysvipc/shm";
 /// # References
 /// - [`proc_sysvipc(5)`](https://man7.org/linux/man-pages/man5/proc_sysvipc.5.html)
 pub fn segments() -> Result<Vec<SegmentStat>> {
+    match segments_from_proc()? {
+        Some(rows) => Ok(rows),
+        None => segments_from_syscalls(),
+    }
+}
+
+/// Every segment, from `/proc/sysvipc/shm` only: `Ok(None)` when the file cannot be read
+/// (no `/proc`, or a kernel without System V IPC), for callers that treat that case apart.
+///
+/// # Errors
+/// A malformed file ([`ErrorKind::LayoutMismatch`](crate::ErrorKind::LayoutMismatch)).
+pub fn segments_from_proc() -> Result<Option<Vec<SegmentStat>>> {
     match std::fs::read_to_string(PROC_SHM) {
-        Ok(text) => parse_proc_shm(&text),
-        Err(_) => segments_from_syscalls(),
+        Ok(text) => parse_proc_shm(&text).map(Some),
+        Err(_) => Ok(None),
     }
 }
 

@@ -17,9 +17,20 @@ const PROC_MSG: &str = "/proc/sysvipc/msg";
 /// # References
 /// - [`proc_sysvipc(5)`](https://man7.org/linux/man-pages/man5/proc_sysvipc.5.html)
 pub fn message_queues() -> Result<Vec<MsgStat>> {
+    match message_queues_from_proc()? {
+        Some(rows) => Ok(rows),
+        None => message_queues_from_syscalls(),
+    }
+}
+
+/// The same from `/proc/sysvipc/msg` only: `Ok(None)` when the file cannot be read.
+///
+/// # Errors
+/// A malformed file ([`ErrorKind::LayoutMismatch`](crate::ErrorKind::LayoutMismatch)).
+pub fn message_queues_from_proc() -> Result<Option<Vec<MsgStat>>> {
     match std::fs::read_to_string(PROC_MSG) {
-        Ok(text) => parse(&text),
-        Err(_) => message_queues_from_syscalls(),
+        Ok(text) => parse(&text).map(Some),
+        Err(_) => Ok(None),
     }
 }
 

@@ -17,9 +17,20 @@ const PROC_SEM: &str = "/proc/sysvipc/sem";
 /// # References
 /// - [`proc_sysvipc(5)`](https://man7.org/linux/man-pages/man5/proc_sysvipc.5.html)
 pub fn semaphore_sets() -> Result<Vec<SemStat>> {
+    match semaphore_sets_from_proc()? {
+        Some(rows) => Ok(rows),
+        None => semaphore_sets_from_syscalls(),
+    }
+}
+
+/// The same from `/proc/sysvipc/sem` only: `Ok(None)` when the file cannot be read.
+///
+/// # Errors
+/// A malformed file ([`ErrorKind::LayoutMismatch`](crate::ErrorKind::LayoutMismatch)).
+pub fn semaphore_sets_from_proc() -> Result<Option<Vec<SemStat>>> {
     match std::fs::read_to_string(PROC_SEM) {
-        Ok(text) => parse(&text),
-        Err(_) => semaphore_sets_from_syscalls(),
+        Ok(text) => parse(&text).map(Some),
+        Err(_) => Ok(None),
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod msg;
 pub(crate) mod process;
 pub(crate) mod sem;
 pub(crate) mod shm;
+pub(crate) mod time;
 
 pub(crate) use conv::Errno;
 pub(crate) use libc::{EAGAIN, EINTR, EINVAL, ENOSYS, IPC_INFO, IPC_RMID, IPC_STAT};

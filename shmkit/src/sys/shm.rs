@@ -232,9 +232,18 @@ int main(void) {
             ("sembuf.size", size_of::<crate::sys::sem::sembuf>()),
             ("semid_ds.size", size_of::<crate::sys::sem::semid_ds>()),
             ("msqid_ds.size", size_of::<crate::sys::msg::msqid_ds>()),
-            ("semid_ds.sem_nsems", offset_of!(crate::sys::sem::semid_ds, sem_nsems)),
-            ("msqid_ds.msg_qbytes", offset_of!(crate::sys::msg::msqid_ds, msg_qbytes)),
-            ("msqid_ds.msg_lrpid", offset_of!(crate::sys::msg::msqid_ds, msg_lrpid)),
+            (
+                "semid_ds.sem_nsems",
+                offset_of!(crate::sys::sem::semid_ds, sem_nsems),
+            ),
+            (
+                "msqid_ds.msg_qbytes",
+                offset_of!(crate::sys::msg::msqid_ds, msg_qbytes),
+            ),
+            (
+                "msqid_ds.msg_lrpid",
+                offset_of!(crate::sys::msg::msqid_ds, msg_lrpid),
+            ),
             ("MSG_COPY", crate::sys::msg::MSG_COPY as usize),
             ("MSG_STAT_ANY", crate::sys::msg::MSG_STAT_ANY as usize),
             ("SEM_STAT_ANY", crate::sys::sem::SEM_STAT_ANY as usize),

@@ -1,0 +1,5 @@
+//! `ipcmk`: util-linux's `ipcmk`, reimplemented over the shmkit library (see `shmkit_cli`).
+
+fn main() -> std::process::ExitCode {
+    shmkit_cli::main()
+}

@@ -1,0 +1,5 @@
+//! `ipcs`: util-linux's `ipcs`, reimplemented over the shmkit library (see `shmkit_cli`).
+
+fn main() -> std::process::ExitCode {
+    shmkit_cli::main()
+}

@@ -1,0 +1,5 @@
+//! `lsipc`: util-linux's `lsipc`, reimplemented over the shmkit library (see `shmkit_cli`).
+
+fn main() -> std::process::ExitCode {
+    shmkit_cli::main()
+}

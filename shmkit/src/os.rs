@@ -1,0 +1,65 @@
+//! What command-line tools built on this crate need from the operating system besides IPC:
+//! local time as libc computes it (so `TZ` and `/etc/localtime` apply exactly as in C
+//! tools), user and group names through NSS, and C's behaviour on a closed pipe.
+
+use crate::sys;
+
+/// A broken-down local time (`struct tm` from `localtime_r(3)`).
+///
+/// # References
+/// - [`localtime_r(3)`](https://man7.org/linux/man-pages/man3/localtime_r.3.html)
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LocalTime {
+    /// The year, e.g. 2026.
+    pub year: i32,
+    /// The month, 1 to 12.
+    pub month: u32,
+    /// The day of the month, 1 to 31.
+    pub day: u32,
+    /// The hour, 0 to 23.
+    pub hour: u32,
+    /// The minute, 0 to 59.
+    pub minute: u32,
+    /// The second, 0 to 60.
+    pub second: u32,
+    /// The day of the week, 0 (Sunday) to 6.
+    pub weekday: u32,
+    /// The day of the year, 0 to 365.
+    pub yearday: u32,
+    /// Seconds east of UTC.
+    pub utc_offset: i64,
+    /// Whether daylight saving time is in effect.
+    pub dst: bool,
+    /// The zone's abbreviation, e.g. `UTC` or `IST`.
+    pub zone: String,
+}
+
+/// `secs` since the epoch in the local time zone (`TZ`, else `/etc/localtime`), as
+/// `localtime_r(3)` computes it; `None` when it cannot be represented.
+pub fn local_time(secs: i64) -> Option<LocalTime> {
+    sys::time::localtime(secs).map(|t| LocalTime {
+        year: t.year,
+        month: t.month,
+        day: t.day,
+        hour: t.hour,
+        minute: t.minute,
+        second: t.second,
+        weekday: t.weekday,
+        yearday: t.yearday,
+        utc_offset: t.utc_offset,
+        dst: t.dst,
+        zone: t.zone,
+    })
+}
+
+/// Restores the default action of `SIGPIPE`, which Rust programs ignore: a later write to a
+/// closed pipe then ends the process, as it ends a C program (`ipcs | head -1`).
+///
+/// # References
+/// - [`signal(7)`](https://man7.org/linux/man-pages/man7/signal.7.html)
+pub fn default_sigpipe() {
+    sys::time::default_sigpipe();
+}
+
+pub use crate::info::{effective_uid, group_name, page_size, user_name};
