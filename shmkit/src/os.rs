@@ -63,3 +63,44 @@ pub fn default_sigpipe() {
 }
 
 pub use crate::info::{effective_uid, group_name, page_size, user_name};
+
+/// While alive, standard input (a terminal) delivers keys one by one without echo, so that
+/// an interactive tool can react to a single key such as `q`; the previous settings come
+/// back on drop (also on panic). See [`stdin_keys`].
+///
+/// # References
+/// - [`termios(3)`](https://man7.org/linux/man-pages/man3/termios.3.html)
+#[derive(Debug)]
+pub struct KeyMode {
+    saved: libc_termios::Termios,
+}
+
+mod libc_termios {
+    /// The saved terminal settings (opaque).
+    #[derive(Clone, Copy)]
+    pub struct Termios(pub(super) libc::termios);
+
+    impl std::fmt::Debug for Termios {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Termios")
+        }
+    }
+}
+
+/// Puts standard input in key-by-key mode; `None` if it is not a terminal.
+pub fn stdin_keys() -> Option<KeyMode> {
+    sys::time::cbreak(0).map(|saved| KeyMode {
+        saved: libc_termios::Termios(saved),
+    })
+}
+
+impl Drop for KeyMode {
+    fn drop(&mut self) {
+        sys::time::restore_terminal(0, &self.saved.0);
+    }
+}
+
+/// Whether file descriptor `fd` (0 stdin, 1 stdout, 2 stderr) is a terminal (`isatty(3)`).
+pub fn is_terminal(fd: i32) -> bool {
+    sys::time::isatty(fd)
+}

@@ -6,8 +6,6 @@ use std::process::ExitCode;
 
 /// Runs the personality `name`, if it is one; `None` for any other name.
 pub(crate) fn dispatch(name: &str, argv0: &str, args: &[OsString]) -> Option<ExitCode> {
-    let _ = (argv0, args);
-    match name {
-        _ => None,
-    }
+    let _ = (name, argv0, args);
+    None
 }

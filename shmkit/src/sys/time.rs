@@ -71,3 +71,38 @@ pub(crate) fn default_sigpipe() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
+
+/// Switches terminal `fd` to non-canonical, no-echo input (keys arrive one by one),
+/// returning the settings to restore; `None` if `fd` is not a terminal.
+pub(crate) fn cbreak(fd: i32) -> Option<libc::termios> {
+    let mut old = MaybeUninit::<libc::termios>::zeroed();
+    // SAFETY: tcgetattr writes a termios into `old` and fails cleanly for a non-terminal.
+    if unsafe { libc::tcgetattr(fd, old.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: tcgetattr succeeded and filled `old`.
+    let old = unsafe { old.assume_init() };
+    let mut new = old;
+    new.c_lflag &= !(libc::ICANON | libc::ECHO);
+    new.c_cc[libc::VMIN] = 1;
+    new.c_cc[libc::VTIME] = 0;
+    // SAFETY: `new` is a valid termios derived from the terminal's own settings.
+    if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &new) } != 0 {
+        return None;
+    }
+    Some(old)
+}
+
+/// Restores settings saved by [`cbreak`].
+pub(crate) fn restore_terminal(fd: i32, saved: &libc::termios) {
+    // SAFETY: `saved` is a termios obtained from tcgetattr on this terminal.
+    unsafe {
+        libc::tcsetattr(fd, libc::TCSANOW, saved);
+    }
+}
+
+/// Whether `fd` is a terminal (`isatty(3)`).
+pub(crate) fn isatty(fd: i32) -> bool {
+    // SAFETY: isatty takes any integer and has no other preconditions.
+    unsafe { libc::isatty(fd) == 1 }
+}
