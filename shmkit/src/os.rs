@@ -72,31 +72,17 @@ pub use crate::info::{effective_uid, group_name, page_size, user_name};
 /// - [`termios(3)`](https://man7.org/linux/man-pages/man3/termios.3.html)
 #[derive(Debug)]
 pub struct KeyMode {
-    saved: libc_termios::Termios,
-}
-
-mod libc_termios {
-    /// The saved terminal settings (opaque).
-    #[derive(Clone, Copy)]
-    pub struct Termios(pub(super) libc::termios);
-
-    impl std::fmt::Debug for Termios {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("Termios")
-        }
-    }
+    saved: sys::time::SavedTerminal,
 }
 
 /// Puts standard input in key-by-key mode; `None` if it is not a terminal.
 pub fn stdin_keys() -> Option<KeyMode> {
-    sys::time::cbreak(0).map(|saved| KeyMode {
-        saved: libc_termios::Termios(saved),
-    })
+    sys::time::cbreak(0).map(|saved| KeyMode { saved })
 }
 
 impl Drop for KeyMode {
     fn drop(&mut self) {
-        sys::time::restore_terminal(0, &self.saved.0);
+        sys::time::restore_terminal(0, &self.saved);
     }
 }
 

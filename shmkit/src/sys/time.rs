@@ -74,7 +74,7 @@ pub(crate) fn default_sigpipe() {
 
 /// Switches terminal `fd` to non-canonical, no-echo input (keys arrive one by one),
 /// returning the settings to restore; `None` if `fd` is not a terminal.
-pub(crate) fn cbreak(fd: i32) -> Option<libc::termios> {
+pub(crate) fn cbreak(fd: i32) -> Option<SavedTerminal> {
     let mut old = MaybeUninit::<libc::termios>::zeroed();
     // SAFETY: tcgetattr writes a termios into `old` and fails cleanly for a non-terminal.
     if unsafe { libc::tcgetattr(fd, old.as_mut_ptr()) } != 0 {
@@ -90,14 +90,23 @@ pub(crate) fn cbreak(fd: i32) -> Option<libc::termios> {
     if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &new) } != 0 {
         return None;
     }
-    Some(old)
+    Some(SavedTerminal(old))
+}
+
+/// Terminal settings saved by [`cbreak`].
+pub(crate) struct SavedTerminal(libc::termios);
+
+impl std::fmt::Debug for SavedTerminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SavedTerminal")
+    }
 }
 
 /// Restores settings saved by [`cbreak`].
-pub(crate) fn restore_terminal(fd: i32, saved: &libc::termios) {
-    // SAFETY: `saved` is a termios obtained from tcgetattr on this terminal.
+pub(crate) fn restore_terminal(fd: i32, saved: &SavedTerminal) {
+    // SAFETY: `saved` holds a termios obtained from tcgetattr on this terminal.
     unsafe {
-        libc::tcsetattr(fd, libc::TCSANOW, saved);
+        libc::tcsetattr(fd, libc::TCSANOW, &saved.0);
     }
 }
 
