@@ -172,6 +172,10 @@ pub struct ShmUsage {
     pub resident_pages: u64,
     /// Pages swapped out (`shm_swp`).
     pub swapped_pages: u64,
+    /// Swap attempts (`swap_attempts`; 0 on modern kernels).
+    pub swap_attempts: u64,
+    /// Successful swaps (`swap_successes`; 0 on modern kernels).
+    pub swap_successes: u64,
     /// The highest index in use in the kernel's table, or -1 when there is none.
     pub max_index: i32,
 }
@@ -212,6 +216,8 @@ pub fn shm_usage() -> Result<ShmUsage> {
         pages: info.shm_tot,
         resident_pages: info.shm_rss,
         swapped_pages: info.shm_swp,
+        swap_attempts: info.swap_attempts,
+        swap_successes: info.swap_successes,
         max_index,
     })
 }
