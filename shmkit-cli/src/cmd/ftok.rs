@@ -48,13 +48,22 @@ pub(crate) fn parse_proj_id(text: &str) -> Result<i32, String> {
     }
 }
 
-/// Prints `ftok(path, proj_id)` as `0x%08x`.
+/// Prints `ftok(path, proj_id)` as `0x%08x`, or with `json`
+/// `{"path": ..., "proj_id": ..., "key": "0x%08x", "key_raw": ...}` (`key_raw` is the
+/// signed `key_t`; a path that is not UTF-8 is shown lossily).
 ///
 /// # Errors
 /// The library's error when `path` cannot be `stat`ed; it names the path.
-pub(crate) fn run(out: &mut Out, path: &Path, proj_id: i32) -> Result<()> {
+pub(crate) fn run(out: &mut Out, path: &Path, proj_id: i32, json: bool) -> Result<()> {
     let key = Key::ftok(path, proj_id)?;
-    out.line(key)
+    if !json {
+        return out.line(key);
+    }
+    let mut map = serde_json::Map::new();
+    map.insert("path".into(), path.to_string_lossy().into_owned().into());
+    map.insert("proj_id".into(), proj_id.into());
+    crate::format::key_json(&mut map, key);
+    out.json(&serde_json::Value::Object(map), false)
 }
 
 #[cfg(test)]

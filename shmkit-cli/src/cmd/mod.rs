@@ -1,8 +1,21 @@
-//! The `shmkit` subcommands, one file each, and what they share: the error type and the
-//! printer that treats a closed pipe as the reader's choice rather than an error.
+//! The `shmkit` subcommands, one file each, and what they share: the error type, the
+//! printer that treats a closed pipe as the reader's choice rather than an error, and
+//! ([`objects`]) the system's objects with their staleness.
 
+pub(crate) mod cat;
+pub(crate) mod completions;
 pub(crate) mod demo;
+pub(crate) mod dump;
 pub(crate) mod ftok;
+pub(crate) mod limits;
+pub(crate) mod ls;
+pub(crate) mod man;
+pub(crate) mod mk;
+pub(crate) mod objects;
+pub(crate) mod rm;
+pub(crate) mod stat;
+pub(crate) mod watch;
+pub(crate) mod write;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -21,6 +34,9 @@ pub(crate) enum Error {
     },
     /// A failure the command found itself.
     Message(String),
+    /// The command failed and has already printed why (one `shmkit: ` line per failure,
+    /// as `rm` does when some of several removals fail): `main` only sets the exit status.
+    Reported,
 }
 
 impl Error {
@@ -44,6 +60,7 @@ impl fmt::Display for Error {
             Error::Shm(e) => write!(f, "{e}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Message(m) => f.write_str(m),
+            Error::Reported => f.write_str("failed (reported above)"),
         }
     }
 }
@@ -81,7 +98,46 @@ impl Out {
         if self.closed {
             return Ok(());
         }
-        match writeln!(io::stdout().lock(), "{line}") {
+        let result = writeln!(io::stdout().lock(), "{line}");
+        self.outcome(result)
+    }
+
+    /// Writes `bytes` as they are (no newline added) and flushes them: raw segment
+    /// contents, generated completions, a screen with its escape sequences.
+    ///
+    /// # Errors
+    /// Write errors other than a closed pipe.
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let mut stdout = io::stdout().lock();
+        let result = stdout.write_all(bytes).and_then(|()| stdout.flush());
+        self.outcome(result)
+    }
+
+    /// Writes a JSON document: indented, or on one line when `compact` (JSON Lines, one
+    /// document per line, as `watch --json` prints).
+    ///
+    /// # Errors
+    /// Write errors other than a closed pipe.
+    pub(crate) fn json(&mut self, value: &serde_json::Value, compact: bool) -> Result<()> {
+        if compact {
+            self.line(value)
+        } else {
+            self.line(format_args!("{value:#}"))
+        }
+    }
+
+    /// Whether standard output turned out to be a closed pipe: there is no point in going
+    /// on producing output (`cat` and `watch` stop then).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Maps a write's outcome: a closed pipe closes this printer and is not an error.
+    fn outcome(&mut self, result: io::Result<()>) -> Result<()> {
+        match result {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
                 self.closed = true;
                 Ok(())

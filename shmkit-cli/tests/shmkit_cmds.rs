@@ -1,0 +1,740 @@
+//! Integration tests of the `shmkit` subcommands `ls`, `stat`, `ftok --json`, `mk`, `rm`,
+//! `cat`, `dump`, `write`, `limits`, `watch`, `completions` and `man`: the real binary in
+//! real processes, on real kernel objects, no sleeps and no timing assertions.
+//!
+//! Every object a test makes is removed when the test ends, also when an assertion fails:
+//! objects made here through the library are wrapped in its remove-on-drop guards, and
+//! objects that `shmkit mk` makes are wrapped in the same guards as soon as their ids are
+//! read from its output. Tests that remove by staleness name their own objects (by key or
+//! id): a bare `rm --stale` would also remove other tests' objects, and whatever the
+//! machine had before.
+//!
+//! Exit statuses: 1 for a failed command (unknown id, bad offset), with `shmkit: ` before
+//! the message on standard error; 2 for a value that does not parse (a bad key, id, size
+//! or mode), which clap reports as a usage error.
+
+use serde_json::Value;
+use shmkit::{
+    ErrorKind, Key, MessageQueue, MsgId, Removable, RemoveOnDrop, Segment, SemId, SemaphoreSet,
+    ShmId,
+};
+use std::io::{Read, Write};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shmkit");
+
+/// Runs `shmkit args` with no input.
+fn shmkit(args: &[&str]) -> Output {
+    shmkit_with_input(args, b"")
+}
+
+/// Runs `shmkit args` with `input` on standard input.
+fn shmkit_with_input(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run shmkit");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    // The command may stop reading early (input too long): a closed pipe is fine then.
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    child.wait_with_output().expect("wait for shmkit")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts success and returns standard output.
+fn ok(args: &[&str]) -> String {
+    let out = shmkit(args);
+    assert!(
+        out.status.success(),
+        "shmkit {args:?}: {}\nstderr: {}",
+        out.status,
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Asserts success and parses standard output as JSON.
+fn ok_json(args: &[&str]) -> Value {
+    let stdout = ok(args);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("shmkit {args:?}: {e}\n{stdout}"))
+}
+
+/// Asserts exit status `code`, nothing on standard output, and a message on standard
+/// error; returns the message.
+fn fails(args: &[&str], code: i32) -> String {
+    let out = shmkit(args);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "shmkit {args:?}: {stderr}");
+    assert_eq!(text(&out.stdout), "", "shmkit {args:?}");
+    stderr
+}
+
+/// A key for this test only: `0x5c` in the top byte, then 16 bits of this process's pid,
+/// `tag` (below 16) and a count that moves on while some object of any kind has the key.
+fn unique_key(tag: u8) -> Key {
+    let pid = std::process::id();
+    for bump in 0..16u32 {
+        let raw = 0x5c00_0000 | ((pid & 0xffff) << 8) | (u32::from(tag & 0xf) << 4) | bump;
+        let key = Key::from_raw(raw as i32);
+        let taken = shmkit::info::segments()
+            .unwrap()
+            .iter()
+            .any(|s| s.key == key)
+            || shmkit::info::semaphore_sets()
+                .unwrap()
+                .iter()
+                .any(|s| s.key == key)
+            || shmkit::info::message_queues()
+                .unwrap()
+                .iter()
+                .any(|s| s.key == key);
+        if !taken {
+            return key;
+        }
+    }
+    panic!("no free key for tag {tag}");
+}
+
+fn segment(size: usize, mode: u32) -> RemoveOnDrop<Segment> {
+    Segment::builder(Key::PRIVATE)
+        .size(size)
+        .mode(mode)
+        .create()
+        .expect("create a segment")
+        .remove_on_drop()
+}
+
+/// The guard for an object that `shmkit` created, from the `<kind> <id> <key>` line or
+/// JSON it printed.
+#[derive(Debug)]
+enum Guard {
+    Shm(RemoveOnDrop<Segment>),
+    Sem(RemoveOnDrop<SemaphoreSet>),
+    Msg(RemoveOnDrop<MessageQueue>),
+}
+
+impl Guard {
+    fn new(kind: &str, id: i32) -> Guard {
+        match kind {
+            "shm" => Guard::Shm(
+                Segment::from_id(ShmId::from_raw(id))
+                    .expect("the new segment")
+                    .remove_on_drop(),
+            ),
+            "sem" => Guard::Sem(
+                SemaphoreSet::from_id(SemId::from_raw(id))
+                    .expect("the new set")
+                    .remove_on_drop(),
+            ),
+            "msg" => Guard::Msg(
+                MessageQueue::from_id(MsgId::from_raw(id))
+                    .expect("the new queue")
+                    .remove_on_drop(),
+            ),
+            other => panic!("unknown kind {other:?}"),
+        }
+    }
+
+    fn exists(&self) -> bool {
+        fn alive<T: Removable>(object: &T) -> bool {
+            object.identity() != shmkit::Identity::Gone
+        }
+        match self {
+            Guard::Shm(o) => alive(&**o),
+            Guard::Sem(o) => alive(&**o),
+            Guard::Msg(o) => alive(&**o),
+        }
+    }
+
+    fn shm(&self) -> &Segment {
+        match self {
+            Guard::Shm(o) => o,
+            other => panic!("not a segment: {other:?}"),
+        }
+    }
+}
+
+/// Guards for every object in the `<kind> <id> <key>` lines of `mk`'s output, with their
+/// ids and keys.
+fn guard_mk_lines(stdout: &str) -> Vec<(Guard, i32, String)> {
+    stdout
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            assert_eq!(fields.len(), 3, "{line:?}");
+            let id: i32 = fields[1].parse().expect("an id");
+            (Guard::new(fields[0], id), id, fields[2].to_owned())
+        })
+        .collect()
+}
+
+/// The element of `list` with this id.
+fn find(list: &Value, id: i32) -> &Value {
+    list.as_array()
+        .expect("an array")
+        .iter()
+        .find(|o| o["id"] == id)
+        .unwrap_or_else(|| panic!("id {id} not in {list:#}"))
+}
+
+fn my_pid() -> i64 {
+    i64::from(std::process::id())
+}
+
+#[test]
+fn ls_json_lists_each_kind_with_the_library_fields() {
+    let seg = segment(1234, 0o640);
+    let map = seg.attach().unwrap();
+    let set = SemaphoreSet::builder(Key::PRIVATE)
+        .count(2)
+        .create()
+        .unwrap()
+        .remove_on_drop();
+    set.set_value(1, 7).unwrap();
+    let queue = MessageQueue::create(Key::PRIVATE).unwrap().remove_on_drop();
+    queue.send(1, b"hello").unwrap();
+
+    let all = ok_json(&["ls", "--json"]);
+    let s = find(&all["shm"], seg.id().raw());
+    assert_eq!(s["kind"], "shm");
+    assert_eq!(s["key"], "0x00000000");
+    assert_eq!(s["key_raw"], 0);
+    assert_eq!(s["size"], 1234);
+    assert_eq!(s["mode"], 0o640);
+    assert_eq!(s["perms"], "640");
+    assert_eq!(s["nattch"], 1);
+    assert_eq!(s["cpid"], my_pid());
+    assert_eq!(s["lpid"], my_pid());
+    assert_eq!(s["uid"], shmkit::info::effective_uid());
+    assert_eq!(s["dest"], false);
+    assert_eq!(s["stale"], false, "attached, and its creator runs");
+    assert!(s["ctime"].as_i64().unwrap() > 0);
+    assert!(s["atime"].as_i64().unwrap() > 0);
+
+    let m = find(&all["sem"], set.id().raw());
+    assert_eq!(m["kind"], "sem");
+    assert_eq!(m["nsems"], 2);
+    assert_eq!(m["mode"], 0o600);
+    assert_eq!(m["semaphores"][1]["value"], 7);
+    assert_eq!(m["semaphores"][1]["pid"], my_pid());
+    assert_eq!(m["semaphores"][0]["value"], 0);
+    assert_eq!(m["stale"], false);
+
+    let q = find(&all["msg"], queue.id().raw());
+    assert_eq!(q["kind"], "msg");
+    assert_eq!(q["qnum"], 1);
+    assert_eq!(q["cbytes"], 5);
+    assert_eq!(q["lspid"], my_pid());
+    assert_eq!(q["stale"], false);
+
+    // Filters: only the kinds asked for, as keys.
+    let only = ok_json(&["ls", "--json", "--sem", "--msg"]);
+    let keys: Vec<&String> = only.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["msg", "sem"]);
+
+    // The text listing has the segment's row.
+    let listing = ok(&["ls", "--shm"]);
+    let row = listing
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(&seg.id().to_string()))
+        .unwrap_or_else(|| panic!("no row for {}:\n{listing}", seg.id()));
+    let fields: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(fields[3], "640", "{row}");
+    assert_eq!(fields[4], "1234", "{row}");
+    assert_eq!(fields.last(), Some(&"no"), "{row}");
+    drop(map);
+}
+
+#[test]
+fn stat_shows_a_segment_by_id_and_by_key() {
+    let key = unique_key(1);
+    let seg = Segment::builder(key)
+        .size(4096)
+        .create()
+        .unwrap()
+        .remove_on_drop();
+    let id = seg.id().raw().to_string();
+
+    let json = ok_json(&["stat", &id, "--json"]);
+    assert_eq!(json["kind"], "shm");
+    assert_eq!(json["id"], seg.id().raw());
+    assert_eq!(json["key"], key.to_string());
+    assert_eq!(json["key_raw"], key.raw());
+    assert_eq!(json["size"], 4096);
+    assert_eq!(json["nattch"], 0);
+    assert_eq!(json["cpid"], my_pid());
+    assert_eq!(json["lpid"], 0);
+    assert_eq!(json["stale"], false);
+    // The same object as ls shows it.
+    let all = ok_json(&["ls", "--json", "--shm"]);
+    let mut listed = find(&all["shm"], seg.id().raw()).clone();
+    let mut stated = json.clone();
+    for field in ["rss", "swap"] {
+        listed.as_object_mut().unwrap().remove(field);
+        stated.as_object_mut().unwrap().remove(field);
+    }
+    assert_eq!(listed, stated);
+
+    assert_eq!(
+        ok_json(&["stat", "--key", &key.to_string(), "--json"]),
+        json
+    );
+    assert_eq!(
+        ok_json(&["stat", "--key", &key.raw().to_string(), "--shm", "--json"]),
+        json,
+        "a decimal key"
+    );
+
+    let text = ok(&["stat", &id]);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+            .to_owned()
+    };
+    assert!(line("key").ends_with(&key.to_string()), "{text}");
+    assert!(line("size").contains("4096 bytes"), "{text}");
+    assert!(line("cpid").ends_with("(running)"), "{text}");
+    assert!(line("dtime").ends_with("never"), "{text}");
+    assert!(line("stale").ends_with("no"), "{text}");
+}
+
+#[test]
+fn stat_shows_a_set_with_every_semaphore_and_a_queue() {
+    let set = SemaphoreSet::builder(Key::PRIVATE)
+        .count(3)
+        .create()
+        .unwrap()
+        .remove_on_drop();
+    set.set_values(&[1, 2, 3]).unwrap();
+    let json = ok_json(&["stat", "--sem", &set.id().to_string(), "--json"]);
+    assert_eq!(json["kind"], "sem");
+    assert_eq!(json["nsems"], 3);
+    let sems = json["semaphores"].as_array().unwrap();
+    assert_eq!(sems.len(), 3);
+    for (num, sem) in sems.iter().enumerate() {
+        assert_eq!(sem["num"], num);
+        assert_eq!(sem["value"], num + 1);
+        assert_eq!(sem["ncnt"], 0);
+        assert_eq!(sem["zcnt"], 0);
+        assert_eq!(sem["pid"], my_pid());
+    }
+    let text = ok(&["stat", "--sem", &set.id().to_string()]);
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("semnum"))
+        .collect();
+    assert_eq!(table.len(), 4, "{text}");
+    assert_eq!(
+        table[3].split_whitespace().collect::<Vec<_>>(),
+        ["2", "3", "0", "0", &std::process::id().to_string()]
+    );
+
+    let queue = MessageQueue::create(Key::PRIVATE).unwrap().remove_on_drop();
+    queue.send(2, b"twelve bytes").unwrap();
+    let json = ok_json(&["stat", "--msg", &queue.id().to_string(), "--json"]);
+    assert_eq!(json["kind"], "msg");
+    assert_eq!(json["qnum"], 1);
+    assert_eq!(json["cbytes"], 12);
+    assert_eq!(json["qbytes"], queue.stat().unwrap().qbytes);
+    assert_eq!(json["lspid"], my_pid());
+    assert_eq!(json["lrpid"], 0);
+    assert!(json["stime"].as_i64().unwrap() > 0);
+    assert_eq!(json["rtime"], 0);
+}
+
+#[test]
+fn mk_makes_each_kind_and_rm_removes_by_id_and_by_key() {
+    let key = unique_key(2);
+    let k = key.to_string();
+    let json = ok_json(&[
+        "mk", "--shm", "8K", "--sem", "2", "--msg", "--mode", "640", "--key", &k, "--json",
+    ]);
+    let created = json["created"].as_array().expect("created");
+    let guards: Vec<Guard> = created
+        .iter()
+        .map(|o| {
+            Guard::new(
+                o["kind"].as_str().unwrap(),
+                o["id"].as_i64().unwrap() as i32,
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = created
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["shm", "sem", "msg"]);
+    for o in created {
+        assert_eq!(o["key"], k);
+        assert_eq!(o["key_raw"], key.raw());
+    }
+    let ids: Vec<i32> = created
+        .iter()
+        .map(|o| o["id"].as_i64().unwrap() as i32)
+        .collect();
+    let stat = guards[0].shm().stat().unwrap();
+    assert_eq!((stat.size, stat.mode, stat.key), (8192, 0o640, key));
+    let set = SemaphoreSet::from_id(SemId::from_raw(ids[1])).unwrap();
+    assert_eq!(set.stat().unwrap().nsems, 2);
+    assert_eq!(set.stat().unwrap().mode, 0o640);
+
+    // The key is taken now: mk is exclusive, and the error names the key.
+    let err = fails(&["mk", "--msg", "--key", &k], 1);
+    assert!(
+        err.starts_with("shmkit: msgget(key=") && err.contains(&k),
+        "{err}"
+    );
+
+    // By id.
+    let out = ok(&["rm", "--shm", &ids[0].to_string()]);
+    assert_eq!(out, format!("removed shm {} {k}\n", ids[0]));
+    assert!(!guards[0].exists());
+
+    // By key: it still names a set and a queue, which is too vague.
+    let err = fails(&["rm", "--key", &k], 1);
+    assert!(
+        err.starts_with("shmkit: key ") && err.contains("by id"),
+        "{err}"
+    );
+    assert!(guards[1].exists() && guards[2].exists());
+    ok(&["rm", "--sem", &ids[1].to_string()]);
+    let json = ok_json(&["rm", "--key", &k, "--json"]);
+    assert_eq!(json["dry_run"], false);
+    assert_eq!(json["removed"][0]["kind"], "msg");
+    assert_eq!(json["removed"][0]["id"], ids[2]);
+    assert_eq!(json["failed"], Value::Array(vec![]));
+    assert!(guards.iter().all(|g| !g.exists()));
+}
+
+#[test]
+fn mk_defaults_to_a_private_key_and_mode_0600() {
+    let stdout = ok(&["mk", "--shm", "100"]);
+    let made = guard_mk_lines(&stdout);
+    assert_eq!(made.len(), 1, "{stdout}");
+    let (guard, id, key) = &made[0];
+    assert_eq!(key, "0x00000000");
+    let stat = guard.shm().stat().unwrap();
+    assert_eq!((stat.id.raw(), stat.mode, stat.size), (*id, 0o600, 100));
+}
+
+#[test]
+fn mk_removes_what_it_made_when_a_later_creation_fails() {
+    let key = unique_key(3);
+    let queue = MessageQueue::builder(key)
+        .create()
+        .unwrap()
+        .remove_on_drop();
+    let before = shmkit::info::segments().unwrap().len();
+    // The segment comes first and succeeds; the queue's key is taken.
+    let err = fails(
+        &["mk", "--shm", "4096", "--msg", "--key", &key.to_string()],
+        1,
+    );
+    assert!(err.contains("msgget"), "{err}");
+    let left: Vec<_> = shmkit::info::segments()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.key == key)
+        .collect();
+    assert_eq!(left, vec![], "the segment was not removed (of {before})");
+    assert!(queue.stat().is_ok(), "the queue that was there stays");
+}
+
+#[test]
+fn rm_stale_lists_and_removes_a_segment_whose_creator_is_gone() {
+    let key = unique_key(4);
+    let k = key.to_string();
+    // `shmkit mk` exits at once: the segment's creator is gone, nobody ever attached it.
+    let made = guard_mk_lines(&ok(&["mk", "--shm", "4096", "--key", &k]));
+    let (guard, id, _) = &made[0];
+    let line = format!("shm {id} {k}");
+
+    let stat = ok_json(&["stat", &id.to_string(), "--json"]);
+    assert_eq!(stat["stale"], true, "{stat:#}");
+    assert_eq!(stat["lpid"], 0);
+
+    // A live process's segment, selected alongside it, is not stale.
+    let mine = segment(4096, 0o600);
+    let mine_id = mine.id().to_string();
+
+    let dry = ok(&["rm", "--stale", "--dry-run"]);
+    assert!(
+        dry.lines().any(|l| l == format!("would remove {line}")),
+        "{dry}"
+    );
+    assert!(!dry.contains(&format!(" {mine_id} ")), "{dry}");
+    let dry = ok_json(&["rm", "--stale", "--dry-run", "--json", "--key", &k]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["removed"][0]["id"], *id);
+    assert!(guard.exists(), "a dry run removes nothing");
+
+    let out = ok(&["rm", "--stale", "--key", &k, "--shm", &mine_id]);
+    assert!(out.lines().any(|l| l == format!("removed {line}")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("kept shm {mine_id} ")) && l.ends_with("(not stale)")),
+        "{out}"
+    );
+    assert!(!guard.exists(), "the stale segment is gone");
+    assert!(mine.stat().is_ok(), "the live one stays");
+}
+
+#[test]
+fn write_then_cat_round_trips_and_writes_past_the_end_fail() {
+    let seg = segment(64, 0o600);
+    let id = seg.id().to_string();
+    let out = shmkit_with_input(&["write", &id], b"Hello, segment\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"");
+    let json: Value = serde_json::from_slice(
+        &shmkit_with_input(&["write", &id, "--offset", "60", "--json"], b"tail").stdout,
+    )
+    .unwrap();
+    assert_eq!(json["offset"], 60);
+    assert_eq!(json["written"], 4);
+    assert_eq!(json["size"], 64);
+
+    let mut expected = vec![0u8; 64];
+    expected[..15].copy_from_slice(b"Hello, segment\n");
+    expected[60..].copy_from_slice(b"tail");
+    let cat = shmkit(&["cat", &id]);
+    assert!(cat.status.success());
+    assert_eq!(cat.stdout, expected);
+
+    // One byte too many: refused, and nothing written.
+    let out = shmkit_with_input(&["write", &id, "--offset", "61"], b"tail");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("shmkit: the input does not fit") && stderr.contains("nothing written"),
+        "{stderr}"
+    );
+    // Starting past the end.
+    let out = shmkit_with_input(&["write", &id, "--offset", "65"], b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("shmkit: offset 65 is past the end of shared-memory segment"),
+        "{stderr}"
+    );
+    assert_eq!(shmkit(&["cat", &id]).stdout, expected);
+    // At the very end, nothing is fine.
+    assert!(shmkit_with_input(&["write", &id, "--offset", "64"], b"")
+        .status
+        .success());
+}
+
+/// `hexdump -C` of the pattern written in `dump_is_hexdump_c_of_cat`, for machines
+/// without `hexdump`.
+const PATTERN_DUMP: &str = "\
+00000000  48 65 6c 6c 6f 20 77 6f  72 6c 64 0a 00 00 00 00  |Hello world.....|
+00000010  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|
+*
+00000030  ff ff ff ff ff ff ff ff  ff ff ff ff ff ff ff ff  |................|
+*
+00000050  00 01 1f 20 7e 7f 80 fe  61 62 63 64 65 66 67 68  |... ~...abcdefgh|
+00000060  78 79 7a 0a                                       |xyz.|
+00000064
+";
+
+fn have_hexdump() -> bool {
+    Command::new("sh")
+        .args(["-c", "command -v hexdump"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn dump_is_hexdump_c_of_cat() {
+    let seg = segment(100, 0o600);
+    let map = seg.attach().unwrap();
+    map.write_at(0, b"Hello world\n").unwrap();
+    map.fill(48, 32, 0xff).unwrap();
+    map.write_at(80, b"\x00\x01\x1f\x20\x7e\x7f\x80\xfeabcdefgh")
+        .unwrap();
+    map.write_at(96, b"xyz\n").unwrap();
+    drop(map);
+    let id = seg.id().to_string();
+    let dump = ok(&["dump", &id]);
+    let raw = shmkit(&["cat", &id]).stdout;
+    assert_eq!(raw.len(), 100);
+    if have_hexdump() {
+        let mut child = Command::new("hexdump")
+            .arg("-C")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&raw).unwrap();
+        let real = child.wait_with_output().unwrap();
+        assert_eq!(dump, text(&real.stdout));
+    }
+    assert_eq!(dump, PATTERN_DUMP);
+}
+
+#[test]
+fn cat_into_a_closed_pipe_is_not_an_error() {
+    let seg = segment(1 << 20, 0o600);
+    let mut child = Command::new(BIN)
+        .args(["cat", &seg.id().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn limits_json_has_every_facility() {
+    let json = ok_json(&["limits", "--json"]);
+    assert!(json["shm"]["limits"]["shmmax"].as_u64().unwrap() > 0);
+    assert!(json["shm"]["limits"]["shmmni"].as_u64().unwrap() > 0);
+    assert!(json["shm"]["usage"]["segments"].is_u64());
+    assert!(json["shm"]["page_size"].as_u64().unwrap() > 0);
+    assert!(json["sem"]["limits"]["semmsl"].as_u64().unwrap() > 0);
+    assert!(json["sem"]["usage"]["sets"].is_u64());
+    assert!(json["msg"]["limits"]["msgmax"].as_u64().unwrap() > 0);
+    assert!(json["msg"]["usage"]["queues"].is_u64());
+    let only = ok_json(&["limits", "--json", "--msg"]);
+    assert_eq!(only.as_object().unwrap().len(), 1);
+    let text = ok(&["limits"]);
+    for name in ["shmmax", "semmsl", "msgmnb"] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{text}");
+    }
+}
+
+#[test]
+fn watch_prints_count_listings_when_not_on_a_terminal() {
+    let seg = segment(4096, 0o600);
+    let stdout = ok(&["watch", "--count", "2", "--interval", "0.05", "--shm"]);
+    let title = "------ Shared Memory Segments --------";
+    assert_eq!(stdout.matches(title).count(), 2, "{stdout}");
+    assert!(
+        !stdout.contains('\x1b'),
+        "no escape sequences off a terminal"
+    );
+    assert!(stdout.contains(&format!(" {} ", seg.id())), "{stdout}");
+
+    let stdout = ok(&["watch", "--count", "2", "--interval", "0.05", "--json"]);
+    let docs: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 2, "{stdout}");
+    for doc in docs {
+        find(&doc["shm"], seg.id().raw());
+    }
+}
+
+#[test]
+fn completions_and_man_pages_are_generated() {
+    let bash = ok(&["completions", "bash"]);
+    assert!(
+        bash.contains("_shmkit()") && bash.contains("watch"),
+        "{bash}"
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(!ok(&["completions", shell]).is_empty(), "{shell}");
+    }
+    let man = ok(&["man"]);
+    assert!(man.contains(".TH shmkit 1"), "{man}");
+    assert!(man.contains("shmkit\\-rm"), "{man}");
+    let man = ok(&["man", "stat"]);
+    assert!(man.contains(".TH shmkit-stat 1"), "{man}");
+    let err = fails(&["man", "nope"], 1);
+    assert!(err.starts_with("shmkit: no subcommand"), "{err}");
+    fails(&["completions", "tcsh"], 2);
+}
+
+#[test]
+fn ftok_json_has_the_key_both_ways() {
+    let dir = std::env::temp_dir();
+    let key = Key::ftok(&dir, 65).unwrap();
+    let json = ok_json(&["ftok", dir.to_str().unwrap(), "A", "--json"]);
+    assert_eq!(json["key"], key.to_string());
+    assert_eq!(json["key_raw"], key.raw());
+    assert_eq!(json["proj_id"], 65);
+    assert_eq!(json["path"], dir.to_str().unwrap());
+}
+
+#[test]
+fn unknown_ids_exit_1_with_the_prefix() {
+    let id = i32::MAX.to_string();
+    for args in [
+        vec!["stat", &id],
+        vec!["stat", "--sem", &id],
+        vec!["stat", "--msg", &id],
+        vec!["cat", &id],
+        vec!["dump", &id],
+        vec!["write", &id],
+        vec!["rm", "--shm", &id],
+    ] {
+        let err = fails(&args, 1);
+        assert!(
+            err.starts_with("shmkit: no ") && err.contains(&format!("has id {id}")),
+            "{args:?}: {err}"
+        );
+    }
+    let key = unique_key(5).to_string();
+    let err = fails(&["stat", "--key", &key], 1);
+    assert_eq!(err, format!("shmkit: no object has key {key}\n"));
+    let err = fails(&["stat", "--key", "0"], 1);
+    assert!(err.contains("IPC_PRIVATE"), "{err}");
+}
+
+#[test]
+fn values_that_do_not_parse_are_usage_errors() {
+    for args in [
+        &["stat", "--key", "zz"][..],
+        &["stat", "-1"],
+        &["mk", "--shm", "4096", "--key", "0x123456789"],
+        &["mk", "--shm", "4X"],
+        &["mk", "--shm", "0"],
+        &["mk", "--sem", "0"],
+        &["mk", "--msg", "--mode", "800"],
+        &["mk"],
+        &["rm"],
+        &["rm", "--key", "key"],
+        &["write", "1", "--offset", "-1"],
+        &["watch", "--interval", "0"],
+        &["watch", "--count", "0"],
+        &["stat", "1", "--key", "1"],
+        &["stat", "1", "--sem", "--msg"],
+    ] {
+        let err = fails(args, 2);
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn rm_of_a_removed_segment_exits_1() {
+    let seg = segment(1, 0o600);
+    let id = seg.id();
+    seg.remove().unwrap();
+    let err = Segment::from_id(id).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::InvalidArgument | ErrorKind::Removed
+    ));
+    let err = fails(&["rm", "--shm", &id.to_string()], 1);
+    assert!(err.starts_with("shmkit: no shared-memory segment"), "{err}");
+}
