@@ -62,6 +62,19 @@ pub fn default_sigpipe() {
     sys::time::default_sigpipe();
 }
 
+/// Whether process `pid` exists (`kill(pid, 0)`): `Some(false)` when the kernel says
+/// there is no such process (`ESRCH`), `Some(true)` when it exists (also when signalling
+/// it is not permitted), `None` for a pid that cannot name one process (0 or negative).
+///
+/// # References
+/// - [`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html)
+pub fn process_exists(pid: i32) -> Option<bool> {
+    if pid <= 0 {
+        return None;
+    }
+    Some(sys::process::process_exists(pid))
+}
+
 pub use crate::info::{effective_uid, group_name, page_size, user_name};
 
 /// While alive, standard input (a terminal) delivers keys one by one without echo, so that

@@ -432,6 +432,21 @@ impl SemaphoreSet {
         })
     }
 
+    /// A handle to the object with this id, without asking the kernel anything: for
+    /// callers that act on an id they were given (remove, set) where `IPC_STAT` may be
+    /// refused (the owner of a mode-0 object may still remove it). The key is unknown and
+    /// reported as [`Key::PRIVATE`]; every operation fails cleanly if the id names nothing.
+    ///
+    /// # References
+    /// - [`semctl(2)`](https://man7.org/linux/man-pages/man2/semctl.2.html)
+    pub fn from_id_unchecked(id: SemId) -> SemaphoreSet {
+        SemaphoreSet {
+            id,
+            key: Key::PRIVATE,
+            created: false,
+        }
+    }
+
     /// The id.
     pub fn id(&self) -> SemId {
         self.id

@@ -176,7 +176,8 @@ pub struct ShmUsage {
     pub swap_attempts: u64,
     /// Successful swaps (`swap_successes`; 0 on modern kernels).
     pub swap_successes: u64,
-    /// The highest index in use in the kernel's table, or -1 when there is none.
+    /// The highest index in use in the kernel's table (the kernel reports 0 when the table
+    /// is empty).
     pub max_index: i32,
 }
 

@@ -117,7 +117,8 @@ pub struct MsgUsage {
     pub messages: u64,
     /// Bytes of text in all queues (`msgtql`).
     pub bytes: u64,
-    /// The highest index in use in the kernel's table, or -1 when there is none.
+    /// The highest index in use in the kernel's table (the kernel reports 0 when the table
+    /// is empty).
     pub max_index: i32,
 }
 

@@ -112,7 +112,8 @@ pub struct SemUsage {
     pub sets: u64,
     /// Semaphores in all sets (`semaem`).
     pub semaphores: u64,
-    /// The highest index in use in the kernel's table, or -1 when there is none.
+    /// The highest index in use in the kernel's table (the kernel reports 0 when the table
+    /// is empty).
     pub max_index: i32,
 }
 

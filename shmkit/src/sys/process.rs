@@ -77,3 +77,10 @@ pub(crate) fn page_size() -> usize {
         .filter(|&s| s > 0)
         .unwrap_or(4096)
 }
+
+/// `kill(pid, 0)`: false only for `ESRCH` (no such process).
+pub(crate) fn process_exists(pid: i32) -> bool {
+    // SAFETY: signal 0 sends nothing; kill only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
