@@ -18,12 +18,10 @@
 //!   pids that is not 0 is gone. An unused queue is not stale, for the same reason as a set;
 //!   a queue that still holds messages is not stale either: removing it would lose them.
 //!
-//! "Gone" means that no `/proc/<pid>` exists. That is a look at whether a directory exists,
-//! not parsing of `/proc` (which the CLI leaves to the library), and it needs no permission
-//! on the process, unlike `kill(pid, 0)`. Staleness is unknown when that look cannot answer:
-//! `/proc/1` does not exist (no `/proc`, or one mounted with `hidepid=2`, which hides other
-//! users' processes), a creator pid is 0 (the kernel reports 0 for a process outside this
-//! pid namespace), or this user may not read a set's semaphores. A pid that was reused by a
+//! "Gone" means that the kernel answers `kill(pid, 0)` with `ESRCH`
+//! ([`shmkit::os::process_exists`]; `EPERM` means the process exists). Staleness is unknown
+//! when that cannot answer: a creator pid is 0 (the kernel reports 0 for a process outside
+//! this pid namespace), or this user may not read a set's semaphores. A pid that was reused by a
 //! new process makes an object look in use: the safe mistake.
 
 use super::{Error, Result};
@@ -31,8 +29,6 @@ use shmkit::{
     info, ErrorKind, Key, MessageQueue, MsgId, MsgStat, Segment, SegmentStat, SemId, SemStat,
     SemaphoreSet, ShmId,
 };
-use std::io;
-use std::path::Path;
 
 /// The three System V IPC facilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -141,8 +137,8 @@ impl Stale {
     }
 }
 
-/// What can be told about processes: whether one still exists, by whether `/proc/<pid>`
-/// exists (see the [module documentation](self) for why that is allowed here).
+/// What can be told about processes: whether one still exists, asked of the kernel with
+/// `kill(pid, 0)` through [`shmkit::os::process_exists`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Processes {
     /// Whether `/proc` shows processes at all (judged by `/proc/1`, which every pid
@@ -153,20 +149,19 @@ pub(crate) struct Processes {
 /// Whether a process exists, as far as can be told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Liveness {
-    /// `/proc/<pid>` exists.
+    /// The process exists.
     Running,
-    /// `/proc/<pid>` does not exist.
+    /// No such process (`ESRCH`).
     Gone,
-    /// Cannot tell (pid 0 or negative, or `/proc` does not show processes).
+    /// Cannot tell (pid 0 or negative: outside this pid namespace, or never recorded).
     Unknown,
 }
 
 impl Processes {
-    /// Looks at `/proc` once, to know whether it can answer at all.
+    /// A liveness oracle (the kernel always answers; `visible` is kept for the tests that
+    /// model a system where nothing can be told).
     pub(crate) fn new() -> Processes {
-        Processes {
-            visible: Path::new("/proc/1").exists(),
-        }
+        Processes { visible: true }
     }
 
     /// Whether `pid` exists.
@@ -174,10 +169,10 @@ impl Processes {
         if !self.visible || pid <= 0 {
             return Liveness::Unknown;
         }
-        match std::fs::symlink_metadata(format!("/proc/{pid}")) {
-            Ok(_) => Liveness::Running,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Liveness::Gone,
-            Err(_) => Liveness::Unknown,
+        match shmkit::os::process_exists(pid) {
+            Some(true) => Liveness::Running,
+            Some(false) => Liveness::Gone,
+            None => Liveness::Unknown,
         }
     }
 
