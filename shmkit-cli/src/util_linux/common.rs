@@ -198,7 +198,9 @@ fn libc_erange() -> i32 {
 }
 
 /// C's `strtoimax(text, &end, 10)` followed by util-linux's checks: leading whitespace, an
-/// optional sign, decimal digits, nothing after; the value must fit an `i64`.
+/// optional sign, decimal digits, nothing after; the value must fit an `i64`. As in C, an
+/// overflow (ERANGE) is reported before trailing characters: `99999999999999999999abc` is
+/// out of range, `99999999999abc` invalid.
 pub(crate) fn parse_i64(text: &str) -> Result<i64, ParseError> {
     let t = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
     let (negative, digits) = match t.as_bytes().first() {
@@ -207,18 +209,22 @@ pub(crate) fn parse_i64(text: &str) -> Result<i64, ParseError> {
         _ => (false, t),
     };
     let len = digits.bytes().take_while(u8::is_ascii_digit).count();
-    if len == 0 || len != digits.len() {
+    if len == 0 {
         return Err(ParseError::Invalid);
     }
     let mut value: i128 = 0;
-    for b in digits.bytes() {
+    for b in digits[..len].bytes() {
         value = value * 10 + i128::from(b - b'0');
         if value > i128::from(i64::MAX) + 1 {
             return Err(ParseError::Range);
         }
     }
     let value = if negative { -value } else { value };
-    i64::try_from(value).map_err(|_| ParseError::Range)
+    let value = i64::try_from(value).map_err(|_| ParseError::Range)?;
+    if len != digits.len() {
+        return Err(ParseError::Invalid);
+    }
+    Ok(value)
 }
 
 /// `strtos32_or_err` without the exit: [`parse_i64`], then the `i32` range.
@@ -423,6 +429,10 @@ mod tests {
         }
         assert_eq!(parse_s32("99999999999"), Err(ParseError::Range));
         assert_eq!(parse_s32("99999999999999999999999"), Err(ParseError::Range));
+        assert_eq!(parse_s32("99999999999999999999abc"), Err(ParseError::Range));
+        assert_eq!(parse_s32("   -99999999999"), Err(ParseError::Range));
+        assert_eq!(parse_s32("99999999999abc"), Err(ParseError::Invalid));
+        assert_eq!(parse_s32("9223372036854775808 "), Err(ParseError::Range));
         assert_eq!(parse_s32("-2147483648"), Ok(i32::MIN));
     }
 

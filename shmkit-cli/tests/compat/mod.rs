@@ -140,26 +140,27 @@ pub fn compare(tool: &str, setup: &str, args: &[&str], env: &[(&str, &str)]) -> 
         run_one("real", &real),
         run_one("ours", ours.to_str().unwrap())
     );
-    let status = Command::new("unshare")
+    let output = Command::new("unshare")
         .args(["--ipc", "bash", "-c", &script])
-        .status()
+        .output()
         .expect("running unshare");
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
-    let result = (|| {
-        assert!(
-            status.success(),
-            "the scenario's setup failed ({status:?}): {setup}\n{}",
-            read("real.err")
-        );
+    let result = if output.status.success() {
         let get = |label: &str| Run {
             stdout: read(&format!("{label}.out")),
             stderr: read(&format!("{label}.err")),
             status: read(&format!("{label}.rc")).trim().parse().unwrap_or(-1),
         };
-        (get("real"), get("ours"))
-    })();
+        Ok((get("real"), get("ours")))
+    } else {
+        Err(format!(
+            "the scenario's setup failed ({:?}): {setup}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    };
     let _ = std::fs::remove_dir_all(&dir);
-    result
+    result.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Like [`compare`], but each tool gets its own fresh namespace with the same setup: for
