@@ -13,9 +13,6 @@
 //! and blocks on the semaphores, and once the kernel counts the waiters the listed
 //! segments are removed (leaving them "dest").
 
-// The shared harness calls a closure where it is declared (clippy's
-// `redundant_closure_call`); allowed here rather than edited, it is not this file's.
-#[allow(clippy::redundant_closure_call)]
 mod compat;
 
 use compat::Run;
@@ -550,9 +547,9 @@ $1"; }}
     if wrap.no_proc {
         command.arg("--mount");
     }
-    let status = command
+    let output = command
         .args(["bash", "-c", &script])
-        .status()
+        .output()
         .expect("running unshare");
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
     let get = |label: &str| Run {
@@ -562,7 +559,12 @@ $1"; }}
     };
     let result = (get("real"), get("ours"));
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(status.success(), "the scenario's setup failed: {setup}");
+    assert!(
+        output.status.success(),
+        "the scenario's setup failed ({:?}): {setup}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
     result
 }
 
