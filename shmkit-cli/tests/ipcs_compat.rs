@@ -702,7 +702,6 @@ os.waitpid(pid, 0)
 /// util-linux lists in kernel index order (its `*_STAT` loop); the library sorts by id,
 /// which differs once a later index has a smaller id.
 #[test]
-#[ignore = "shmkit::info::segments_from_syscalls sorts by id, util-linux lists by index"]
 fn fallback_order_is_the_index_order() {
     let setup = r#"
 py 's.SharedMemory(1, s.IPC_CREX, 0o600, 10)'
@@ -725,7 +724,6 @@ py 's.remove_shared_memory(0)'
 /// util-linux's fallback uses `*_STAT`, which skips what the user may not read; the
 /// library uses `*_STAT_ANY` (Linux 4.17+), which lists everything.
 #[test]
-#[ignore = "shmkit::info::*_from_syscalls use *_STAT_ANY, util-linux *_STAT (readable only)"]
 fn fallback_as_a_user_lists_only_readable_objects() {
     let setup = r#"
 py '

@@ -184,7 +184,7 @@ fn segments() -> Vec<SegmentStat> {
         Ok(Some(rows)) => rows,
         // A malformed file: C skips the lines it cannot parse; nothing sensible is left.
         Err(_) => Vec::new(),
-        Ok(None) => info::segments_from_syscalls()
+        Ok(None) => info::readable_segments_from_syscalls()
             .map(|rows| {
                 rows.into_iter()
                     .map(|mut s| {
@@ -204,7 +204,7 @@ fn queues() -> (Vec<MsgStat>, bool) {
         Ok(Some(rows)) => (rows, true),
         Err(_) => (Vec::new(), true),
         Ok(None) => (
-            info::message_queues_from_syscalls().unwrap_or_default(),
+            info::readable_message_queues_from_syscalls().unwrap_or_default(),
             false,
         ),
     }
@@ -215,7 +215,7 @@ fn semaphore_sets() -> Vec<SemStat> {
     match info::semaphore_sets_from_proc() {
         Ok(Some(rows)) => rows,
         Err(_) => Vec::new(),
-        Ok(None) => info::semaphore_sets_from_syscalls()
+        Ok(None) => info::readable_semaphore_sets_from_syscalls()
             .map(|rows| {
                 rows.into_iter()
                     .map(|mut s| {

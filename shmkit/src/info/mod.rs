@@ -17,11 +17,11 @@ mod sem;
 
 pub use msg::{
     message_queues, message_queues_from_proc, message_queues_from_syscalls, msg_limits, msg_usage,
-    MsgLimits, MsgUsage,
+    readable_message_queues_from_syscalls, MsgLimits, MsgUsage,
 };
 pub use sem::{
-    sem_limits, sem_usage, semaphore_sets, semaphore_sets_from_proc, semaphore_sets_from_syscalls,
-    SemLimits, SemUsage,
+    readable_semaphore_sets_from_syscalls, sem_limits, sem_usage, semaphore_sets,
+    semaphore_sets_from_proc, semaphore_sets_from_syscalls, SemLimits, SemUsage,
 };
 
 const PROC_SHM: &str = "/proc/sysvipc/shm";
@@ -58,7 +58,8 @@ pub fn segments_from_proc() -> Result<Option<Vec<SegmentStat>>> {
 
 /// Every segment, found with `shmctl(SHM_INFO)` (the highest index in use) and
 /// `shmctl(index, SHM_STAT_ANY)` for each index (`SHM_STAT` on kernels before 4.17, which
-/// only lists the segments this process may read). `rss` and `swap` are `None`.
+/// only lists the segments this process may read), in the kernel's index order. `rss` and
+/// `swap` are `None`.
 ///
 /// # Errors
 /// The `SHM_INFO` failure.
@@ -66,24 +67,46 @@ pub fn segments_from_proc() -> Result<Option<Vec<SegmentStat>>> {
 /// # References
 /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
 pub fn segments_from_syscalls() -> Result<Vec<SegmentStat>> {
-    let (max_index, _) =
-        sys::shm::shm_info().map_err(|e| Error::sys("shmctl", "0, SHM_INFO".into(), e))?;
-    let mut out = stat_all(max_index, |index, any| {
-        sys::shm::stat_index(index, any)
-            .map(|(id, ds)| SegmentStat::from_ds(ShmId::from_raw(id), &ds))
-    });
-    out.sort_by_key(|s| s.id);
-    Ok(out)
+    segments_by_index(true)
 }
 
-/// Stats every index up to `max_index` with `stat(index, any)`: first with the `*_STAT_ANY`
+/// Every segment this process may read, found with `shmctl(SHM_INFO)` and
+/// `shmctl(index, SHM_STAT)` for each index, in the kernel's index order: what util-linux's
+/// tools list when `/proc/sysvipc/shm` cannot be read.
+///
+/// # Errors
+/// The `SHM_INFO` failure.
+///
+/// # References
+/// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
+pub fn readable_segments_from_syscalls() -> Result<Vec<SegmentStat>> {
+    segments_by_index(false)
+}
+
+fn segments_by_index(any: bool) -> Result<Vec<SegmentStat>> {
+    let (max_index, _) =
+        sys::shm::shm_info().map_err(|e| Error::sys("shmctl", "0, SHM_INFO".into(), e))?;
+    Ok(stat_all(max_index, any, |index, any| {
+        sys::shm::stat_index(index, any)
+            .map(|(id, ds)| SegmentStat::from_ds(ShmId::from_raw(id), &ds))
+    }))
+}
+
+/// Stats every index up to `max_index` with `stat(index, any)`. With `any` false, only the
+/// plain `*_STAT` (readable objects). Otherwise first with the `*_STAT_ANY`
 /// command; if that fails for every index (a kernel before 4.17 does not know it), again
 /// with the plain `*_STAT`, which lists only what this process may read. Empty slots fail
 /// with `EINVAL` and are skipped.
 pub(crate) fn stat_all<T>(
     max_index: i32,
+    any: bool,
     mut stat: impl FnMut(i32, bool) -> std::result::Result<T, sys::Errno>,
 ) -> Vec<T> {
+    if !any {
+        return (0..=max_index)
+            .filter_map(|index| stat(index, false).ok())
+            .collect();
+    }
     let mut out = Vec::new();
     let mut unknown_command = max_index >= 0;
     for index in 0..=max_index {

@@ -43,18 +43,32 @@ pub fn message_queues_from_proc() -> Result<Option<Vec<MsgStat>>> {
 /// # References
 /// - [`msgctl(2)`](https://man7.org/linux/man-pages/man2/msgctl.2.html)
 pub fn message_queues_from_syscalls() -> Result<Vec<MsgStat>> {
+    by_index(true)
+}
+
+/// Every one this process may read, from `msgctl(…_INFO)` and `msgctl(index, MSG_STAT)`,
+/// in the kernel's index order: what util-linux's tools list when `/proc` cannot be read.
+///
+/// # Errors
+/// The `…_INFO` failure.
+///
+/// # References
+/// - [`msgctl(2)`](https://man7.org/linux/man-pages/man2/msgctl.2.html)
+pub fn readable_message_queues_from_syscalls() -> Result<Vec<MsgStat>> {
+    by_index(false)
+}
+
+fn by_index(any: bool) -> Result<Vec<MsgStat>> {
     let (max_index, _) = sys::msg::info(sys::msg::MSG_INFO)
         .map_err(|e| Error::sys("msgctl", "0, MSG_INFO".into(), e))?;
-    let mut out = super::stat_all(max_index, |index, any| {
+    Ok(super::stat_all(max_index, any, |index, any| {
         let cmd = if any {
             sys::msg::MSG_STAT_ANY
         } else {
             sys::msg::MSG_STAT
         };
         sys::msg::stat(index, cmd).map(|(id, ds)| MsgStat::from_ds(MsgId::from_raw(id), &ds))
-    });
-    out.sort_by_key(|s| s.id);
-    Ok(out)
+    }))
 }
 
 fn parse(text: &str) -> Result<Vec<MsgStat>> {

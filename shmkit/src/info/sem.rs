@@ -43,18 +43,32 @@ pub fn semaphore_sets_from_proc() -> Result<Option<Vec<SemStat>>> {
 /// # References
 /// - [`semctl(2)`](https://man7.org/linux/man-pages/man2/semctl.2.html)
 pub fn semaphore_sets_from_syscalls() -> Result<Vec<SemStat>> {
+    by_index(true)
+}
+
+/// Every one this process may read, from `semctl(…_INFO)` and `semctl(index, SEM_STAT)`,
+/// in the kernel's index order: what util-linux's tools list when `/proc` cannot be read.
+///
+/// # Errors
+/// The `…_INFO` failure.
+///
+/// # References
+/// - [`semctl(2)`](https://man7.org/linux/man-pages/man2/semctl.2.html)
+pub fn readable_semaphore_sets_from_syscalls() -> Result<Vec<SemStat>> {
+    by_index(false)
+}
+
+fn by_index(any: bool) -> Result<Vec<SemStat>> {
     let (max_index, _) = sys::sem::info(sys::sem::SEM_INFO)
         .map_err(|e| Error::sys("semctl", "0, SEM_INFO".into(), e))?;
-    let mut out = super::stat_all(max_index, |index, any| {
+    Ok(super::stat_all(max_index, any, |index, any| {
         let cmd = if any {
             sys::sem::SEM_STAT_ANY
         } else {
             sys::sem::SEM_STAT
         };
         sys::sem::stat(index, cmd).map(|(id, ds)| SemStat::from_ds(SemId::from_raw(id), &ds))
-    });
-    out.sort_by_key(|s| s.id);
-    Ok(out)
+    }))
 }
 
 fn parse(text: &str) -> Result<Vec<SemStat>> {
