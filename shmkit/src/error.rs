@@ -65,6 +65,18 @@ pub enum ErrorKind {
     Unsupported,
     /// Any other error.
     Other,
+    /// `ENOTRECOVERABLE`: a robust lock whose owner died was released without being marked
+    /// consistent; it can never be locked again (see
+    /// [`MutexGuard::mark_consistent`](crate::sync::MutexGuard::mark_consistent)).
+    NotRecoverable,
+    /// A seqlock's writer died in the middle of a write: the value is torn until the next
+    /// write.
+    WriterDied,
+    /// A structure in shared memory was created in another pid namespace, where thread ids
+    /// (which robust locks record) mean other threads.
+    ForeignNamespace,
+    /// `EDEADLK`: this thread already holds the lock.
+    Deadlock,
 }
 
 impl ErrorKind {
@@ -88,6 +100,8 @@ impl ErrorKind {
             libc::ENOMSG => ErrorKind::NoMessage,
             libc::ETIMEDOUT => ErrorKind::TimedOut,
             libc::EOWNERDEAD => ErrorKind::OwnerDied,
+            libc::ENOTRECOVERABLE => ErrorKind::NotRecoverable,
+            libc::EDEADLK => ErrorKind::Deadlock,
             libc::ENOSYS => ErrorKind::Unsupported,
             _ => ErrorKind::Other,
         }
@@ -106,7 +120,9 @@ impl ErrorKind {
             | ErrorKind::Misaligned
             | ErrorKind::OutOfRange
             | ErrorKind::IndexOutOfRange => Io::InvalidInput,
-            ErrorKind::LayoutMismatch | ErrorKind::NotInitialised => Io::InvalidData,
+            ErrorKind::LayoutMismatch | ErrorKind::NotInitialised | ErrorKind::WriterDied => {
+                Io::InvalidData
+            }
             ErrorKind::OutOfMemory => Io::OutOfMemory,
             ErrorKind::Interrupted => Io::Interrupted,
             ErrorKind::WouldBlock => Io::WouldBlock,

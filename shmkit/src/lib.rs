@@ -41,6 +41,8 @@
 //! - [`shm`]: segments, attachments, stat, set, lock, remove.
 //! - [`region`]: the memory access rules.
 //! - [`info`]: every segment on the system, the limits, the usage.
+//! - [`sync`]: a robust mutex, a condition variable, an event and a seqlock that live
+//!   inside a segment and survive peers killed with `SIGKILL`.
 //! - [`error`]: the one error type.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -55,6 +57,7 @@ pub mod os;
 pub mod region;
 pub mod sem;
 pub mod shm;
+pub mod sync;
 mod sys;
 mod trust;
 

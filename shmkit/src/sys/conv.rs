@@ -68,6 +68,7 @@ impl Errno {
             libc::EFBIG => ("EFBIG", "value too large"),
             libc::ENOSPC => ("ENOSPC", "system limit reached"),
             libc::ERANGE => ("ERANGE", "result out of range"),
+            libc::EDEADLK => ("EDEADLK", "resource deadlock avoided"),
             libc::ENAMETOOLONG => ("ENAMETOOLONG", "file name too long"),
             libc::ENOSYS => ("ENOSYS", "function not implemented"),
             libc::ELOOP => ("ELOOP", "too many levels of symbolic links"),

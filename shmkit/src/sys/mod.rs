@@ -9,8 +9,10 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod conv;
+pub(crate) mod futex;
 pub(crate) mod msg;
 pub(crate) mod process;
+pub(crate) mod pthread;
 pub(crate) mod sem;
 pub(crate) mod shm;
 pub(crate) mod time;

@@ -1,0 +1,115 @@
+//! Synchronisation that lives inside a segment and survives peers killed with `SIGKILL`.
+//!
+//! - [`RobustMutex`]: a mutex guarding a `T`, built on glibc's robust, process-shared
+//!   `pthread_mutex_t` ([`pthread_mutexattr_setrobust(3)`], [`pthread_mutex_consistent(3)`]).
+//!   When the holder dies, the next locker gets [`LockError::OwnerDied`] *with the guard*,
+//!   repairs the data and calls [`MutexGuard::mark_consistent`].
+//! - `Condvar` and `Event` (to come): waiting on futex sequence counters ([`futex(2)`], shared, not
+//!   `FUTEX_PRIVATE_FLAG`). Waiters keep no state in the segment, so killing one at any point
+//!   cannot break them (glibc's process-shared `pthread_cond_t` can deadlock for good when
+//!   waiters are killed, which is why it is not used).
+//! - `SeqLock` (to come): one writer, many readers; readers copy the value with byte-wise atomic loads
+//!   and retry when a write overlapped, so they never see a torn value; when the writer died
+//!   mid-write they get [`ErrorKind::WriterDied`](crate::ErrorKind::WriterDied) instead of
+//!   spinning forever.
+//!
+//! Every structure starts with a 64-byte header (magic, layout version, sizes, an init state
+//! word that goes uninit → initialising → ready by compare-and-swap, the creator's pid and pid
+//! namespace). `create_in(region, offset, ..)` lays one out at a 64-byte-aligned offset of a
+//! [`Region`]; `open_in(region, offset)` validates the header and the bounds and refuses a
+//! structure made in another pid namespace
+//! ([`ErrorKind::ForeignNamespace`](crate::ErrorKind::ForeignNamespace)): robust locks record
+//! thread ids, which mean other threads there.
+//!
+//! The structures hold their region: `R` is `&Region` (borrowed from an
+//! [`Attachment`](crate::Attachment)) or an owned [`Attachment`](crate::Attachment). A guard
+//! borrows its mutex, which holds the region, so a segment cannot be detached while this
+//! process holds a lock in it: the kernel would never release such a lock, and might later
+//! write into whatever got mapped at that address.
+//!
+//! ```
+//! use shmkit::sync::{LockError, RobustMutex};
+//! use shmkit::{Key, Segment};
+//!
+//! let segment = Segment::create(Key::PRIVATE, 4096)?.remove_on_drop();
+//! let map = segment.attach()?;
+//! let counter = RobustMutex::create_in(map.region(), 0, 0u64)?;
+//!
+//! // In any process that attached the segment:
+//! let mut guard = match counter.lock() {
+//!     Ok(guard) => guard,
+//!     Err(LockError::OwnerDied(mut guard)) => {
+//!         // The last holder died inside its critical section: repair, then say so.
+//!         *guard = 0;
+//!         guard.mark_consistent()?;
+//!         guard
+//!     }
+//!     Err(LockError::Failed(e)) => return Err(e),
+//! };
+//! *guard += 1;
+//! drop(guard);
+//! # Ok::<(), shmkit::Error>(())
+//! ```
+//!
+//! ## Hostile peers
+//! Every value read from the segment after opening is either compared (header fields) or used
+//! as a number (sequence counters), never as an index, a length or a pointer, so a peer that
+//! scribbles over the headers, sequence words or lock words makes operations fail with
+//! errors (or wait, as a peer holding the lock would), never read or write outside the
+//! segment. One exception is glibc's own: a robust `pthread_mutex_t` stores this process's
+//! robust-list pointers inside the mutex while it is held, and glibc follows them on unlock;
+//! a peer that overwrites those two words of a mutex that this process holds can make glibc
+//! write through them. Only share robust mutexes with processes that may write the segment.
+//!
+//! [`Region`]: crate::Region
+//! [`pthread_mutexattr_setrobust(3)`]: https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html
+//! [`pthread_mutex_consistent(3)`]: https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html
+//! [`futex(2)`]: https://man7.org/linux/man-pages/man2/futex.2.html
+#![allow(unsafe_code)]
+
+mod header;
+mod mutex;
+
+pub use mutex::{LockError, MutexGuard, RobustMutex};
+
+/// Types that may live in shared memory and be read and written by other processes.
+///
+/// # Safety
+/// Implement it only for types that are
+/// - `#[repr(C)]` (or `#[repr(transparent)]`, or primitives), so every process agrees on the
+///   layout;
+/// - free of pointers and references (each process maps the segment at its own address:
+///   store offsets instead);
+/// - valid for every bit pattern (no `bool`, `char`, enums, `NonZero*`), because another
+///   process can write any byte at any time;
+/// - free of padding bytes, because values are copied in and out as bytes;
+/// - `Copy`, without `Drop` or interior mutability.
+///
+/// It is implemented for the integer primitives, `f32`, `f64`, and arrays of `ShmSafe`
+/// types. `usize` and `isize` are included for convenience; their size differs between 32-
+/// and 64-bit peers.
+pub unsafe trait ShmSafe: Copy + Send + Sync + 'static {}
+
+macro_rules! shm_safe {
+    ($($t:ty),*) => {
+        $(
+            // SAFETY: a primitive number: no pointers, no padding, every bit pattern valid.
+            unsafe impl ShmSafe for $t {}
+        )*
+    };
+}
+
+shm_safe!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
+
+// SAFETY: an array of ShmSafe elements has no padding between elements (size is a multiple
+// of alignment), no pointers, and every bit pattern of each element is valid.
+unsafe impl<T: ShmSafe, const N: usize> ShmSafe for [T; N] {}
+
+/// The bytes of a `ShmSafe` value.
+pub(crate) fn bytes_of<T: ShmSafe>(value: &T) -> &[u8] {
+    // SAFETY: T: ShmSafe has no padding, so all size_of::<T>() bytes are initialised, and
+    // the slice borrows `value`.
+    unsafe {
+        std::slice::from_raw_parts((value as *const T).cast::<u8>(), std::mem::size_of::<T>())
+    }
+}

@@ -1,0 +1,443 @@
+//! [`RobustMutex`]: a robust, process-shared `pthread_mutex_t` guarding a `T` in a segment.
+//!
+//! Layout (offsets from the structure's start, which is 64-byte aligned):
+//!
+//! | offset        | size                     | field                                  |
+//! |--------------:|-------------------------:|----------------------------------------|
+//! | 0             | 64                       | header (magic `shmkMUTX`)              |
+//! | 64            | `size_of::<pthread_mutex_t>()` (40) | the robust mutex            |
+//! | `DATA_OFFSET` | `size_of::<T>()`         | the value, aligned for `T`             |
+//!
+//! The mutex is made with `PTHREAD_PROCESS_SHARED`, `PTHREAD_MUTEX_ROBUST` and
+//! `PTHREAD_MUTEX_ERRORCHECK`. Robustness comes from glibc: every thread's robust list is
+//! registered with the kernel by glibc itself, and on the death of a thread the kernel marks
+//! each mutex on its list `FUTEX_OWNER_DIED` and wakes one waiter, whose lock then returns
+//! `EOWNERDEAD`. Nothing here calls `set_robust_list(2)` (doing so replaces glibc's list and
+//! silently breaks recovery). Error checking turns a second lock by the holding thread into
+//! [`ErrorKind::Deadlock`] instead of a hang.
+
+use super::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
+use super::{bytes_of, ShmSafe};
+use crate::error::{Error, ErrorKind, Result};
+use crate::region::{ReadWrite, Region};
+use crate::shm::Segment;
+use crate::sys::pthread::{self, PthreadMutex, EBUSY, EOWNERDEAD};
+use crate::sys::Errno;
+use crate::Attachment;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+const MAGIC: [u8; 8] = *b"shmkMUTX";
+/// Where the `pthread_mutex_t` sits in the structure.
+pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
+
+/// A mutex in shared memory that survives its holder being killed, guarding a `T`.
+///
+/// It is a robust, process-shared, error-checking `pthread_mutex_t` placed in a segment,
+/// followed by the value. [`lock`](RobustMutex::lock) returns a [`MutexGuard`] that derefs to
+/// the `T`; when the previous holder died while holding the lock, it returns
+/// [`LockError::OwnerDied`] carrying the guard instead: the data may be half-updated, so the
+/// caller repairs it and calls [`MutexGuard::mark_consistent`]. Dropping that guard without
+/// marking it consistent makes the mutex unusable for every process: later locks fail with
+/// [`ErrorKind::NotRecoverable`].
+///
+/// `R` holds the memory: `&Region` (borrowed from an attachment, see
+/// [`create_in`](RobustMutex::create_in)) or an owned [`Attachment`] (see
+/// [`create`](RobustMutex::create)). A guard borrows the mutex, which holds `R`, so the
+/// segment cannot be detached while this process holds the lock.
+///
+/// # References
+/// - [`pthread_mutexattr_setrobust(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html)
+/// - [`pthread_mutex_consistent(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
+/// - [`pthread_mutex_lock(3p)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
+/// - [`pthread_mutexattr_setpshared(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setpshared.3.html)
+pub struct RobustMutex<T, R = Attachment> {
+    region: R,
+    offset: usize,
+    value: PhantomData<T>,
+}
+
+impl<T: ShmSafe, R> RobustMutex<T, R> {
+    /// Where the value sits, from the structure's start.
+    const DATA_OFFSET: usize =
+        round_up(LOCK_OFFSET + pthread::MUTEX_SIZE, std::mem::align_of::<T>());
+    /// The bytes the structure takes, rounded up to 64 so that the next structure can
+    /// follow at `offset + SIZE`.
+    pub const SIZE: usize = round_up(Self::DATA_OFFSET + std::mem::size_of::<T>(), ALIGN);
+    /// Compile-time check: the value's alignment must not exceed the structure's.
+    const FITS: () = assert!(
+        std::mem::align_of::<T>() <= ALIGN && pthread::MUTEX_ALIGN <= ALIGN,
+        "RobustMutex supports values aligned to at most 64 bytes"
+    );
+
+    fn layout() -> Layout {
+        Layout {
+            what: "RobustMutex",
+            magic: MAGIC,
+            size: Self::SIZE,
+            payload_size: std::mem::size_of::<T>(),
+            payload_align: std::mem::align_of::<T>(),
+            lock_size: pthread::MUTEX_SIZE,
+        }
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
+    /// Lays out a new mutex holding `value` at `offset` of `region`, which must be a
+    /// multiple of 64 with [`SIZE`](RobustMutex::SIZE) bytes free after it. The memory's
+    /// state word must be zero (as in a new segment).
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`] or [`ErrorKind::Misaligned`] for the place;
+    /// [`ErrorKind::AlreadyExists`] when something was created there;
+    /// [`ErrorKind::Unsupported`] when `/proc/self/ns/pid` cannot be read; an error from
+    /// `pthread_mutex_init`.
+    ///
+    /// # References
+    /// - [`pthread_mutexattr_setrobust(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html)
+    /// - [`pthread_mutexattr_setpshared(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setpshared.3.html)
+    pub fn create_in(region: R, offset: usize, value: T) -> Result<Self> {
+        let () = Self::FITS;
+        let call = "RobustMutex::create_in";
+        header::begin_create(&region, offset, &Self::layout(), call)?;
+        let this = RobustMutex {
+            region,
+            offset,
+            value: PhantomData,
+        };
+        // SAFETY: begin_create checked that the structure lies inside the region at a
+        // 64-byte-aligned address (so the mutex at +64 is aligned for pthread_mutex_t) and
+        // claimed it: until the state is ready, no process uses this memory as a mutex.
+        let init = unsafe { pthread::init_robust_shared(this.raw()) };
+        let body = init
+            .map_err(|e| Error::sys("pthread_mutex_init", this.context(), e))
+            .and_then(|()| {
+                this.region
+                    .write_at(offset + Self::DATA_OFFSET, bytes_of(&value))
+            });
+        if let Err(e) = body {
+            header::abandon_create(&this.region, offset);
+            return Err(e);
+        }
+        header::finish_create(&this.region, offset)?;
+        Ok(this)
+    }
+
+    /// Opens the mutex at `offset` of `region`, validating its header: magic, version,
+    /// sizes (of `T` and of `pthread_mutex_t`), bounds, alignment and pid namespace.
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`], [`ErrorKind::Misaligned`], [`ErrorKind::NotInitialised`],
+    /// [`ErrorKind::LayoutMismatch`], or [`ErrorKind::ForeignNamespace`] when the creator
+    /// lives in another pid namespace.
+    pub fn open_in(region: R, offset: usize) -> Result<Self> {
+        let () = Self::FITS;
+        header::open(&region, offset, &Self::layout(), "RobustMutex::open_in")?;
+        Ok(RobustMutex {
+            region,
+            offset,
+            value: PhantomData,
+        })
+    }
+
+    /// The region the mutex lives in.
+    pub fn region(&self) -> &Region<ReadWrite> {
+        &self.region
+    }
+
+    /// The structure's offset in its region.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Gives back the region holder (for example the [`Attachment`]). No guard can exist
+    /// at this point: guards borrow the mutex.
+    pub fn into_inner(self) -> R {
+        self.region
+    }
+
+    /// The `pthread_mutex_t`.
+    pub(crate) fn raw(&self) -> *mut PthreadMutex {
+        self.region
+            .as_mut_ptr()
+            .wrapping_add(self.offset + LOCK_OFFSET)
+            .cast()
+    }
+
+    fn data(&self) -> *mut T {
+        self.region
+            .as_mut_ptr()
+            .wrapping_add(self.offset + Self::DATA_OFFSET)
+            .cast()
+    }
+
+    fn context(&self) -> String {
+        format!("offset={}", self.offset)
+    }
+
+    fn outcome(
+        &self,
+        result: std::result::Result<(), Errno>,
+        call: &'static str,
+    ) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
+        match result {
+            Ok(()) => Ok(MutexGuard::new(self, false)),
+            Err(e) if e.raw() == EOWNERDEAD => {
+                Err(LockError::OwnerDied(MutexGuard::new(self, true)))
+            }
+            Err(e) if e.raw() == EBUSY => Err(LockError::Failed(
+                Error::sys(call, self.context(), e).with_kind(ErrorKind::WouldBlock),
+            )),
+            Err(e) => Err(LockError::Failed(Error::sys(call, self.context(), e))),
+        }
+    }
+
+    /// Locks, waiting as long as another thread or process holds the lock.
+    ///
+    /// # Errors
+    /// - [`LockError::OwnerDied`] with the guard: the previous holder died holding the lock.
+    /// - [`ErrorKind::NotRecoverable`]: an earlier owner-died guard was dropped without
+    ///   [`mark_consistent`](MutexGuard::mark_consistent).
+    /// - [`ErrorKind::Deadlock`]: this thread already holds it.
+    /// - [`ErrorKind::InvalidArgument`]: the mutex's memory was overwritten.
+    ///
+    /// # References
+    /// - [`pthread_mutex_lock(3p)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
+    /// - [`pthread_mutex_consistent(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
+    #[doc(alias = "pthread_mutex_lock")]
+    pub fn lock(&self) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
+        // SAFETY: the mutex lies inside the region, aligned (checked when `self` was made),
+        // and was initialised by its creator (the state was ready). The region stays mapped
+        // while the guard lives, since the guard borrows `self`, which holds the region.
+        let r = unsafe { pthread::lock(self.raw()) };
+        self.outcome(r, "pthread_mutex_lock")
+    }
+
+    /// Locks if no one holds the lock, without waiting.
+    ///
+    /// # Errors
+    /// [`ErrorKind::WouldBlock`] when held; otherwise as [`lock`](RobustMutex::lock).
+    ///
+    /// # References
+    /// - [`pthread_mutex_trylock(3p)`](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)
+    #[doc(alias = "pthread_mutex_trylock")]
+    pub fn try_lock(&self) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
+        // SAFETY: as in `lock`.
+        let r = unsafe { pthread::try_lock(self.raw()) };
+        self.outcome(r, "pthread_mutex_trylock")
+    }
+
+    /// Locks, waiting at most `timeout` (`pthread_mutex_timedlock` with a `CLOCK_REALTIME`
+    /// deadline, so a change of the system clock moves it).
+    ///
+    /// # Errors
+    /// [`ErrorKind::TimedOut`] when the time runs out; otherwise as
+    /// [`lock`](RobustMutex::lock).
+    ///
+    /// # References
+    /// - [`pthread_mutex_timedlock(3p)`](https://man7.org/linux/man-pages/man3/pthread_mutex_timedlock.3p.html)
+    #[doc(alias = "pthread_mutex_timedlock")]
+    pub fn lock_timeout(
+        &self,
+        timeout: Duration,
+    ) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
+        // SAFETY: as in `lock`.
+        let r = unsafe { pthread::lock_timeout(self.raw(), timeout) };
+        self.outcome(r, "pthread_mutex_timedlock")
+    }
+}
+
+impl<T: ShmSafe> RobustMutex<T, Attachment> {
+    /// Attaches `segment` and lays out a new mutex holding `value` at its start: the
+    /// mutex owns the attachment.
+    ///
+    /// # Errors
+    /// As [`Segment::attach`] and [`create_in`](RobustMutex::create_in).
+    pub fn create(segment: &Segment, value: T) -> Result<Self> {
+        Self::create_in(segment.attach()?, 0, value)
+    }
+
+    /// Attaches `segment` and opens the mutex at its start.
+    ///
+    /// # Errors
+    /// As [`Segment::attach`] and [`open_in`](RobustMutex::open_in).
+    pub fn open(segment: &Segment) -> Result<Self> {
+        Self::open_in(segment.attach()?, 0)
+    }
+}
+
+impl<T, R> fmt::Debug for RobustMutex<T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RobustMutex")
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Proof that this thread holds a [`RobustMutex`]; derefs to the value. Dropping it unlocks.
+///
+/// It is not `Send`: a pthread mutex must be unlocked by the thread that locked it.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct MutexGuard<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> {
+    mutex: &'a RobustMutex<T, R>,
+    inconsistent: bool,
+    not_send: PhantomData<*const ()>,
+}
+
+impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> {
+    fn new(mutex: &'a RobustMutex<T, R>, inconsistent: bool) -> Self {
+        MutexGuard {
+            mutex,
+            inconsistent,
+            not_send: PhantomData,
+        }
+    }
+
+    /// The mutex this guard holds.
+    pub fn mutex(&self) -> &'a RobustMutex<T, R> {
+        self.mutex
+    }
+
+    /// Whether the lock is consistent: false after [`LockError::OwnerDied`] until
+    /// [`mark_consistent`](MutexGuard::mark_consistent).
+    pub fn is_consistent(&self) -> bool {
+        !self.inconsistent
+    }
+
+    /// Declares the data repaired after [`LockError::OwnerDied`]
+    /// (`pthread_mutex_consistent`): the mutex goes back to normal use. Does nothing on a
+    /// guard that is already consistent.
+    ///
+    /// # Errors
+    /// An error from `pthread_mutex_consistent` (`EINVAL` if the mutex was overwritten).
+    ///
+    /// # References
+    /// - [`pthread_mutex_consistent(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
+    #[doc(alias = "pthread_mutex_consistent")]
+    pub fn mark_consistent(&mut self) -> Result<()> {
+        if !self.inconsistent {
+            return Ok(());
+        }
+        // SAFETY: this thread holds the mutex (the guard proves it); see RobustMutex::lock.
+        unsafe { pthread::consistent(self.mutex.raw()) }
+            .map_err(|e| Error::sys("pthread_mutex_consistent", self.mutex.context(), e))?;
+        self.inconsistent = false;
+        Ok(())
+    }
+
+    /// Unlocks now, reporting an error that dropping would ignore.
+    ///
+    /// # Errors
+    /// An error from `pthread_mutex_unlock` (`EPERM` if another process overwrote the lock
+    /// word while this thread held it).
+    ///
+    /// # References
+    /// - [`pthread_mutex_unlock(3p)`](https://man7.org/linux/man-pages/man3/pthread_mutex_unlock.3p.html)
+    pub fn unlock(self) -> Result<()> {
+        let this = std::mem::ManuallyDrop::new(self);
+        this.release()
+    }
+
+    fn release(&self) -> Result<()> {
+        // SAFETY: this thread holds the mutex (the guard proves it), which lies in memory
+        // that stays mapped while `self.mutex` is borrowed.
+        unsafe { pthread::unlock(self.mutex.raw()) }
+            .map_err(|e| Error::sys("pthread_mutex_unlock", self.mutex.context(), e))
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> Deref for MutexGuard<'_, T, R> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the value lies inside the region, aligned for T (checked when the mutex
+        // was made), and stays mapped while the guard borrows the mutex. This thread holds
+        // the lock, and every party that touches the value does so only while holding it
+        // (that is the protocol; design.md rule 1), so nothing writes it while this
+        // reference lives. Any bytes a dead holder left are a valid T (T: ShmSafe).
+        unsafe { &*self.mutex.data() }
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> DerefMut for MutexGuard<'_, T, R> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only reference through
+        // this guard; no other guard for this mutex can exist while this thread holds it
+        // (a second lock by the same thread fails with EDEADLK).
+        unsafe { &mut *self.mutex.data() }
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> Drop for MutexGuard<'_, T, R> {
+    fn drop(&mut self) {
+        // Unlocking an inconsistent robust mutex makes it not-recoverable for everyone:
+        // that is the documented outcome of dropping an owner-died guard.
+        let _ = self.release();
+    }
+}
+
+impl<T: ShmSafe + fmt::Debug, R: Deref<Target = Region<ReadWrite>>> fmt::Debug
+    for MutexGuard<'_, T, R>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MutexGuard")
+            .field("value", &**self)
+            .field("consistent", &!self.inconsistent)
+            .finish()
+    }
+}
+
+/// Why [`RobustMutex::lock`] (or `try_lock`, `lock_timeout`) did not return a plain guard.
+pub enum LockError<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> {
+    /// The previous holder died holding the lock (`EOWNERDEAD`). This thread now holds it:
+    /// repair the value through the guard, then call
+    /// [`MutexGuard::mark_consistent`]. Dropping the guard without doing so makes the
+    /// mutex not-recoverable.
+    OwnerDied(MutexGuard<'a, T, R>),
+    /// The lock was not taken.
+    Failed(Error),
+}
+
+impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> LockError<'a, T, R> {
+    /// [`ErrorKind::OwnerDied`], or the failure's kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LockError::OwnerDied(_) => ErrorKind::OwnerDied,
+            LockError::Failed(e) => e.kind(),
+        }
+    }
+
+    /// The guard of an owner-died outcome.
+    pub fn into_owner_died(self) -> Option<MutexGuard<'a, T, R>> {
+        match self {
+            LockError::OwnerDied(guard) => Some(guard),
+            LockError::Failed(_) => None,
+        }
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> fmt::Debug for LockError<'_, T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockError::OwnerDied(_) => f.write_str("OwnerDied(..)"),
+            LockError::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+        }
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> fmt::Display for LockError<'_, T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockError::OwnerDied(g) => write!(
+                f,
+                "pthread_mutex_lock(offset={}): the previous owner died holding the lock (EOWNERDEAD)",
+                g.mutex.offset
+            ),
+            LockError::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> std::error::Error for LockError<'_, T, R> {}

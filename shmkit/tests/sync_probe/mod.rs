@@ -1,0 +1,155 @@
+//! Probe operations for the `sync` tests: the child-process side of the kill tests.
+//!
+//! Each `sync_*.rs` test file declares
+//! `#[test] #[ignore] fn probe() { sync_probe::probe_main() }`; the helpers in `common`
+//! (`spawn_probe`, `run_probe`) run that test in a new process with `$SHMKIT_PROBE` set to
+//! `op args…`. Results are printed as `PROBE: …` lines.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use shmkit::sync::{LockError, RobustMutex};
+use shmkit::{Key, Segment};
+use std::io::Write;
+
+/// The value the mutex tests protect: `[a, b, count]`; the invariant is `a == b`.
+pub type Guarded = [u64; 3];
+
+pub fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "PROBE: {line}");
+    let _ = out.flush();
+}
+
+fn key(arg: &str) -> Key {
+    arg.parse().expect("probe key")
+}
+
+fn attach(arg: &str) -> shmkit::Attachment {
+    Segment::open(key(arg))
+        .and_then(|s| s.attach())
+        .expect("attaching the test segment")
+}
+
+/// Runs the op named by `$SHMKIT_PROBE`, if any.
+pub fn probe_main() {
+    let Ok(spec) = std::env::var("SHMKIT_PROBE") else {
+        return;
+    };
+    let args: Vec<&str> = spec.split(' ').collect();
+    let result = match args[0] {
+        // mutex-open KEY: open the mutex at offset 0, report how it went
+        "mutex-open" => {
+            let map = attach(args[1]);
+            match RobustMutex::<Guarded, _>::open_in(map.region(), 0) {
+                Ok(_) => "ok".to_string(),
+                Err(e) => format!("{:?}", e.kind()),
+            }
+        }
+        // mutex-lock KEY: one lock, report the outcome (repairs an owner-died lock)
+        "mutex-lock" => {
+            let map = attach(args[1]);
+            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
+            lock_report(&m)
+        }
+        // mutex-lock-report KEY: say where the lock word is, then lock and report
+        "mutex-lock-report" => {
+            let map = attach(args[1]);
+            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
+            say(&format!("locking {:#x}", map.address() + 64));
+            lock_report(&m)
+        }
+        // mutex-hold KEY: lock, break the invariant (a != b), count, say so, then stay in
+        // the critical section (moving `a`, never onto `b`) until killed
+        "mutex-hold" => {
+            let map = attach(args[1]);
+            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
+            let mut g = match m.lock() {
+                Ok(g) => g,
+                Err(e) => {
+                    say(&format!("lock failed: {e}"));
+                    return;
+                }
+            };
+            g[0] = g[0].wrapping_add(1);
+            g[2] += 1;
+            say("holding");
+            loop {
+                g[0] = g[0].wrapping_add(1);
+                if g[0] == g[1] {
+                    g[0] = g[0].wrapping_add(1);
+                }
+                std::hint::spin_loop();
+            }
+        }
+        other => panic!("unknown sync probe op {other}"),
+    };
+    say(&result);
+}
+
+/// Locks and reports `clean`, `owner-died broken` (the invariant was broken; repaired and
+/// marked consistent), `owner-died intact`, or the error kind.
+pub fn lock_report<R: std::ops::Deref<Target = shmkit::Region>>(
+    m: &RobustMutex<Guarded, R>,
+) -> String {
+    match m.lock() {
+        Ok(_) => "clean".into(),
+        Err(LockError::OwnerDied(mut g)) => {
+            let broken = g[0] != g[1];
+            g[1] = g[0];
+            g.mark_consistent().expect("mark consistent");
+            if broken {
+                "owner-died broken".into()
+            } else {
+                "owner-died intact".into()
+            }
+        }
+        Err(LockError::Failed(e)) => format!("{:?}", e.kind()),
+    }
+}
+
+/// Runs a probe op under `unshare --pid --fork` (a new pid namespace) and returns its
+/// `PROBE:` line.
+pub fn run_in_new_pid_namespace(op: &[&str]) -> String {
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "probe",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SHMKIT_PROBE", op.join(" "))
+        .output()
+        .expect("running unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.split_once("PROBE: ").map(|(_, r)| r.to_owned()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no result from the probe in a new pid namespace: {:?}\n{stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+/// Whether a thread of `pid` is blocked in `futex(2)` on the address `addr`, according to
+/// `/proc/PID/task/*/syscall` (syscall number, then the arguments in hex).
+pub fn blocked_in_futex_at(pid: u32, addr: usize) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        let Ok(text) = std::fs::read_to_string(t.path().join("syscall")) else {
+            return false;
+        };
+        let mut fields = text.split_whitespace();
+        let nr = fields.next().and_then(|f| f.parse::<i64>().ok());
+        let arg0 = fields
+            .next()
+            .and_then(|f| usize::from_str_radix(f.trim_start_matches("0x"), 16).ok());
+        nr == Some(libc::SYS_futex) && arg0 == Some(addr)
+    })
+}
