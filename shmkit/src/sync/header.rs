@@ -301,6 +301,16 @@ pub(crate) fn open(
     Ok(())
 }
 
+/// The `u32` at `offset` of a region whose bounds and alignment the caller checked.
+///
+/// # Safety
+/// `offset..offset+4` must lie inside `region` and `base + offset` must be 4-aligned.
+pub(crate) unsafe fn word(region: &Region<ReadWrite>, offset: usize) -> &AtomicU32 {
+    // SAFETY: in bounds and aligned per the caller's contract; the memory is mapped
+    // read-write while `region` is borrowed, and it is only accessed atomically here.
+    unsafe { AtomicU32::from_ptr(region.as_mut_ptr().add(offset).cast()) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

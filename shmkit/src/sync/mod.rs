@@ -4,7 +4,7 @@
 //!   `pthread_mutex_t` ([`pthread_mutexattr_setrobust(3)`], [`pthread_mutex_consistent(3)`]).
 //!   When the holder dies, the next locker gets [`LockError::OwnerDied`] *with the guard*,
 //!   repairs the data and calls [`MutexGuard::mark_consistent`].
-//! - `Condvar` and `Event` (to come): waiting on futex sequence counters ([`futex(2)`], shared, not
+//! - [`Condvar`] and [`Event`]: waiting on futex sequence counters ([`futex(2)`], shared, not
 //!   `FUTEX_PRIVATE_FLAG`). Waiters keep no state in the segment, so killing one at any point
 //!   cannot break them (glibc's process-shared `pthread_cond_t` can deadlock for good when
 //!   waiters are killed, which is why it is not used).
@@ -28,12 +28,13 @@
 //! write into whatever got mapped at that address.
 //!
 //! ```
-//! use shmkit::sync::{LockError, RobustMutex};
+//! use shmkit::sync::{Condvar, LockError, RobustMutex};
 //! use shmkit::{Key, Segment};
 //!
 //! let segment = Segment::create(Key::PRIVATE, 4096)?.remove_on_drop();
 //! let map = segment.attach()?;
 //! let counter = RobustMutex::create_in(map.region(), 0, 0u64)?;
+//! let ready = Condvar::create_in(map.region(), RobustMutex::<u64>::SIZE)?;
 //!
 //! // In any process that attached the segment:
 //! let mut guard = match counter.lock() {
@@ -48,6 +49,7 @@
 //! };
 //! *guard += 1;
 //! drop(guard);
+//! ready.notify_all()?;
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 //!
@@ -67,9 +69,11 @@
 //! [`futex(2)`]: https://man7.org/linux/man-pages/man2/futex.2.html
 #![allow(unsafe_code)]
 
+mod condvar;
 mod header;
 mod mutex;
 
+pub use condvar::{Condvar, Event, EventToken, WaitTimeoutResult};
 pub use mutex::{LockError, MutexGuard, RobustMutex};
 
 /// Types that may live in shared memory and be read and written by other processes.

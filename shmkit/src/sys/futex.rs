@@ -9,7 +9,6 @@ use super::Errno;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
-#[allow(dead_code)] // used by sync's condition variable
 /// `futex(word, FUTEX_WAIT, expected, timeout)`: sleeps while `*word == expected`, until
 /// woken, interrupted by a signal, or `timeout` (relative, measured on `CLOCK_MONOTONIC`)
 /// runs out.

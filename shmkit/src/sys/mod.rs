@@ -18,4 +18,4 @@ pub(crate) mod shm;
 pub(crate) mod time;
 
 pub(crate) use conv::Errno;
-pub(crate) use libc::{EAGAIN, EINTR, EINVAL, ENOSYS, IPC_INFO, IPC_RMID, IPC_STAT};
+pub(crate) use libc::{EAGAIN, EINTR, EINVAL, ENOSYS, ETIMEDOUT, IPC_INFO, IPC_RMID, IPC_STAT};

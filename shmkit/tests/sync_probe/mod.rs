@@ -6,12 +6,35 @@
 //! `op args…`. Results are printed as `PROBE: …` lines.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use shmkit::sync::{LockError, RobustMutex};
+use shmkit::sync::{Condvar, Event, LockError, MutexGuard, RobustMutex};
 use shmkit::{Key, Segment};
 use std::io::Write;
 
 /// The value the mutex tests protect: `[a, b, count]`; the invariant is `a == b`.
+/// The condition-variable tests use it as `[generation, wake-ups, unused]`.
 pub type Guarded = [u64; 3];
+
+/// Where the condition-variable tests put their structures in the segment.
+pub const MUTEX_AT: usize = 0;
+pub const CONDVAR_AT: usize = 128;
+pub const EVENT_AT: usize = 256;
+/// A u32 generation counter for the event tests.
+pub const FLAG_AT: usize = 384;
+
+/// Locks, marking an owner-died lock consistent (the condition-variable tests keep no
+/// invariant that a dead holder could break).
+pub fn lock_repairing<R: std::ops::Deref<Target = shmkit::Region>>(
+    m: &RobustMutex<Guarded, R>,
+) -> MutexGuard<'_, Guarded, R> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(LockError::OwnerDied(mut g)) => {
+            g.mark_consistent().expect("mark consistent");
+            g
+        }
+        Err(LockError::Failed(e)) => panic!("lock: {e}"),
+    }
+}
 
 pub fn say(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -79,6 +102,49 @@ pub fn probe_main() {
                 }
                 std::hint::spin_loop();
             }
+        }
+        // cond-wait KEY: wait on the condition variable until the generation changes
+        "cond-wait" => {
+            let map = attach(args[1]);
+            let m = RobustMutex::<Guarded, _>::open_in(map.region(), MUTEX_AT).expect("open");
+            let cv = Condvar::open_in(map.region(), CONDVAR_AT).expect("open condvar");
+            let mut g = lock_repairing(&m);
+            let generation = g[0];
+            say("waiting");
+            loop {
+                g = match cv.wait(g) {
+                    Ok(g) => g,
+                    Err(LockError::OwnerDied(mut g)) => {
+                        g.mark_consistent().expect("mark consistent");
+                        g
+                    }
+                    Err(LockError::Failed(e)) => {
+                        say(&format!("wait failed: {e}"));
+                        return;
+                    }
+                };
+                if g[0] != generation {
+                    break;
+                }
+            }
+            g[1] += 1;
+            "woke".into()
+        }
+        // event-wait KEY: wait on the event until the flag word changes
+        "event-wait" => {
+            let map = attach(args[1]);
+            let ev = Event::open_in(map.region(), EVENT_AT).expect("open event");
+            let flag = map.atomic_u32(FLAG_AT).unwrap();
+            let generation = flag.load(std::sync::atomic::Ordering::Acquire);
+            say("waiting");
+            loop {
+                let token = ev.listen();
+                if flag.load(std::sync::atomic::Ordering::Acquire) != generation {
+                    break;
+                }
+                ev.wait(token).expect("event wait");
+            }
+            "woke".into()
         }
         other => panic!("unknown sync probe op {other}"),
     };
