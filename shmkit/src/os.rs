@@ -75,6 +75,32 @@ pub fn process_exists(pid: i32) -> Option<bool> {
     Some(sys::process::process_exists(pid))
 }
 
+/// The raw command line of process `pid`: the first `max` bytes of `/proc/PID/cmdline`
+/// (arguments separated by NUL bytes), or `None` when it cannot be read (no such process,
+/// a kernel thread, no permission).
+///
+/// # References
+/// - [`proc_pid_cmdline(5)`](https://man7.org/linux/man-pages/man5/proc_pid_cmdline.5.html)
+pub fn process_command_line(pid: i32, max: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    if pid <= 0 {
+        return None;
+    }
+    let file = std::fs::File::open(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut buf = Vec::with_capacity(max.min(1 << 16));
+    file.take(max as u64).read_to_end(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// The width in columns of the terminal on file descriptor `fd` (`TIOCGWINSZ`), or `None`
+/// when `fd` is not a terminal or reports a width of 0.
+///
+/// # References
+/// - [`ioctl_tty(2)`](https://man7.org/linux/man-pages/man2/ioctl_tty.2.html)
+pub fn terminal_width(fd: i32) -> Option<u16> {
+    sys::time::terminal_width(fd).filter(|&w| w > 0)
+}
+
 pub use crate::info::{effective_uid, group_name, page_size, user_name};
 
 /// While alive, standard input (a terminal) delivers keys one by one without echo, so that

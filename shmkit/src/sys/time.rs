@@ -115,3 +115,15 @@ pub(crate) fn isatty(fd: i32) -> bool {
     // SAFETY: isatty takes any integer and has no other preconditions.
     unsafe { libc::isatty(fd) == 1 }
 }
+
+/// `ioctl(fd, TIOCGWINSZ)`: the terminal's width in columns.
+pub(crate) fn terminal_width(fd: i32) -> Option<u16> {
+    let mut ws = MaybeUninit::<libc::winsize>::zeroed();
+    // SAFETY: TIOCGWINSZ writes a struct winsize into the valid, writable `ws`, and fails
+    // cleanly for a descriptor that is not a terminal.
+    if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, ws.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: the ioctl succeeded and filled `ws`.
+    Some(unsafe { ws.assume_init() }.ws_col)
+}

@@ -551,12 +551,15 @@ fn new_table(ctl: &Control, columns: &[usize]) -> Table {
     table
 }
 
-/// The terminal's width when standard output is one: `$COLUMNS` when it is a positive
-/// number, else 80. (Upstream asks the terminal first, `TIOCGWINSZ`; the shmkit library
-/// does not offer that yet.)
+/// The terminal's width when standard output is one, as util-linux's
+/// `get_terminal_dimension` finds it: the terminal's own width (`TIOCGWINSZ`), else
+/// `$COLUMNS` when it is a positive number, else 80.
 fn terminal_width() -> Option<usize> {
     if !shmkit::os::is_terminal(1) {
         return None;
+    }
+    if let Some(w) = shmkit::os::terminal_width(1) {
+        return Some(usize::from(w));
     }
     let env = std::env::var("COLUMNS")
         .ok()
@@ -794,16 +797,10 @@ fn unix_now() -> i64 {
 }
 
 /// The command line of process `pid` as upstream's `proc_get_command` reads it: at most
-/// 8192 bytes of `/proc/PID/cmdline`, NULs turned into spaces, the last byte dropped;
-/// `None` when it cannot be read or is empty.
-///
-/// The shmkit library has no process-information call yet, so this one file read lives
-/// here.
+/// 8192 bytes of `/proc/PID/cmdline` (through the library), NULs turned into spaces, the
+/// last byte dropped; `None` when it cannot be read or is empty.
 fn proc_command(pid: i32) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(format!("/proc/{pid}/cmdline")).ok()?;
-    let mut buf = Vec::with_capacity(8192);
-    file.take(8192).read_to_end(&mut buf).ok()?;
+    let mut buf = shmkit::os::process_command_line(pid, 8192)?;
     if buf.is_empty() {
         return None;
     }
