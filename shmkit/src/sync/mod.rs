@@ -8,7 +8,7 @@
 //!   `FUTEX_PRIVATE_FLAG`). Waiters keep no state in the segment, so killing one at any point
 //!   cannot break them (glibc's process-shared `pthread_cond_t` can deadlock for good when
 //!   waiters are killed, which is why it is not used).
-//! - `SeqLock` (to come): one writer, many readers; readers copy the value with byte-wise atomic loads
+//! - [`SeqLock`]: one writer, many readers; readers copy the value with byte-wise atomic loads
 //!   and retry when a write overlapped, so they never see a torn value; when the writer died
 //!   mid-write they get [`ErrorKind::WriterDied`](crate::ErrorKind::WriterDied) instead of
 //!   spinning forever.
@@ -72,9 +72,11 @@
 mod condvar;
 mod header;
 mod mutex;
+mod seqlock;
 
 pub use condvar::{Condvar, Event, EventToken, WaitTimeoutResult};
 pub use mutex::{LockError, MutexGuard, RobustMutex};
+pub use seqlock::SeqLock;
 
 /// Types that may live in shared memory and be read and written by other processes.
 ///

@@ -6,7 +6,7 @@
 //! `op args…`. Results are printed as `PROBE: …` lines.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use shmkit::sync::{Condvar, Event, LockError, MutexGuard, RobustMutex};
+use shmkit::sync::{Condvar, Event, LockError, MutexGuard, RobustMutex, SeqLock};
 use shmkit::{Key, Segment};
 use std::io::Write;
 
@@ -20,6 +20,39 @@ pub const CONDVAR_AT: usize = 128;
 pub const EVENT_AT: usize = 256;
 /// A u32 generation counter for the event tests.
 pub const FLAG_AT: usize = 384;
+
+/// The seqlock tests' value: 4 KiB whose last word is a checksum of the others, so that
+/// a torn copy (parts of two writes) is detected.
+pub type Payload = [u64; 512];
+
+/// The `n`th value a writer writes: `n`, then words derived from it, then the checksum.
+pub fn payload(n: u64) -> Payload {
+    let mut p = [0u64; 512];
+    p[0] = n;
+    let mut x = n;
+    for w in p.iter_mut().take(511).skip(1) {
+        // splitmix64
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        *w = z ^ (z >> 31);
+    }
+    p[511] = checksum(&p);
+    p
+}
+
+/// FNV-1a over the first 511 words.
+pub fn checksum(p: &Payload) -> u64 {
+    p[..511].iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &w| {
+        (h ^ w).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Whether a value read back is one that a writer wrote, whole: its checksum matches.
+pub fn intact(p: &Payload) -> bool {
+    p[511] == checksum(p)
+}
 
 /// Locks, marking an owner-died lock consistent (the condition-variable tests keep no
 /// invariant that a dead holder could break).
@@ -145,6 +178,36 @@ pub fn probe_main() {
                 ev.wait(token).expect("event wait");
             }
             "woke".into()
+        }
+        // seq-write KEY FIRST: write payload(FIRST), then payload(FIRST+1) and
+        // payload(FIRST+2) alternately, forever (precomputed, so that the time goes into
+        // writes; between writes the writer spins four times as long as a write takes, so
+        // that readers, whose copy is slower than the writer's in a debug build, are not
+        // starved); say "writing" when it starts the loop
+        "seq-write" => {
+            let map = attach(args[1]);
+            let lock = SeqLock::<Payload, _>::open_in(map.region(), 0).expect("open seqlock");
+            let first: u64 = args[2].parse().expect("first value");
+            lock.write(&payload(first)).expect("write");
+            let values = [payload(first + 1), payload(first + 2)];
+            // The shortest of a few writes (a longer one was preempted).
+            let write_time = (0..16)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    lock.write(&values[1]).expect("write");
+                    start.elapsed()
+                })
+                .min()
+                .unwrap();
+            say("writing");
+            for i in 0.. {
+                lock.write(&values[i % 2]).expect("write");
+                let pause = std::time::Instant::now();
+                while pause.elapsed() < 4 * write_time {
+                    std::hint::spin_loop();
+                }
+            }
+            unreachable!()
         }
         other => panic!("unknown sync probe op {other}"),
     };

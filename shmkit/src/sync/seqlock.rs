@@ -1,0 +1,451 @@
+//! [`SeqLock`]: one writer, many readers, torn-read-free through byte-wise atomic copies.
+//!
+//! Layout (offsets from the structure's start, which is 64-byte aligned):
+//!
+//! | offset | size                 | field                                          |
+//! |-------:|---------------------:|------------------------------------------------|
+//! | 0      | 64                   | header (magic `shmkSEQL`)                      |
+//! | 64     | 40                   | the writers' robust `pthread_mutex_t`          |
+//! | 128    | 4                    | `seq`: even when stable, odd during a write    |
+//! | `DATA` | `size_of::<T>()`     | the value, 8-aligned (or aligned for `T`)      |
+//!
+//! The algorithm is the classic seqlock, with the orderings of Boehm, "Can Seqlocks Get
+//! Along With Programming Language Memory Models?" (MSPC 2012):
+//!
+//! - writer: lock the writer mutex; `seq = s + 1` (odd, Relaxed); Release fence; store the
+//!   value with Relaxed atomic words; `seq = s + 2` (Release); unlock.
+//! - reader: `s1 = seq` (Acquire); if odd, a write is in progress: retry; load the value with
+//!   Relaxed atomic words; Acquire fence; `s2 = seq` (Relaxed); keep the copy only if
+//!   `s1 == s2`.
+//!
+//! Every access to the shared bytes is atomic, so a copy that overlapped a write is a mix of
+//! old and new bytes (discarded because `seq` moved), never undefined behaviour.
+//!
+//! A writer killed mid-write leaves `seq` odd for good. Readers that see it odd for a while
+//! `try_lock` the writer mutex: `EBUSY` means a live writer is at work (keep waiting); if they
+//! get the lock (cleanly, or with `EOWNERDEAD`, which they mark consistent) while `seq` is
+//! still odd, no write is in progress and the writer died: they return
+//! [`ErrorKind::WriterDied`]. The next write starts from the odd `seq` and makes it even again.
+
+use super::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
+use super::{bytes_of, ShmSafe};
+use crate::error::{Error, ErrorKind, Result};
+use crate::region::{ReadWrite, Region};
+use crate::shm::Segment;
+use crate::sys::pthread::{self, PthreadMutex, EBUSY, EOWNERDEAD};
+use crate::Attachment;
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+use std::ops::Deref;
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+const MAGIC: [u8; 8] = *b"shmkSEQL";
+const LOCK: usize = HEADER_SIZE;
+const SEQ: usize = 128;
+/// How many times a reader spins on an odd `seq` before it checks whether the writer lives.
+const SPINS_BEFORE_CHECK: u32 = 128;
+
+/// A seqlock in shared memory: one writer at a time (enforced by a robust mutex), any number
+/// of readers, which never block the writer and never see a torn value.
+///
+/// `T` is copied in and out whole ([`write`](SeqLock::write), [`read`](SeqLock::read)), with
+/// atomic word-sized loads and stores. Readers retry while a write is in progress; when the
+/// writer died mid-write they fail with [`ErrorKind::WriterDied`] instead of spinning forever,
+/// until the next write repairs the value.
+///
+/// # References
+/// - [`pthread_mutexattr_setrobust(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html)
+/// - [`pthread_mutex_consistent(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
+pub struct SeqLock<T, R = Attachment> {
+    region: R,
+    offset: usize,
+    value: PhantomData<T>,
+}
+
+/// The writer mutex, held; unlocked on drop.
+struct WriterLock<'a> {
+    raw: *mut PthreadMutex,
+    lifetime: PhantomData<&'a ()>,
+}
+
+impl Drop for WriterLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: this thread holds the mutex (it was locked when this value was made), in
+        // memory that stays mapped for 'a (borrowed from the SeqLock).
+        let _ = unsafe { pthread::unlock(self.raw) };
+    }
+}
+
+impl<T: ShmSafe, R> SeqLock<T, R> {
+    /// Where the value sits, from the structure's start.
+    const DATA: usize = round_up(
+        SEQ + 4,
+        if std::mem::align_of::<T>() > 8 {
+            std::mem::align_of::<T>()
+        } else {
+            8
+        },
+    );
+    /// The bytes the structure takes, rounded up to 64.
+    pub const SIZE: usize = round_up(Self::DATA + std::mem::size_of::<T>(), ALIGN);
+    /// Compile-time check: the value's alignment must not exceed the structure's.
+    const FITS: () = assert!(
+        std::mem::align_of::<T>() <= ALIGN && pthread::MUTEX_SIZE <= SEQ - LOCK,
+        "SeqLock supports values aligned to at most 64 bytes"
+    );
+
+    fn layout() -> Layout {
+        Layout {
+            what: "SeqLock",
+            magic: MAGIC,
+            size: Self::SIZE,
+            payload_size: std::mem::size_of::<T>(),
+            payload_align: std::mem::align_of::<T>(),
+            lock_size: pthread::MUTEX_SIZE,
+        }
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
+    /// Lays out a new seqlock holding `value` at `offset` of `region` (a multiple of 64,
+    /// with [`SIZE`](SeqLock::SIZE) bytes free).
+    ///
+    /// # Errors
+    /// As [`RobustMutex::create_in`](super::RobustMutex::create_in).
+    pub fn create_in(region: R, offset: usize, value: T) -> Result<Self> {
+        let () = Self::FITS;
+        header::begin_create(&region, offset, &Self::layout(), "SeqLock::create_in")?;
+        let this = SeqLock {
+            region,
+            offset,
+            value: PhantomData,
+        };
+        // SAFETY: begin_create checked that the structure lies inside the region, 64-byte
+        // aligned (so the mutex at +64 is aligned), and claimed it: nobody uses the mutex
+        // before the state is ready.
+        if let Err(e) = unsafe { pthread::init_robust_shared(this.raw()) } {
+            header::abandon_create(&this.region, offset);
+            return Err(Error::sys("pthread_mutex_init", this.context(), e));
+        }
+        this.seq().store(0, Ordering::Relaxed);
+        // SAFETY: the value's bytes lie inside the structure (checked), 8-aligned.
+        unsafe { store_words(this.data(), bytes_of(&value)) };
+        header::finish_create(&this.region, offset)?;
+        Ok(this)
+    }
+
+    /// Opens the seqlock at `offset` of `region`, validating its header.
+    ///
+    /// # Errors
+    /// As [`RobustMutex::open_in`](super::RobustMutex::open_in).
+    pub fn open_in(region: R, offset: usize) -> Result<Self> {
+        let () = Self::FITS;
+        header::open(&region, offset, &Self::layout(), "SeqLock::open_in")?;
+        Ok(SeqLock {
+            region,
+            offset,
+            value: PhantomData,
+        })
+    }
+
+    /// The structure's offset in its region.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Gives back the region holder.
+    pub fn into_inner(self) -> R {
+        self.region
+    }
+
+    fn raw(&self) -> *mut PthreadMutex {
+        self.region
+            .as_mut_ptr()
+            .wrapping_add(self.offset + LOCK)
+            .cast()
+    }
+
+    fn seq(&self) -> &AtomicU32 {
+        // SAFETY: create/open checked that the structure lies inside the region, 64-byte
+        // aligned, so the word at +128 is in bounds and aligned.
+        unsafe { header::word(&self.region, self.offset + SEQ) }
+    }
+
+    fn data(&self) -> *mut u8 {
+        self.region
+            .as_mut_ptr()
+            .wrapping_add(self.offset + Self::DATA)
+    }
+
+    fn context(&self) -> String {
+        format!("offset={}", self.offset)
+    }
+
+    /// Takes the writer mutex; a previous writer that died holding it is no obstacle (the
+    /// write that follows replaces whatever it left).
+    fn lock_writer(&self) -> Result<WriterLock<'_>> {
+        // SAFETY: the mutex lies inside the region, aligned, initialised by the creator;
+        // the region stays mapped while the returned WriterLock borrows `self`.
+        match unsafe { pthread::lock(self.raw()) } {
+            Ok(()) => {}
+            Err(e) if e.raw() == EOWNERDEAD => {
+                let held = WriterLock {
+                    raw: self.raw(),
+                    lifetime: PhantomData,
+                };
+                // SAFETY: as above; this thread holds the mutex.
+                unsafe { pthread::consistent(self.raw()) }
+                    .map_err(|e| Error::sys("pthread_mutex_consistent", self.context(), e))?;
+                return Ok(held);
+            }
+            Err(e) => return Err(Error::sys("pthread_mutex_lock", self.context(), e)),
+        }
+        Ok(WriterLock {
+            raw: self.raw(),
+            lifetime: PhantomData,
+        })
+    }
+
+    /// Replaces the value. Writers exclude each other through the robust mutex; readers are
+    /// never blocked.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Deadlock`] if this thread is already writing; an error from the mutex
+    /// (`NotRecoverable` or `InvalidArgument` if its memory was overwritten).
+    pub fn write(&self, value: &T) -> Result<()> {
+        let _writer = self.lock_writer()?;
+        let seq = self.seq();
+        // Only writers change `seq`, and we are the only writer: a plain load suffices.
+        let s = seq.load(Ordering::Relaxed);
+        // Odd here means the previous writer died mid-write; stay odd, then finish evenly.
+        let odd = s | 1;
+        seq.store(odd, Ordering::Relaxed);
+        // Release fence: a reader whose Acquire fence sees any of our data stores also sees
+        // `seq` odd (or later), so it discards its copy.
+        fence(Ordering::Release);
+        // SAFETY: the value's bytes lie inside the structure (checked at create/open),
+        // 8-aligned, mapped while `self` is borrowed.
+        unsafe { store_words(self.data(), bytes_of(value)) };
+        // Release: a reader that loads this even value with Acquire sees all the data.
+        seq.store(odd.wrapping_add(1), Ordering::Release);
+        Ok(())
+    }
+
+    /// One attempt: the value, or `Err(Some(seq))` if a write was in progress (`seq` odd),
+    /// `Err(None)` if one overlapped the copy.
+    fn attempt(&self) -> std::result::Result<T, Option<u32>> {
+        let seq = self.seq();
+        // Acquire: pairs with the writer's final Release store.
+        let s1 = seq.load(Ordering::Acquire);
+        if s1 & 1 != 0 {
+            return Err(Some(s1));
+        }
+        let mut out = MaybeUninit::<T>::uninit();
+        // SAFETY: the source lies inside the structure, 8-aligned; `out` has room for
+        // size_of::<T>() bytes.
+        unsafe {
+            load_words(
+                self.data(),
+                out.as_mut_ptr().cast::<u8>(),
+                std::mem::size_of::<T>(),
+            )
+        };
+        // Acquire fence: if the copy saw any store of a later write, the load below sees that
+        // write's odd `seq` (or later).
+        fence(Ordering::Acquire);
+        if seq.load(Ordering::Relaxed) != s1 {
+            return Err(None);
+        }
+        // SAFETY: every byte of `out` was written by load_words, and any bytes are a valid
+        // T (T: ShmSafe).
+        Ok(unsafe { out.assume_init() })
+    }
+
+    /// Reads the value if no write is in progress or overlaps the copy.
+    ///
+    /// # Errors
+    /// [`ErrorKind::WouldBlock`] when a write was in progress or overlapped the copy.
+    pub fn try_read(&self) -> Result<T> {
+        self.attempt().map_err(|_| {
+            Error::new(
+                ErrorKind::WouldBlock,
+                "SeqLock::try_read",
+                self.context(),
+                "a write was in progress",
+            )
+        })
+    }
+
+    /// Reads the value, retrying while writes are in progress.
+    ///
+    /// # Errors
+    /// [`ErrorKind::WriterDied`] when the last writer died mid-write (the value is torn
+    /// until the next write); an error from the writer mutex (for example
+    /// [`ErrorKind::NotRecoverable`]).
+    pub fn read(&self) -> Result<T> {
+        self.read_until(None)
+    }
+
+    /// As [`read`](SeqLock::read), giving up after `timeout` (a live writer that stalls,
+    /// for example a stopped process, keeps `read` waiting).
+    ///
+    /// # Errors
+    /// [`ErrorKind::TimedOut`], or as [`read`](SeqLock::read).
+    pub fn read_timeout(&self, timeout: Duration) -> Result<T> {
+        self.read_until(Some(Instant::now() + timeout))
+    }
+
+    fn read_until(&self, deadline: Option<Instant>) -> Result<T> {
+        // How long `seq` has stayed at the same odd value: a live writer moves it on when
+        // its write ends; only a value that stays put makes us look at the writer mutex, at
+        // exponentially spaced attempts so that a slow live writer is not hammered.
+        let mut stuck_on = None;
+        let mut same = 0u32;
+        let mut next_check = SPINS_BEFORE_CHECK;
+        let mut attempts = 0u32;
+        loop {
+            match self.attempt() {
+                Ok(value) => return Ok(value),
+                Err(None) => stuck_on = None,
+                Err(Some(odd)) => {
+                    if stuck_on != Some(odd) {
+                        stuck_on = Some(odd);
+                        same = 0;
+                        next_check = SPINS_BEFORE_CHECK;
+                    }
+                    same = same.saturating_add(1);
+                    if same < SPINS_BEFORE_CHECK {
+                        std::hint::spin_loop();
+                    } else {
+                        if same >= next_check {
+                            self.check_writer()?;
+                            next_check = same.saturating_mul(2);
+                        }
+                        std::thread::yield_now();
+                    }
+                }
+            }
+            attempts = attempts.wrapping_add(1);
+            if let Some(deadline) = deadline {
+                if attempts % 64 == 0 && Instant::now() >= deadline {
+                    return Err(Error::new(
+                        ErrorKind::TimedOut,
+                        "SeqLock::read_timeout",
+                        self.context(),
+                        "writes kept the value busy until the time ran out",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// `seq` has stayed odd for a while: is a writer alive? `Ok` if one holds the mutex (or
+    /// finished meanwhile), [`ErrorKind::WriterDied`] if nobody is writing yet `seq` is odd.
+    fn check_writer(&self) -> Result<()> {
+        // SAFETY: as in `lock_writer`; the lock is released below on every path.
+        let r = unsafe { pthread::try_lock(self.raw()) };
+        match r {
+            Err(e) if e.raw() == EBUSY => return Ok(()),
+            Ok(()) => {}
+            Err(e) if e.raw() == EOWNERDEAD => {
+                // The dead writer's state is in `seq` (odd): the mutex itself needs nothing.
+                // SAFETY: this thread holds the mutex.
+                let c = unsafe { pthread::consistent(self.raw()) };
+                if let Err(e) = c {
+                    // SAFETY: this thread holds the mutex.
+                    let _ = unsafe { pthread::unlock(self.raw()) };
+                    return Err(Error::sys("pthread_mutex_consistent", self.context(), e));
+                }
+            }
+            Err(e) => return Err(Error::sys("pthread_mutex_trylock", self.context(), e)),
+        }
+        // We hold the writer mutex, so no write is in progress: an odd `seq` is a dead
+        // writer's.
+        let odd = self.seq().load(Ordering::Acquire) & 1 != 0;
+        // SAFETY: this thread holds the mutex.
+        let _ = unsafe { pthread::unlock(self.raw()) };
+        if odd {
+            Err(Error::new(
+                ErrorKind::WriterDied,
+                "SeqLock::read",
+                self.context(),
+                "the writer died in the middle of a write; the value is torn until the next write",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<T: ShmSafe> SeqLock<T, Attachment> {
+    /// Attaches `segment` and lays out a new seqlock holding `value` at its start.
+    ///
+    /// # Errors
+    /// As [`Segment::attach`] and [`create_in`](SeqLock::create_in).
+    pub fn create(segment: &Segment, value: T) -> Result<Self> {
+        Self::create_in(segment.attach()?, 0, value)
+    }
+
+    /// Attaches `segment` and opens the seqlock at its start.
+    ///
+    /// # Errors
+    /// As [`Segment::attach`] and [`open_in`](SeqLock::open_in).
+    pub fn open(segment: &Segment) -> Result<Self> {
+        Self::open_in(segment.attach()?, 0)
+    }
+}
+
+impl<T, R> fmt::Debug for SeqLock<T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeqLock")
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Copies `len` bytes from `src` in the segment to private memory at `dst` with Relaxed
+/// atomic loads: 8-byte words, then single bytes.
+///
+/// # Safety
+/// `src` must be 8-aligned with `len` readable bytes of shared memory after it; `dst` must
+/// have room for `len` bytes and not overlap it.
+#[inline]
+unsafe fn load_words(src: *const u8, dst: *mut u8, len: usize) {
+    let words = len / 8;
+    for i in 0..words {
+        // SAFETY: in bounds and 8-aligned per the contract; only atomic accesses are made to
+        // shared memory; `dst` is private and has room (write_unaligned needs no alignment).
+        unsafe {
+            let w = AtomicU64::from_ptr(src.add(i * 8).cast_mut().cast()).load(Ordering::Relaxed);
+            dst.add(i * 8).cast::<u64>().write_unaligned(w);
+        }
+    }
+    for i in words * 8..len {
+        // SAFETY: as above, one byte at a time.
+        unsafe { *dst.add(i) = AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed) };
+    }
+}
+
+/// Copies `src` into the segment at `dst` with Relaxed atomic stores, in the same pieces.
+///
+/// # Safety
+/// `dst` must be 8-aligned with `src.len()` writable bytes of shared memory after it.
+#[inline]
+unsafe fn store_words(dst: *mut u8, src: &[u8]) {
+    let words = src.len() / 8;
+    for i in 0..words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&src[i * 8..i * 8 + 8]);
+        // SAFETY: in bounds and 8-aligned per the contract; the store is atomic.
+        unsafe {
+            AtomicU64::from_ptr(dst.add(i * 8).cast())
+                .store(u64::from_ne_bytes(w), Ordering::Relaxed)
+        };
+    }
+    for (i, &b) in src.iter().enumerate().skip(words * 8) {
+        // SAFETY: as above, one byte at a time.
+        unsafe { AtomicU8::from_ptr(dst.add(i)).store(b, Ordering::Relaxed) };
+    }
+}
