@@ -73,6 +73,7 @@ fn main() {
     for (tool, args) in [
         ("ipcs", &["-a"][..]),
         ("lsipc", &["--json"][..]),
+        ("lsipc", &["-m", "--json"][..]),
         ("lsipc", &["-m"][..]),
     ] {
         let ours = target.join(tool);

@@ -128,32 +128,35 @@ pub(crate) fn stat_all<T>(
 /// Parses the text of `/proc/sysvipc/shm`.
 fn parse_proc_shm(text: &str) -> Result<Vec<SegmentStat>> {
     let table = ProcTable::parse(PROC_SHM, text)?;
-    table.require(&[
-        "key", "shmid", "perms", "size", "cpid", "lpid", "nattch", "uid", "gid", "cuid", "cgid",
-        "atime", "dtime", "ctime",
-    ])?;
+    let [c_key, c_shmid, c_perms, c_size, c_cpid, c_lpid, c_nattch, c_uid, c_gid, c_cuid, c_cgid, c_atime, c_dtime, c_ctime] =
+        table.require([
+            "key", "shmid", "perms", "size", "cpid", "lpid", "nattch", "uid", "gid", "cuid",
+            "cgid", "atime", "dtime", "ctime",
+        ])?;
+    let c_rss = table.optional_column("rss");
+    let c_swap = table.optional_column("swap");
     let mut out = Vec::new();
     for row in table.rows() {
-        let perms = row.octal("perms")?;
+        let perms = row.octal(c_perms)?;
         let mut stat =
-            SegmentStat::from_ds(ShmId::from_raw(row.get("shmid")?), &sys::shm::zeroed_ds());
-        stat.key = Key::from_raw(row.get("key")?);
+            SegmentStat::from_ds(ShmId::from_raw(row.get(c_shmid)?), &sys::shm::zeroed_ds());
+        stat.key = Key::from_raw(row.get(c_key)?);
         stat.mode = perms & 0o777;
         stat.dest = perms & sys::shm::SHM_DEST != 0;
         stat.locked = perms & sys::shm::SHM_LOCKED != 0;
-        stat.size = row.get("size")?;
-        stat.cpid = row.get("cpid")?;
-        stat.lpid = row.get("lpid")?;
-        stat.nattch = row.get("nattch")?;
-        stat.uid = row.get("uid")?;
-        stat.gid = row.get("gid")?;
-        stat.cuid = row.get("cuid")?;
-        stat.cgid = row.get("cgid")?;
-        stat.atime = row.get("atime")?;
-        stat.dtime = row.get("dtime")?;
-        stat.ctime = row.get("ctime")?;
-        stat.rss = row.optional("rss")?;
-        stat.swap = row.optional("swap")?;
+        stat.size = row.get(c_size)?;
+        stat.cpid = row.get(c_cpid)?;
+        stat.lpid = row.get(c_lpid)?;
+        stat.nattch = row.get(c_nattch)?;
+        stat.uid = row.get(c_uid)?;
+        stat.gid = row.get(c_gid)?;
+        stat.cuid = row.get(c_cuid)?;
+        stat.cgid = row.get(c_cgid)?;
+        stat.atime = row.get(c_atime)?;
+        stat.dtime = row.get(c_dtime)?;
+        stat.ctime = row.get(c_ctime)?;
+        stat.rss = row.optional(c_rss)?;
+        stat.swap = row.optional(c_swap)?;
         out.push(stat);
     }
     Ok(out)

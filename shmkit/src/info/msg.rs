@@ -73,26 +73,27 @@ fn by_index(any: bool) -> Result<Vec<MsgStat>> {
 
 fn parse(text: &str) -> Result<Vec<MsgStat>> {
     let table = ProcTable::parse(PROC_MSG, text)?;
-    table.require(&[
-        "key", "msqid", "perms", "cbytes", "qnum", "lspid", "lrpid", "uid", "gid", "cuid", "cgid",
-        "stime", "rtime", "ctime",
-    ])?;
+    let [c_key, c_msqid, c_perms, c_cbytes, c_qnum, c_lspid, c_lrpid, c_uid, c_gid, c_cuid, c_cgid, c_stime, c_rtime, c_ctime] =
+        table.require([
+            "key", "msqid", "perms", "cbytes", "qnum", "lspid", "lrpid", "uid", "gid", "cuid",
+            "cgid", "stime", "rtime", "ctime",
+        ])?;
     let mut out = Vec::new();
     for row in table.rows() {
-        let mut stat = MsgStat::from_ds(MsgId::from_raw(row.get("msqid")?), &sys::msg::zeroed_ds());
-        stat.key = Key::from_raw(row.get("key")?);
-        stat.mode = row.octal("perms")? & 0o777;
-        stat.cbytes = row.get("cbytes")?;
-        stat.qnum = row.get("qnum")?;
-        stat.lspid = row.get("lspid")?;
-        stat.lrpid = row.get("lrpid")?;
-        stat.uid = row.get("uid")?;
-        stat.gid = row.get("gid")?;
-        stat.cuid = row.get("cuid")?;
-        stat.cgid = row.get("cgid")?;
-        stat.stime = row.get("stime")?;
-        stat.rtime = row.get("rtime")?;
-        stat.ctime = row.get("ctime")?;
+        let mut stat = MsgStat::from_ds(MsgId::from_raw(row.get(c_msqid)?), &sys::msg::zeroed_ds());
+        stat.key = Key::from_raw(row.get(c_key)?);
+        stat.mode = row.octal(c_perms)? & 0o777;
+        stat.cbytes = row.get(c_cbytes)?;
+        stat.qnum = row.get(c_qnum)?;
+        stat.lspid = row.get(c_lspid)?;
+        stat.lrpid = row.get(c_lrpid)?;
+        stat.uid = row.get(c_uid)?;
+        stat.gid = row.get(c_gid)?;
+        stat.cuid = row.get(c_cuid)?;
+        stat.cgid = row.get(c_cgid)?;
+        stat.stime = row.get(c_stime)?;
+        stat.rtime = row.get(c_rtime)?;
+        stat.ctime = row.get(c_ctime)?;
         // /proc does not show msg_qbytes; IPC_STAT does (when readable).
         stat.qbytes = sys::msg::stat(stat.id.raw(), sys::IPC_STAT)
             .map(|(_, ds)| MsgStat::from_ds(stat.id, &ds).qbytes)

@@ -12,6 +12,13 @@ pub(crate) struct ProcTable<'a> {
     rows: Vec<(&'a str, Vec<&'a str>)>,
 }
 
+/// A column's position (and name, for error messages).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Col {
+    index: usize,
+    name: &'static str,
+}
+
 /// One row, with the table to look up columns.
 pub(crate) struct ProcRow<'t, 'a> {
     table: &'t ProcTable<'a>,
@@ -39,14 +46,25 @@ impl<'a> ProcTable<'a> {
         Ok(ProcTable { path, header, rows })
     }
 
-    /// Fails unless every named column is present.
-    pub(crate) fn require(&self, names: &[&str]) -> Result<()> {
-        for name in names {
-            if !self.header.contains(name) {
-                return Err(malformed(self.path, name, "missing column"));
-            }
+    /// The positions of the named columns, resolved once for all rows; fails unless every
+    /// one is present.
+    pub(crate) fn require<const N: usize>(&self, names: [&'static str; N]) -> Result<[Col; N]> {
+        let mut out = [Col { index: 0, name: "" }; N];
+        for (slot, name) in out.iter_mut().zip(names) {
+            let index = self
+                .header
+                .iter()
+                .position(|h| *h == name)
+                .ok_or_else(|| malformed(self.path, name, "missing column"))?;
+            *slot = Col { index, name };
         }
-        Ok(())
+        Ok(out)
+    }
+
+    /// The position of an optional column.
+    pub(crate) fn optional_column(&self, name: &'static str) -> Option<Col> {
+        let index = self.header.iter().position(|h| *h == name)?;
+        Some(Col { index, name })
     }
 
     /// The rows.
@@ -60,31 +78,25 @@ impl<'a> ProcTable<'a> {
 }
 
 impl ProcRow<'_, '_> {
-    fn raw(&self, name: &str) -> Option<&str> {
-        let col = self.table.header.iter().position(|h| *h == name)?;
-        self.fields.get(col).copied()
-    }
-
-    /// The column `name` as a decimal number.
-    pub(crate) fn get<T: FromStr>(&self, name: &str) -> Result<T> {
-        self.raw(name)
+    /// The column as a decimal number.
+    pub(crate) fn get<T: FromStr>(&self, col: Col) -> Result<T> {
+        self.fields
+            .get(col.index)
             .and_then(|f| f.parse().ok())
-            .ok_or_else(|| malformed(self.table.path, self.line, &format!("bad {name}")))
+            .ok_or_else(|| malformed(self.table.path, self.line, &format!("bad {}", col.name)))
     }
 
-    /// The column `name` as a decimal number, or `None` when the kernel has no such column.
-    pub(crate) fn optional<T: FromStr>(&self, name: &str) -> Result<Option<T>> {
-        match self.raw(name) {
-            None => Ok(None),
-            Some(_) => self.get(name).map(Some),
-        }
+    /// The column as a decimal number, or `None` when the kernel has no such column.
+    pub(crate) fn optional<T: FromStr>(&self, col: Option<Col>) -> Result<Option<T>> {
+        col.map(|c| self.get(c)).transpose()
     }
 
-    /// The column `name` as an octal number (the `perms` column).
-    pub(crate) fn octal(&self, name: &str) -> Result<u32> {
-        self.raw(name)
+    /// The column as an octal number (the `perms` column).
+    pub(crate) fn octal(&self, col: Col) -> Result<u32> {
+        self.fields
+            .get(col.index)
             .and_then(|f| u32::from_str_radix(f, 8).ok())
-            .ok_or_else(|| malformed(self.table.path, self.line, &format!("bad {name}")))
+            .ok_or_else(|| malformed(self.table.path, self.line, &format!("bad {}", col.name)))
     }
 }
 

@@ -73,21 +73,22 @@ fn by_index(any: bool) -> Result<Vec<SemStat>> {
 
 fn parse(text: &str) -> Result<Vec<SemStat>> {
     let table = ProcTable::parse(PROC_SEM, text)?;
-    table.require(&[
-        "key", "semid", "perms", "nsems", "uid", "gid", "cuid", "cgid", "otime", "ctime",
-    ])?;
+    let [c_key, c_semid, c_perms, c_nsems, c_uid, c_gid, c_cuid, c_cgid, c_otime, c_ctime] = table
+        .require([
+            "key", "semid", "perms", "nsems", "uid", "gid", "cuid", "cgid", "otime", "ctime",
+        ])?;
     let mut out = Vec::new();
     for row in table.rows() {
-        let mut stat = SemStat::from_ds(SemId::from_raw(row.get("semid")?), &sys::sem::zeroed_ds());
-        stat.key = Key::from_raw(row.get("key")?);
-        stat.mode = row.octal("perms")? & 0o777;
-        stat.nsems = row.get("nsems")?;
-        stat.uid = row.get("uid")?;
-        stat.gid = row.get("gid")?;
-        stat.cuid = row.get("cuid")?;
-        stat.cgid = row.get("cgid")?;
-        stat.otime = row.get("otime")?;
-        stat.ctime = row.get("ctime")?;
+        let mut stat = SemStat::from_ds(SemId::from_raw(row.get(c_semid)?), &sys::sem::zeroed_ds());
+        stat.key = Key::from_raw(row.get(c_key)?);
+        stat.mode = row.octal(c_perms)? & 0o777;
+        stat.nsems = row.get(c_nsems)?;
+        stat.uid = row.get(c_uid)?;
+        stat.gid = row.get(c_gid)?;
+        stat.cuid = row.get(c_cuid)?;
+        stat.cgid = row.get(c_cgid)?;
+        stat.otime = row.get(c_otime)?;
+        stat.ctime = row.get(c_ctime)?;
         out.push(stat);
     }
     Ok(out)
