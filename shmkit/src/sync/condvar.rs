@@ -193,11 +193,14 @@ impl<R: Deref<Target = Region<ReadWrite>>> Condvar<R> {
         self.wait_inner(guard, None).map(|(g, _)| g)
     }
 
-    /// As [`wait`](Condvar::wait), sleeping at most `timeout` (measured on
-    /// `CLOCK_MONOTONIC`).
+    /// As [`wait`](Condvar::wait), taking at most about `timeout` in all: the sleep
+    /// (measured on `CLOCK_MONOTONIC`) *and* relocking the mutex share the time, so that a
+    /// peer that holds the mutex (or scribbled over it) cannot keep this call waiting.
     ///
     /// # Errors
-    /// As [`wait`](Condvar::wait).
+    /// As [`wait`](Condvar::wait); [`LockError::Failed`] with [`ErrorKind::TimedOut`] when
+    /// the mutex could not be locked again in time (the guard is gone then: the mutex is not
+    /// held).
     pub fn wait_timeout<'a, T: ShmSafe, M: Deref<Target = Region<ReadWrite>>>(
         &self,
         guard: MutexGuard<'a, T, M>,
@@ -223,9 +226,15 @@ impl<R: Deref<Target = Region<ReadWrite>>> Condvar<R> {
             self.counter.end_wait();
             return Err(LockError::Failed(e));
         }
+        let deadline = timeout.map(|t| Instant::now() + t);
         let slept = self.counter.sleep(seen, timeout);
         self.counter.end_wait();
-        let guard = mutex.lock()?;
+        let guard = match deadline {
+            None => mutex.lock()?,
+            Some(deadline) => {
+                mutex.lock_timeout(deadline.saturating_duration_since(Instant::now()))?
+            }
+        };
         match slept {
             Ok(timed_out) => Ok((guard, timed_out)),
             Err(e) => Err(LockError::Failed(e)),

@@ -185,10 +185,16 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
 
     /// Takes the writer mutex; a previous writer that died holding it is no obstacle (the
     /// write that follows replaces whatever it left).
-    fn lock_writer(&self) -> Result<WriterLock<'_>> {
+    fn lock_writer(&self, timeout: Option<Duration>) -> Result<WriterLock<'_>> {
         // SAFETY: the mutex lies inside the region, aligned, initialised by the creator;
         // the region stays mapped while the returned WriterLock borrows `self`.
-        match unsafe { pthread::lock(self.raw()) } {
+        let locked = unsafe {
+            match timeout {
+                None => pthread::lock(self.raw()),
+                Some(t) => pthread::lock_timeout(self.raw(), t),
+            }
+        };
+        match locked {
             Ok(()) => {}
             Err(e) if e.raw() == EOWNERDEAD => {
                 let held = WriterLock {
@@ -200,7 +206,14 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
                     .map_err(|e| Error::sys("pthread_mutex_consistent", self.context(), e))?;
                 return Ok(held);
             }
-            Err(e) => return Err(Error::sys("pthread_mutex_lock", self.context(), e)),
+            Err(e) => {
+                let call = if timeout.is_some() {
+                    "pthread_mutex_timedlock"
+                } else {
+                    "pthread_mutex_lock"
+                };
+                return Err(Error::sys(call, self.context(), e));
+            }
         }
         Ok(WriterLock {
             raw: self.raw(),
@@ -215,7 +228,20 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
     /// [`ErrorKind::Deadlock`] if this thread is already writing; an error from the mutex
     /// (`NotRecoverable` or `InvalidArgument` if its memory was overwritten).
     pub fn write(&self, value: &T) -> Result<()> {
-        let _writer = self.lock_writer()?;
+        self.write_inner(value, None)
+    }
+
+    /// As [`write`](SeqLock::write), waiting at most `timeout` for another writer (or a
+    /// peer that scribbled over the writer mutex) to let go.
+    ///
+    /// # Errors
+    /// [`ErrorKind::TimedOut`], or as [`write`](SeqLock::write).
+    pub fn write_timeout(&self, value: &T, timeout: Duration) -> Result<()> {
+        self.write_inner(value, Some(timeout))
+    }
+
+    fn write_inner(&self, value: &T, timeout: Option<Duration>) -> Result<()> {
+        let _writer = self.lock_writer(timeout)?;
         let seq = self.seq();
         // Only writers change `seq`, and we are the only writer: a plain load suffices.
         let s = seq.load(Ordering::Relaxed);

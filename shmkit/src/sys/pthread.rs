@@ -99,8 +99,6 @@ pub(crate) unsafe fn try_lock(mutex: *mut pthread_mutex_t) -> Result<(), Errno> 
 /// # Safety
 /// As for [`lock`].
 unsafe fn release_stuck_lock_word(mutex: *mut pthread_mutex_t) {
-    const FUTEX_WAITERS: u32 = 0x8000_0000;
-    const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
     // SAFETY: gettid takes no arguments and cannot fail.
     let tid = unsafe { libc::gettid() } as u32;
     // SAFETY: glibc's pthread_mutex_t starts with its `int __lock` futex word on every
@@ -138,14 +136,35 @@ pub(crate) unsafe fn lock_timeout(
     check(unsafe { libc::pthread_mutex_timedlock(mutex, &deadline) })
 }
 
-/// `pthread_mutex_unlock(3)`: `Err(EPERM)` when this thread does not hold it.
+/// `pthread_mutex_unlock(3)` of a mutex the calling thread holds.
+///
+/// `EPERM` then means that another process overwrote the lock word while this thread held
+/// the lock. glibc returns before taking the mutex off this thread's robust list, which would
+/// leave a dangling entry there; so the word is given back this thread's id (with
+/// `FUTEX_WAITERS`, so that glibc wakes whoever waits) and the unlock is retried once. The
+/// `EPERM` is still reported.
 ///
 /// # Safety
-/// As for [`lock`].
+/// As for [`lock`], and the calling thread must hold the mutex.
 pub(crate) unsafe fn unlock(mutex: *mut pthread_mutex_t) -> Result<(), Errno> {
     // SAFETY: per the caller's contract.
-    check(unsafe { libc::pthread_mutex_unlock(mutex) })
+    let result = check(unsafe { libc::pthread_mutex_unlock(mutex) });
+    if result == Err(Errno::from_raw(libc::EPERM)) {
+        // SAFETY: gettid takes no arguments and cannot fail.
+        let tid = unsafe { libc::gettid() } as u32;
+        // SAFETY: glibc's pthread_mutex_t starts with its `int __lock` futex word; the
+        // pointer is valid and aligned per the caller's contract; processes access that word
+        // atomically only.
+        let word = unsafe { AtomicU32::from_ptr(mutex.cast()) };
+        word.store(tid | FUTEX_WAITERS, Ordering::Relaxed);
+        // SAFETY: per the caller's contract; the lock word says this thread holds it again.
+        let _ = unsafe { libc::pthread_mutex_unlock(mutex) };
+    }
+    result
 }
+
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
 /// `pthread_mutex_consistent(3)`: marks a mutex acquired with `EOWNERDEAD` as consistent.
 ///

@@ -21,6 +21,38 @@ pub const EVENT_AT: usize = 256;
 /// A u32 generation counter for the event tests.
 pub const FLAG_AT: usize = 384;
 
+/// Where the hostile-peer test puts its seqlock (the other structures as above).
+pub const SEQLOCK_AT: usize = 512;
+
+/// The byte ranges the scribbler overwrites: every header, the lock words glibc checks
+/// (`__lock`, `__count`, `__owner`, `__nusers`: the first 16 bytes of each
+/// `pthread_mutex_t`), the sequence and waiter words, and the values. Left alone: the
+/// mutexes' `__kind` and robust-list pointers, which glibc trusts (see the `sync` docs).
+pub const SCRIBBLE_RANGES: [(usize, usize); 10] = [
+    (0, 64),                              // mutex header
+    (64, 80),                             // mutex lock words
+    (104, 128),                           // mutex value
+    (CONDVAR_AT, CONDVAR_AT + 72),        // condvar header, seq, waiters
+    (EVENT_AT, EVENT_AT + 72),            // event header, seq, waiters
+    (FLAG_AT, FLAG_AT + 4),               // event flag
+    (SEQLOCK_AT, SEQLOCK_AT + 64),        // seqlock header
+    (SEQLOCK_AT + 64, SEQLOCK_AT + 80),   // seqlock writer lock words
+    (SEQLOCK_AT + 128, SEQLOCK_AT + 132), // seqlock seq
+    (SEQLOCK_AT + 136, SEQLOCK_AT + 200), // seqlock value
+];
+
+/// A small xorshift generator (probes cannot share the test's random source).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
 /// The seqlock tests' value: 4 KiB whose last word is a checksum of the others, so that
 /// a torn copy (parts of two writes) is detected.
 pub type Payload = [u64; 512];
@@ -209,6 +241,51 @@ pub fn probe_main() {
             }
             unreachable!()
         }
+        // scribble KEY SEED: overwrite random bytes of SCRIBBLE_RANGES forever, sometimes
+        // putting the original bytes back (so that structures become valid again)
+        "scribble" => {
+            let map = attach(args[1]);
+            let mut rng = Rng(args[2].parse::<u64>().expect("seed") | 1);
+            let original = map.read_vec(0, 1024).unwrap();
+            say("scribbling");
+            // Headers are hit rarely and put back often, so that the structures are
+            // valid about half the time and the other words get scribbled while in use.
+            let headers = [0, CONDVAR_AT, EVENT_AT, SEQLOCK_AT];
+            loop {
+                if rng.next() % 8 == 0 {
+                    for h in headers {
+                        map.write_at(h, &original[h..h + 64]).unwrap();
+                    }
+                }
+                let pick = if rng.next() % 16 == 0 {
+                    rng.next() as usize % SCRIBBLE_RANGES.len()
+                } else {
+                    // not a header: ranges 1, 2, 5, 7, 8, 9 and the words after the
+                    // condvar's and event's headers
+                    [1, 2, 5, 7, 8, 9][rng.next() as usize % 6]
+                };
+                let (start, end) = SCRIBBLE_RANGES[pick];
+                let at = start + (rng.next() as usize) % (end - start);
+                let len = (1 + (rng.next() % 8) as usize).min(end - at);
+                if rng.next() % 3 == 0 {
+                    map.write_at(at, &original[at..at + len]).unwrap();
+                } else {
+                    let bytes = rng.next().to_ne_bytes();
+                    map.write_at(at, &bytes[..len]).unwrap();
+                }
+                if rng.next() % 4 == 0 {
+                    // the condvar's and event's words
+                    let at = [CONDVAR_AT, EVENT_AT][rng.next() as usize % 2] + 64;
+                    map.write_at(at, &rng.next().to_ne_bytes()).unwrap();
+                }
+                for _ in 0..(rng.next() % 2000) {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+        // hostile-victim KEY ITERS: use every structure ITERS times, with timeouts only,
+        // while a scribbler works; report how many operations succeeded and the errors
+        "hostile-victim" => hostile_victim(&attach(args[1]), args[2].parse().unwrap()),
         other => panic!("unknown sync probe op {other}"),
     };
     say(&result);
@@ -281,4 +358,83 @@ pub fn blocked_in_futex_at(pid: u32, addr: usize) -> bool {
             .and_then(|f| usize::from_str_radix(f.trim_start_matches("0x"), 16).ok());
         nr == Some(libc::SYS_futex) && arg0 == Some(addr)
     })
+}
+
+fn hostile_victim(map: &shmkit::Attachment, iters: u64) -> String {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+    let short = Duration::from_micros(200);
+    let mut ok = 0u64;
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut note = |r: Result<(), shmkit::ErrorKind>| match r {
+        Ok(()) => ok += 1,
+        Err(kind) => *errors.entry(format!("{kind:?}")).or_default() += 1,
+    };
+    let region = map.region();
+    for i in 0..iters {
+        match i % 5 {
+            0 | 1 => match RobustMutex::<Guarded, _>::open_in(region, MUTEX_AT) {
+                Err(e) => note(Err(e.kind())),
+                Ok(m) => {
+                    let r = if i % 5 == 0 {
+                        m.lock_timeout(short)
+                    } else {
+                        m.try_lock()
+                    };
+                    match r {
+                        Ok(mut g) => {
+                            g[2] = g[2].wrapping_add(1);
+                            note(g.unlock().map_err(|e| e.kind()));
+                        }
+                        Err(LockError::OwnerDied(mut g)) => {
+                            note(Err(shmkit::ErrorKind::OwnerDied));
+                            note(g.mark_consistent().map_err(|e| e.kind()));
+                        }
+                        Err(LockError::Failed(e)) => note(Err(e.kind())),
+                    }
+                }
+            },
+            2 => {
+                let m = RobustMutex::<Guarded, _>::open_in(region, MUTEX_AT);
+                let cv = Condvar::open_in(region, CONDVAR_AT);
+                match (m, cv) {
+                    (Ok(m), Ok(cv)) => match m.lock_timeout(short) {
+                        Ok(g) => match cv.wait_timeout(g, short) {
+                            Ok(_) => note(Ok(())),
+                            Err(LockError::OwnerDied(mut g)) => {
+                                note(Err(shmkit::ErrorKind::OwnerDied));
+                                note(g.mark_consistent().map_err(|e| e.kind()));
+                            }
+                            Err(LockError::Failed(e)) => note(Err(e.kind())),
+                        },
+                        Err(LockError::OwnerDied(mut g)) => {
+                            note(g.mark_consistent().map_err(|e| e.kind()));
+                        }
+                        Err(LockError::Failed(e)) => note(Err(e.kind())),
+                    },
+                    (Err(e), _) | (_, Err(e)) => note(Err(e.kind())),
+                }
+                if let Ok(cv) = Condvar::open_in(region, CONDVAR_AT) {
+                    note(cv.notify_all().map_err(|e| e.kind()));
+                }
+            }
+            3 => match Event::open_in(region, EVENT_AT) {
+                Err(e) => note(Err(e.kind())),
+                Ok(ev) => {
+                    let t = ev.listen();
+                    note(ev.wait_timeout(t, short).map_err(|e| e.kind()));
+                    note(ev.notify_one().map_err(|e| e.kind()));
+                }
+            },
+            _ => match SeqLock::<[u64; 8], _>::open_in(region, SEQLOCK_AT) {
+                Err(e) => note(Err(e.kind())),
+                Ok(s) => {
+                    note(s.read_timeout(short).map(drop).map_err(|e| e.kind()));
+                    note(s.try_read().map(drop).map_err(|e| e.kind()));
+                    note(s.write_timeout(&[i; 8], short).map_err(|e| e.kind()));
+                }
+            },
+        }
+    }
+    format!("done ok={ok} errors={errors:?}")
 }
