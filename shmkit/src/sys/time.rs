@@ -24,16 +24,19 @@ pub(crate) struct Tm {
     pub(crate) zone: String,
 }
 
-/// `localtime_r(secs)`, honouring `TZ` (and calling `tzset` first, as `localtime` does).
+/// `localtime_r(secs)`, honouring `TZ` (read by `tzset` once per process, as `localtime`
+/// does on its first call).
 pub(crate) fn localtime(secs: i64) -> Option<Tm> {
     let t = libc::time_t::try_from(secs).ok()?;
     let mut tm = MaybeUninit::<libc::tm>::zeroed();
-    // SAFETY: tzset has no preconditions; localtime_r gets a valid time_t and a writable
-    // struct tm, and returns null on failure.
-    let ok = unsafe {
-        tzset();
-        !libc::localtime_r(&t, tm.as_mut_ptr()).is_null()
-    };
+    // tzset reads TZ (and stats the zone file) again at every call: once per process is
+    // what localtime does, and a listing formats thousands of times.
+    static TZSET: std::sync::Once = std::sync::Once::new();
+    // SAFETY: tzset has no preconditions.
+    TZSET.call_once(|| unsafe { tzset() });
+    // SAFETY: localtime_r gets a valid time_t and a writable struct tm, and returns null on
+    // failure.
+    let ok = unsafe { !libc::localtime_r(&t, tm.as_mut_ptr()).is_null() };
     if !ok {
         return None;
     }

@@ -147,16 +147,21 @@ impl Table {
             out.extend_from_slice(b"\n   ]\n}\n");
             return;
         }
+        // The keys are the same in every row: encode them once.
+        let keys: Vec<Vec<u8>> = self
+            .columns
+            .iter()
+            .map(|col| json_string(self.column_name(col).to_ascii_lowercase().as_bytes()))
+            .collect();
         for (r, row) in self.rows.iter().enumerate() {
             out.extend_from_slice(if r == 0 { b"      {\n" } else { b",{\n" });
             let n = self.columns.len();
-            for (i, (col, cell)) in self.columns.iter().zip(row).enumerate() {
+            for (i, (key, cell)) in keys.iter().zip(row).enumerate() {
                 out.extend_from_slice(b"         ");
-                let key = self.column_name(col).to_ascii_lowercase();
-                out.extend_from_slice(&json_string(key.as_bytes()));
+                out.extend_from_slice(key);
                 out.extend_from_slice(b": ");
                 match cell.as_deref() {
-                    Some(data) if !data.is_empty() => out.extend_from_slice(&json_string(data)),
+                    Some(data) if !data.is_empty() => json_string_into(out, data),
                     _ => out.extend_from_slice(b"null"),
                 }
                 out.extend_from_slice(if i + 1 < n { b",\n" } else { b"\n" });
@@ -422,7 +427,14 @@ fn quoted(data: &[u8]) -> Vec<u8> {
 /// A JSON string (`fputs_quoted_json`): `"` and `\` escaped, control characters as
 /// `\b \t \n \f \r` or `\u00xx`, everything else as-is.
 fn json_string(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![b'"'];
+    let mut out = Vec::with_capacity(data.len() + 2);
+    json_string_into(&mut out, data);
+    out
+}
+
+/// Appends `data` to `out` as a JSON string, escaped as libsmartcols does.
+fn json_string_into(out: &mut Vec<u8>, data: &[u8]) {
+    out.push(b'"');
     for &b in data {
         match b {
             b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
@@ -436,7 +448,6 @@ fn json_string(data: &[u8]) -> Vec<u8> {
         }
     }
     out.push(b'"');
-    out
 }
 
 /// `mbs_safe_encode`: control characters, a backslash starting `\x`, invalid UTF-8 and
