@@ -305,6 +305,7 @@ pub(crate) fn open(
 ///
 /// # Safety
 /// `offset..offset+4` must lie inside `region` and `base + offset` must be 4-aligned.
+#[inline]
 pub(crate) unsafe fn word(region: &Region<ReadWrite>, offset: usize) -> &AtomicU32 {
     // SAFETY: in bounds and aligned per the caller's contract; the memory is mapped
     // read-write while `region` is borrowed, and it is only accessed atomically here.

@@ -167,12 +167,14 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
             .cast()
     }
 
+    #[inline]
     fn seq(&self) -> &AtomicU32 {
         // SAFETY: create/open checked that the structure lies inside the region, 64-byte
         // aligned, so the word at +128 is in bounds and aligned.
         unsafe { header::word(&self.region, self.offset + SEQ) }
     }
 
+    #[inline]
     fn data(&self) -> *mut u8 {
         self.region
             .as_mut_ptr()
@@ -261,6 +263,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
 
     /// One attempt: the value, or `Err(Some(seq))` if a write was in progress (`seq` odd),
     /// `Err(None)` if one overlapped the copy.
+    #[inline]
     fn attempt(&self) -> std::result::Result<T, Option<u32>> {
         let seq = self.seq();
         // Acquire: pairs with the writer's final Release store.
@@ -293,6 +296,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
     ///
     /// # Errors
     /// [`ErrorKind::WouldBlock`] when a write was in progress or overlapped the copy.
+    #[inline]
     pub fn try_read(&self) -> Result<T> {
         self.attempt().map_err(|_| {
             Error::new(
@@ -310,6 +314,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
     /// [`ErrorKind::WriterDied`] when the last writer died mid-write (the value is torn
     /// until the next write); an error from the writer mutex (for example
     /// [`ErrorKind::NotRecoverable`]).
+    #[inline]
     pub fn read(&self) -> Result<T> {
         self.read_until(None)
     }
@@ -323,6 +328,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
         self.read_until(Some(Instant::now() + timeout))
     }
 
+    #[inline]
     fn read_until(&self, deadline: Option<Instant>) -> Result<T> {
         // How long `seq` has stayed at the same odd value: a live writer moves it on when
         // its write ends; only a value that stays put makes us look at the writer mutex, at
