@@ -17,6 +17,25 @@ fn probe() {
     sync_probe::probe_main();
 }
 
+/// Like `common::wait_until`, but polls in bursts of spins before yielding: the state
+/// awaited (a write in progress) lasts microseconds, shorter than a time slice.
+fn spin_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    loop {
+        for _ in 0..10_000 {
+            if cond() {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "gave up waiting for {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
 /// Long enough that a working reader never hits it; a hang fails instead of blocking CI.
 const NO_HANG: Duration = Duration::from_secs(30);
 
@@ -144,7 +163,7 @@ fn writer_killed_mid_write_1000_times() {
             let target = seq
                 .load(Ordering::SeqCst)
                 .wrapping_add(2 + 2 * (common::random_u64() % 8) as u32);
-            common::wait_until("the writer to write", || {
+            spin_until("the writer to write", || {
                 seq.load(Ordering::SeqCst).wrapping_sub(target) < 1 << 31
             });
             // Read while it writes, a random number of times, then kill it.
@@ -162,7 +181,7 @@ fn writer_killed_mid_write_1000_times() {
             }
             // Kill it mid-write: once `seq` is odd, after a random number of spins (a write
             // takes microseconds, so some kills still land between writes).
-            common::wait_until("the writer to be mid-write", || {
+            spin_until("the writer to be mid-write", || {
                 seq.load(Ordering::SeqCst) & 1 == 1
             });
             for _ in 0..common::random_u64() % 64 {
