@@ -24,7 +24,7 @@ use crate::guard::{Identity, Removable, RemoveOnDrop};
 use crate::key::Key;
 use crate::sys;
 use crate::sys::msg::msqid_ds;
-use crate::trust::{self, Existing, Trust};
+use crate::trust::{self, Existing, OpenOrCreate, Trust};
 use crate::DEFAULT_MODE;
 use std::fmt;
 
@@ -311,67 +311,33 @@ impl MessageQueueBuilder {
         let mode = self.checked_mode()?;
         let flags = mode as i32 | sys::shm::IPC_CREAT | sys::shm::IPC_EXCL;
         let request = if self.mode.is_some() { mode as i32 } else { 0 };
-        let context = || format!("key={}", self.key);
-        let explain = |e| {
-            self.trust
-                .explain_denial(e, "msgget", context(), self.key, |key| {
-                    let rows = crate::info::message_queues().ok()?;
-                    let row = rows.into_iter().find(|r| r.key == key)?;
-                    Some((row.uid, row.cuid))
+        let key = self.key;
+        let handle = |id, created| MessageQueue { id, key, created };
+        trust::open_or_create(OpenOrCreate {
+            key,
+            call: "msgget",
+            context: format!("key={key}"),
+            trust: self.trust,
+            mode,
+            size: 0,
+            create: &|| msgget(key, flags).map(|id| handle(id, true)),
+            open: &|| msgget(key, request).map(|id| handle(id, false)),
+            existing: &|queue| {
+                queue.stat().map(|s| Existing {
+                    uid: s.uid,
+                    cuid: s.cuid,
+                    mode: s.mode,
+                    size: None,
                 })
-        };
-        let mut last = None;
-        for _ in 0..16 {
-            match msgget(self.key, flags) {
-                Ok(id) => {
-                    return Ok(MessageQueue {
-                        id,
-                        key: self.key,
-                        created: true,
-                    })
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists && !self.key.is_private() => {}
-                Err(e) => return Err(e),
-            }
-            let queue = match msgget(self.key, request) {
-                Ok(id) => MessageQueue {
-                    id,
-                    key: self.key,
-                    created: false,
-                },
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    last = Some(e);
-                    continue;
-                }
-                Err(e) => return Err(explain(e)),
-            };
-            let stat = match queue.stat() {
-                Ok(stat) => stat,
-                Err(e) if matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::Removed) => {
-                    last = Some(e);
-                    continue;
-                }
-                Err(e) => return Err(explain(e)),
-            };
-            let existing = Existing {
-                uid: stat.uid,
-                cuid: stat.cuid,
-                mode: stat.mode,
-                size: None,
-            };
-            if let Some(why) = self.trust.refusal(&existing, mode, 0) {
-                return Err(Error::squatting("msgget", context(), why));
-            }
-            return Ok(queue);
-        }
-        Err(last.unwrap_or_else(|| {
-            Error::new(
-                ErrorKind::Other,
-                "msgget",
-                context(),
-                "the queue kept vanishing",
-            )
-        }))
+            },
+            owner_of: &|key| {
+                let row = crate::info::message_queues()
+                    .ok()?
+                    .into_iter()
+                    .find(|r| r.key == key)?;
+                Some((row.uid, row.cuid))
+            },
+        })
     }
 }
 

@@ -22,7 +22,7 @@ use crate::guard::{Identity, Removable, RemoveOnDrop};
 use crate::key::Key;
 use crate::sys;
 use crate::sys::sem::{sembuf, semid_ds, semun};
-use crate::trust::{self, Existing, Trust};
+use crate::trust::{self, Existing, OpenOrCreate, Trust};
 use crate::DEFAULT_MODE;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -305,68 +305,34 @@ impl SemaphoreSetBuilder {
         let nsems = self.nsems()?;
         let flags = mode as i32 | sys::shm::IPC_CREAT | sys::shm::IPC_EXCL;
         let request = if self.mode.is_some() { mode as i32 } else { 0 };
-        let context = || format!("key={}, nsems={nsems}", self.key);
-        let mut last = None;
-        for _ in 0..16 {
-            match semget(self.key, nsems, flags) {
-                Ok(id) => {
-                    return Ok(SemaphoreSet {
-                        id,
-                        key: self.key,
-                        created: true,
-                    })
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists && !self.key.is_private() => {}
-                Err(e) => return Err(e),
-            }
-            let open_nsems = if self.trust.size { nsems } else { 0 };
-            let explain = |e| {
-                self.trust
-                    .explain_denial(e, "semget", context(), self.key, |key| {
-                        let rows = crate::info::semaphore_sets().ok()?;
-                        let row = rows.into_iter().find(|r| r.key == key)?;
-                        Some((row.uid, row.cuid))
-                    })
-            };
-            let set = match semget(self.key, open_nsems, request) {
-                Ok(id) => SemaphoreSet {
-                    id,
-                    key: self.key,
-                    created: false,
-                },
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    last = Some(e);
-                    continue;
-                }
-                Err(e) => return Err(explain(e)),
-            };
-            let stat = match set.stat() {
-                Ok(stat) => stat,
-                Err(e) if matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::Removed) => {
-                    last = Some(e);
-                    continue;
-                }
-                Err(e) => return Err(explain(e)),
-            };
-            let existing = Existing {
-                uid: stat.uid,
-                cuid: stat.cuid,
-                mode: stat.mode,
-                size: Some(stat.nsems),
-            };
-            if let Some(why) = self.trust.refusal(&existing, mode, self.count) {
-                return Err(Error::squatting("semget", context(), why));
-            }
-            return Ok(set);
-        }
-        Err(last.unwrap_or_else(|| {
-            Error::new(
-                ErrorKind::Other,
-                "semget",
-                context(),
-                "the set kept vanishing",
-            )
-        }))
+        let open_nsems = if self.trust.size { nsems } else { 0 };
+        let key = self.key;
+        let handle = |id, created| SemaphoreSet { id, key, created };
+        trust::open_or_create(OpenOrCreate {
+            key,
+            call: "semget",
+            context: format!("key={key}, nsems={nsems}"),
+            trust: self.trust,
+            mode,
+            size: self.count,
+            create: &|| semget(key, nsems, flags).map(|id| handle(id, true)),
+            open: &|| semget(key, open_nsems, request).map(|id| handle(id, false)),
+            existing: &|set| {
+                set.stat().map(|s| Existing {
+                    uid: s.uid,
+                    cuid: s.cuid,
+                    mode: s.mode,
+                    size: Some(s.nsems),
+                })
+            },
+            owner_of: &|key| {
+                let row = crate::info::semaphore_sets()
+                    .ok()?
+                    .into_iter()
+                    .find(|r| r.key == key)?;
+                Some((row.uid, row.cuid))
+            },
+        })
     }
 }
 

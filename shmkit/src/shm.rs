@@ -25,7 +25,7 @@ use crate::key::Key;
 use crate::region::{ReadOnly, ReadWrite};
 use crate::sys;
 use crate::sys::shm::shmid_ds;
-use crate::trust::{self, Existing, Trust};
+use crate::trust::{self, Existing, OpenOrCreate, Trust};
 use std::fmt;
 
 /// The kernel's identifier of a segment (`shmid`), as `shmget` returns it.
@@ -206,8 +206,6 @@ pub struct SegmentBuilder {
 /// The mode a segment gets when none is asked for: read-write for the owner only.
 pub const DEFAULT_MODE: u32 = 0o600;
 
-const OPEN_OR_CREATE_TRIES: usize = 16;
-
 impl SegmentBuilder {
     /// The size in bytes, for creating (and for checking an existing segment's size in
     /// [`open_or_create`](SegmentBuilder::open_or_create)). The kernel rounds the memory up
@@ -362,81 +360,33 @@ impl SegmentBuilder {
         let mode = self.checked_mode()?;
         let request = if self.mode.is_some() { mode as i32 } else { 0 };
         let open_size = if self.trust.size { self.size } else { 0 };
-        let mut last = None;
-        for _ in 0..OPEN_OR_CREATE_TRIES {
-            match shmget(self.key, self.size, flags) {
-                Ok(id) => {
-                    return Ok(Segment {
-                        id,
-                        key: self.key,
-                        created: true,
-                    })
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists && !self.key.is_private() => {}
-                Err(e) => return Err(e),
-            }
-            // It exists: open it. It may vanish in between; then try creating again.
-            let id = match shmget(self.key, open_size, request) {
-                Ok(id) => id,
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    last = Some(e);
-                    continue;
-                }
-                Err(e) => return Err(self.squatter_or(e)),
-            };
-            let segment = Segment {
-                id,
-                key: self.key,
-                created: false,
-            };
-            let stat = match segment.stat() {
-                Ok(stat) => stat,
-                Err(e) if matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::Removed) => {
-                    last = Some(e);
-                    continue;
-                }
-                Err(e) => return Err(self.squatter_or(e)),
-            };
-            self.check_trust(&stat, mode)?;
-            return Ok(segment);
-        }
-        Err(last.unwrap_or_else(|| {
-            Error::new(
-                ErrorKind::Other,
-                "shmget",
-                format!("key={}", self.key),
-                "the segment kept appearing and vanishing",
-            )
-        }))
-    }
-
-    /// A permission error while opening an existing segment may reveal a squatter (one
-    /// can make it mode 0, so that we cannot even stat it).
-    fn squatter_or(&self, err: Error) -> Error {
-        let context = format!("key={}, size={}", self.key, self.size);
-        self.trust
-            .explain_denial(err, "shmget", context, self.key, |key| {
-                let rows = crate::info::segments().ok()?;
-                let row = rows.into_iter().find(|r| r.key == key)?;
+        let key = self.key;
+        let handle = |id, created| Segment { id, key, created };
+        trust::open_or_create(OpenOrCreate {
+            key,
+            call: "shmget",
+            context: format!("key={key}, size={}", self.size),
+            trust: self.trust,
+            mode,
+            size: self.size,
+            create: &|| shmget(key, self.size, flags).map(|id| handle(id, true)),
+            open: &|| shmget(key, open_size, request).map(|id| handle(id, false)),
+            existing: &|segment| {
+                segment.stat().map(|s| Existing {
+                    uid: s.uid,
+                    cuid: s.cuid,
+                    mode: s.mode,
+                    size: Some(s.size),
+                })
+            },
+            owner_of: &|key| {
+                let row = crate::info::segments()
+                    .ok()?
+                    .into_iter()
+                    .find(|r| r.key == key)?;
                 Some((row.uid, row.cuid))
-            })
-    }
-
-    fn check_trust(&self, stat: &SegmentStat, mode: u32) -> Result<()> {
-        let existing = Existing {
-            uid: stat.uid,
-            cuid: stat.cuid,
-            mode: stat.mode,
-            size: Some(stat.size),
-        };
-        match self.trust.refusal(&existing, mode, self.size) {
-            None => Ok(()),
-            Some(why) => Err(Error::squatting(
-                "shmget",
-                format!("key={}, size={}", self.key, self.size),
-                why,
-            )),
-        }
+            },
+        })
     }
 }
 

@@ -81,6 +81,82 @@ impl Trust {
     }
 }
 
+/// How many times open-or-create tries when the object keeps appearing and vanishing
+/// between the exclusive create and the open.
+const TRIES: usize = 16;
+
+/// What [`open_or_create`] needs to know about one facility.
+pub(crate) struct OpenOrCreate<'a, H> {
+    /// The key; with [`Key::PRIVATE`] every attempt creates.
+    pub(crate) key: Key,
+    /// The call named in errors (`shmget`, `semget`, `msgget`).
+    pub(crate) call: &'static str,
+    /// The arguments named in errors.
+    pub(crate) context: String,
+    /// The checks, the mode and the size asked for.
+    pub(crate) trust: Trust,
+    pub(crate) mode: u32,
+    pub(crate) size: usize,
+    /// Creates exclusively (`IPC_CREAT | IPC_EXCL`).
+    pub(crate) create: &'a dyn Fn() -> crate::Result<H>,
+    /// Opens the existing object.
+    pub(crate) open: &'a dyn Fn() -> crate::Result<H>,
+    /// What the kernel says about an opened object (`IPC_STAT`).
+    pub(crate) existing: &'a dyn Fn(&H) -> crate::Result<Existing>,
+    /// The owner and creator of the object with a key, from the system listing (which
+    /// shows them whatever the permissions), for explaining a permission error.
+    pub(crate) owner_of: &'a dyn Fn(Key) -> Option<(u32, u32)>,
+}
+
+/// Creates the object, or opens the existing one if it passes the squatting checks.
+///
+/// The object may vanish between the failed exclusive create and the open (or the stat):
+/// then the create is tried again, a bounded number of times.
+pub(crate) fn open_or_create<H>(o: OpenOrCreate<'_, H>) -> crate::Result<H> {
+    let explain = |e: Error| {
+        o.trust
+            .explain_denial(e, o.call, o.context.clone(), o.key, |key| (o.owner_of)(key))
+    };
+    let mut last = None;
+    for _ in 0..TRIES {
+        match (o.create)() {
+            Ok(handle) => return Ok(handle),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && !o.key.is_private() => {}
+            Err(e) => return Err(e),
+        }
+        // It exists: open it. It may vanish in between (the open finds no such key, or the
+        // stat no such id); then try creating again.
+        let handle = match (o.open)() {
+            Ok(handle) => handle,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                last = Some(e);
+                continue;
+            }
+            Err(e) => return Err(explain(e)),
+        };
+        let existing = match (o.existing)(&handle) {
+            Ok(existing) => existing,
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::Removed) => {
+                last = Some(e);
+                continue;
+            }
+            Err(e) => return Err(explain(e)),
+        };
+        return match o.trust.refusal(&existing, o.mode, o.size) {
+            None => Ok(handle),
+            Some(why) => Err(Error::squatting(o.call, o.context, why)),
+        };
+    }
+    Err(last.unwrap_or_else(|| {
+        Error::new(
+            ErrorKind::Other,
+            o.call,
+            o.context,
+            "the object kept vanishing",
+        )
+    }))
+}
+
 /// Checks that `mode` holds permission bits only.
 pub(crate) fn checked_mode(call: &'static str, key: Key, mode: u32) -> crate::Result<u32> {
     if mode & !0o777 != 0 {
