@@ -50,6 +50,7 @@
 mod attachment;
 pub mod error;
 mod guard;
+mod id;
 pub mod info;
 pub mod key;
 pub mod msg;

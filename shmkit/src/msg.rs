@@ -26,38 +26,14 @@ use crate::sys;
 use crate::sys::msg::msqid_ds;
 use crate::trust::{self, Existing, OpenOrCreate, Trust};
 use crate::DEFAULT_MODE;
-use std::fmt;
 
-/// The kernel's identifier of a message queue (`msqid`).
-///
-/// # References
-/// - [`msgget(2)`](https://man7.org/linux/man-pages/man2/msgget.2.html)
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[doc(alias = "msqid")]
-pub struct MsgId(i32);
-
-impl MsgId {
-    /// An id from its raw value.
-    pub const fn from_raw(raw: i32) -> MsgId {
-        MsgId(raw)
-    }
-
-    /// The raw value.
-    pub const fn raw(self) -> i32 {
-        self.0
-    }
-}
-
-impl fmt::Display for MsgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Debug for MsgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MsgId({})", self.0)
-    }
+crate::id::ipc_id! {
+    /// The kernel's identifier of a message queue (`msqid`).
+    ///
+    /// # References
+    /// - [`msgget(2)`](https://man7.org/linux/man-pages/man2/msgget.2.html)
+    #[doc(alias = "msqid")]
+    MsgId
 }
 
 /// Which message [`MessageQueue::recv`] takes (`msgtyp` and `MSG_EXCEPT`).

@@ -24,39 +24,15 @@ use crate::sys;
 use crate::sys::sem::{sembuf, semid_ds, semun};
 use crate::trust::{self, Existing, OpenOrCreate, Trust};
 use crate::DEFAULT_MODE;
-use std::fmt;
 use std::time::{Duration, Instant};
 
-/// The kernel's identifier of a semaphore set (`semid`).
-///
-/// # References
-/// - [`semget(2)`](https://man7.org/linux/man-pages/man2/semget.2.html)
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[doc(alias = "semid")]
-pub struct SemId(i32);
-
-impl SemId {
-    /// An id from its raw value.
-    pub const fn from_raw(raw: i32) -> SemId {
-        SemId(raw)
-    }
-
-    /// The raw value.
-    pub const fn raw(self) -> i32 {
-        self.0
-    }
-}
-
-impl fmt::Display for SemId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Debug for SemId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SemId({})", self.0)
-    }
+crate::id::ipc_id! {
+    /// The kernel's identifier of a semaphore set (`semid`).
+    ///
+    /// # References
+    /// - [`semget(2)`](https://man7.org/linux/man-pages/man2/semget.2.html)
+    #[doc(alias = "semid")]
+    SemId
 }
 
 /// One operation of a batch given to [`SemaphoreSet::op`] (`struct sembuf`).

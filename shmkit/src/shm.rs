@@ -26,41 +26,17 @@ use crate::region::{ReadOnly, ReadWrite};
 use crate::sys;
 use crate::sys::shm::shmid_ds;
 use crate::trust::{self, Existing, OpenOrCreate, Trust};
-use std::fmt;
 
-/// The kernel's identifier of a segment (`shmid`), as `shmget` returns it.
-///
-/// Unlike a [`Key`], an id is chosen by the kernel and may be reused after the segment is
-/// destroyed.
-///
-/// # References
-/// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[doc(alias = "shmid")]
-pub struct ShmId(i32);
-
-impl ShmId {
-    /// An id from its raw value.
-    pub const fn from_raw(raw: i32) -> ShmId {
-        ShmId(raw)
-    }
-
-    /// The raw value, as `shmat` and `shmctl` take it.
-    pub const fn raw(self) -> i32 {
-        self.0
-    }
-}
-
-impl fmt::Display for ShmId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Debug for ShmId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ShmId({})", self.0)
-    }
+crate::id::ipc_id! {
+    /// The kernel's identifier of a segment (`shmid`), as `shmget` returns it.
+    ///
+    /// Unlike a [`Key`], an id is chosen by the kernel and may be reused after the segment is
+    /// destroyed.
+    ///
+    /// # References
+    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
+    #[doc(alias = "shmid")]
+    ShmId
 }
 
 /// The size of the huge pages backing a segment created with [`SegmentBuilder::huge_pages`].
