@@ -46,7 +46,10 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 /// `R` holds the memory: `&Region` (borrowed from an attachment, see
 /// [`create_in`](RobustMutex::create_in)) or an owned [`Attachment`] (see
 /// [`create`](RobustMutex::create)). A guard borrows the mutex, which holds `R`, so the
-/// segment cannot be detached while this process holds the lock.
+/// segment cannot be detached while this process holds the lock. (Leaking a guard with
+/// `std::mem::forget` and then detaching defeats this: glibc keeps the mutex on the thread's
+/// robust list, and later lock operations and the thread's exit write into whatever is mapped
+/// at that address by then. Do not forget guards.)
 ///
 /// # References
 /// - [`pthread_mutexattr_setrobust(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html)

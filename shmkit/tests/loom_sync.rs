@@ -1,0 +1,220 @@
+//! loom models of the algorithms in `shmkit::sync` (run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p shmkit --test loom_sync --release`).
+//!
+//! The real structures live in shared memory and wait in the kernel (`FUTEX_WAIT`), which
+//! loom cannot see, so these are models of the same protocols with the same orderings: a
+//! futex is modelled as "check the word and sleep" made atomic by a mutex, which is what the
+//! kernel's hash-bucket lock gives. A lost wake-up shows up as a deadlock, a torn read as a
+//! failed assertion.
+#![cfg(loom)]
+
+use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use loom::sync::{Arc, Condvar, Mutex};
+use loom::thread;
+
+/// FUTEX_WAIT / FUTEX_WAKE on a word.
+struct Futex {
+    word: AtomicU32,
+    queue: Mutex<()>,
+    sleepers: Condvar,
+}
+
+impl Futex {
+    fn new() -> Self {
+        Futex {
+            word: AtomicU32::new(0),
+            queue: Mutex::new(()),
+            sleepers: Condvar::new(),
+        }
+    }
+
+    /// Sleeps if `word == expected` (checked under the queue lock, as the kernel does).
+    fn wait(&self, expected: u32) {
+        let q = self.queue.lock().unwrap();
+        if self.word.load(Ordering::SeqCst) != expected {
+            return;
+        }
+        drop(self.sleepers.wait(q).unwrap());
+    }
+
+    fn wake_all(&self) {
+        drop(self.queue.lock().unwrap());
+        self.sleepers.notify_all();
+    }
+}
+
+/// The condition variable of `sync::condvar`: sequence counter `seq` (the futex word) and
+/// the `waiters` hint, with the same orderings.
+struct SeqCondvar {
+    seq: Futex,
+    waiters: AtomicU32,
+}
+
+impl SeqCondvar {
+    fn new() -> Self {
+        SeqCondvar {
+            seq: Futex::new(),
+            waiters: AtomicU32::new(0),
+        }
+    }
+
+    fn wait<'a, T>(
+        &self,
+        guard: loom::sync::MutexGuard<'a, T>,
+        mutex: &'a Mutex<T>,
+    ) -> loom::sync::MutexGuard<'a, T> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let seen = self.seq.word.load(Ordering::SeqCst);
+        drop(guard);
+        self.seq.wait(seen);
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
+        mutex.lock().unwrap()
+    }
+
+    fn notify_all(&self) {
+        self.seq.word.fetch_add(1, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) != 0 {
+            self.seq.wake_all();
+        }
+    }
+}
+
+#[test]
+fn condvar_never_loses_a_wakeup() {
+    loom::model(|| {
+        let shared = Arc::new((Mutex::new(false), SeqCondvar::new()));
+        let waiter = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let (m, cv) = &*shared;
+                let mut ready = m.lock().unwrap();
+                while !*ready {
+                    ready = cv.wait(ready, m);
+                }
+            })
+        };
+        let (m, cv) = &*shared;
+        *m.lock().unwrap() = true;
+        cv.notify_all();
+        waiter.join().unwrap();
+    });
+}
+
+#[test]
+fn condvar_with_two_waiters_and_a_notification_outside_the_lock() {
+    loom::model(|| {
+        let shared = Arc::new((Mutex::new(0u32), SeqCondvar::new()));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let shared = shared.clone();
+                thread::spawn(move || {
+                    let (m, cv) = &*shared;
+                    let mut n = m.lock().unwrap();
+                    while *n == 0 {
+                        n = cv.wait(n, m);
+                    }
+                })
+            })
+            .collect();
+        let (m, cv) = &*shared;
+        *m.lock().unwrap() = 1;
+        cv.notify_all();
+        for w in waiters {
+            w.join().unwrap();
+        }
+    });
+}
+
+/// The seqlock of `sync::seqlock` over a two-word value whose words are always equal: a
+/// torn copy has two different words.
+struct Seq {
+    seq: AtomicU32,
+    data: [AtomicU64; 2],
+}
+
+impl Seq {
+    fn write(&self, v: u64) {
+        let s = self.seq.load(Ordering::Relaxed);
+        let odd = s | 1;
+        self.seq.store(odd, Ordering::Relaxed);
+        fence(Ordering::Release);
+        for d in &self.data {
+            d.store(v, Ordering::Relaxed);
+        }
+        self.seq.store(odd.wrapping_add(1), Ordering::Release);
+    }
+
+    fn try_read(&self) -> Option<[u64; 2]> {
+        let s1 = self.seq.load(Ordering::Acquire);
+        if s1 & 1 != 0 {
+            return None;
+        }
+        let v = [
+            self.data[0].load(Ordering::Relaxed),
+            self.data[1].load(Ordering::Relaxed),
+        ];
+        fence(Ordering::Acquire);
+        if self.seq.load(Ordering::Relaxed) != s1 {
+            return None;
+        }
+        Some(v)
+    }
+}
+
+#[test]
+fn seqlock_readers_never_see_a_torn_value() {
+    loom::model(|| {
+        let s = Arc::new(Seq {
+            seq: AtomicU32::new(0),
+            data: [AtomicU64::new(0), AtomicU64::new(0)],
+        });
+        let writer = {
+            let s = s.clone();
+            thread::spawn(move || {
+                s.write(1);
+                s.write(2);
+            })
+        };
+        for _ in 0..2 {
+            if let Some([a, b]) = s.try_read() {
+                assert_eq!(a, b, "torn read");
+            }
+        }
+        writer.join().unwrap();
+        assert_eq!(s.try_read(), Some([2, 2]));
+    });
+}
+
+#[test]
+fn a_writer_that_stops_mid_write_leaves_seq_odd_and_the_next_write_repairs_it() {
+    loom::model(|| {
+        let s = Arc::new(Seq {
+            seq: AtomicU32::new(0),
+            data: [AtomicU64::new(0), AtomicU64::new(0)],
+        });
+        // The "dead" writer: makes seq odd, writes half of the value, stops.
+        {
+            let s = s.clone();
+            thread::spawn(move || {
+                s.seq.store(1, Ordering::Relaxed);
+                fence(Ordering::Release);
+                s.data[0].store(7, Ordering::Relaxed);
+            })
+            .join()
+            .unwrap();
+        }
+        assert_eq!(s.try_read(), None);
+        let reader = {
+            let s = s.clone();
+            thread::spawn(move || {
+                if let Some([a, b]) = s.try_read() {
+                    assert_eq!(a, b, "torn read");
+                    assert_eq!(a, 9);
+                }
+            })
+        };
+        s.write(9);
+        reader.join().unwrap();
+        assert_eq!(s.try_read(), Some([9, 9]));
+    });
+}
