@@ -148,8 +148,14 @@ impl<A: Access> Attachment<A> {
 
     /// Detaches now (`shmdt`), reporting an error that dropping would ignore.
     ///
+    /// While this process holds a robust lock in the region (a guard of
+    /// [`crate::sync`] is alive, or was leaked with `std::mem::forget`), the mapping is not
+    /// removed: the kernel's robust-futex list points into it. Then this returns
+    /// [`ErrorKind::Busy`] and the mapping stays (leaked) until the process exits.
+    ///
     /// # Errors
-    /// [`ErrorKind::InvalidArgument`] if the kernel no longer has a mapping here.
+    /// [`ErrorKind::InvalidArgument`] if the kernel no longer has a mapping here;
+    /// [`ErrorKind::Busy`] while a lock in it is held.
     ///
     /// # References
     /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
@@ -162,6 +168,14 @@ impl<A: Access> Attachment<A> {
     #[allow(unsafe_code)]
     fn detach_inner(&self) -> Result<()> {
         let addr = self.region.as_ptr();
+        if self.region.locks_held() > 0 {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                "shmdt",
+                format!("shmid={}, addr={:p}", self.id, addr),
+                "this process holds a robust lock in the segment: the mapping stays",
+            ));
+        }
         // SAFETY: `addr` is where shmat attached this mapping; the Region that borrows it is
         // owned by `self`, which is being consumed or dropped, so no borrow of it remains.
         unsafe { sys::shm::shmdt(addr.cast()) }

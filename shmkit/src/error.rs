@@ -63,6 +63,8 @@ pub enum ErrorKind {
     /// The kernel lacks the feature (`ENOSYS`, or a configuration option it was built
     /// without).
     Unsupported,
+    /// `EBUSY`, or an object this process still uses (a segment holding one of its locks).
+    Busy,
     /// Any other error.
     Other,
     /// `ENOTRECOVERABLE`: a robust lock whose owner died was released without being marked
@@ -103,6 +105,7 @@ impl ErrorKind {
             libc::ENOTRECOVERABLE => ErrorKind::NotRecoverable,
             libc::EDEADLK => ErrorKind::Deadlock,
             libc::ENOSYS => ErrorKind::Unsupported,
+            libc::EBUSY => ErrorKind::Busy,
             _ => ErrorKind::Other,
         }
     }

@@ -275,3 +275,32 @@ fn a_read_only_segment_is_not_enough_and_keys_are_per_test() {
     *n.lock().unwrap() += 1;
     assert_eq!(*m.lock().unwrap(), 4);
 }
+
+#[test]
+fn a_leaked_guard_keeps_the_segment_attached() {
+    // mem::forget defeats the borrow, not the count: the attachment refuses to detach while
+    // the kernel's robust list of this thread points into it.
+    let seg = common::private_segment(4096);
+    let map = seg.attach().unwrap();
+    assert_eq!(map.locks_held(), 0);
+    {
+        let mutex = RobustMutex::<u64, _>::create_in(&*map, 0, 7).unwrap();
+        let guard = mutex.lock().unwrap_or_else(|_| panic!("fresh mutex"));
+        assert_eq!(map.locks_held(), 1);
+        std::mem::forget(guard);
+    }
+    assert_eq!(map.locks_held(), 1);
+    let err = map.detach().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Busy, "{err}");
+    // The mapping stayed: the segment still counts this process's attachment.
+    assert_eq!(seg.stat().unwrap().nattch, 1);
+
+    // Released normally, a guard leaves nothing counted and the segment detaches.
+    let map = seg.attach().unwrap();
+    {
+        let mutex = RobustMutex::<u64, _>::open_in(&*map, 0).unwrap();
+        drop(mutex.try_lock());
+    }
+    assert_eq!(map.locks_held(), 0);
+    map.detach().unwrap();
+}

@@ -46,10 +46,10 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 /// `R` holds the memory: `&Region` (borrowed from an attachment, see
 /// [`create_in`](RobustMutex::create_in)) or an owned [`Attachment`] (see
 /// [`create`](RobustMutex::create)). A guard borrows the mutex, which holds `R`, so the
-/// segment cannot be detached while this process holds the lock. (Leaking a guard with
-/// `std::mem::forget` and then detaching defeats this: glibc keeps the mutex on the thread's
-/// robust list, and later lock operations and the thread's exit write into whatever is mapped
-/// at that address by then. Do not forget guards.)
+/// segment cannot be detached while this process holds the lock. A guard leaked with
+/// `std::mem::forget` stays counted in the region ([`Region::locks_held`]), and an
+/// attachment with a lock held refuses to detach and leaks its mapping when dropped, so the
+/// kernel's robust list never points into unmapped or reused memory.
 ///
 /// # References
 /// - [`pthread_mutexattr_setrobust(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html)
@@ -291,6 +291,9 @@ pub struct MutexGuard<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> {
 
 impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> {
     fn new(mutex: &'a RobustMutex<T, R>, inconsistent: bool) -> Self {
+        // Counted until released, so that the mapping is never detached while the kernel's
+        // robust list of this thread points into it (even if this guard is leaked).
+        mutex.region().lock_taken();
         MutexGuard {
             mutex,
             inconsistent,
@@ -347,6 +350,7 @@ impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> 
         // SAFETY: this thread holds the mutex (the guard proves it), which lies in memory
         // that stays mapped while `self.mutex` is borrowed.
         unsafe { pthread::unlock(self.mutex.raw()) }
+            .map(|()| self.mutex.region().lock_released())
             .map_err(|e| Error::sys("pthread_mutex_unlock", self.mutex.context(), e))
     }
 }
