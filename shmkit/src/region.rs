@@ -113,24 +113,18 @@ impl<A: Access> Region<A> {
         }
     }
 
-    /// How many robust locks (see [`crate::sync`]) this process holds in the region now,
-    /// counting guards that were leaked with `std::mem::forget`. While it is not zero the
-    /// owner of the mapping must not unmap it: the kernel's robust-futex list of the locking
-    /// thread points into it, and the kernel writes there when that thread exits. An
-    /// [`Attachment`](crate::Attachment) then refuses to detach (and leaks the mapping when
-    /// dropped).
+    /// How many robust locks (see [`crate::sync`]) were left held in the region by leaked
+    /// guards (`std::mem::forget`). While it is not zero the mapping must not be unmapped:
+    /// the kernel's robust-futex list of the locking thread points into it, and the kernel
+    /// writes there when that thread exits. An [`Attachment`](crate::Attachment) then refuses
+    /// to detach (and leaks the mapping when dropped).
     pub fn locks_held(&self) -> usize {
         self.locks.load(Ordering::Acquire)
     }
 
-    /// Records that this process took a robust lock in the region.
+    /// Records a robust lock left held in the region for good (a leaked guard).
     pub(crate) fn lock_taken(&self) {
         self.locks.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Records that this process released a robust lock in the region.
-    pub(crate) fn lock_released(&self) {
-        self.locks.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// The length in bytes.

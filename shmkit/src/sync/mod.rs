@@ -25,9 +25,10 @@
 //! [`Attachment`](crate::Attachment)) or an owned [`Attachment`](crate::Attachment). A guard
 //! borrows its mutex, which holds the region, so a segment cannot be detached while this
 //! process holds a lock in it: the kernel would never release such a lock, and might later
-//! write into whatever got mapped at that address. A guard leaked with `std::mem::forget`
-//! stays counted in the region ([`Region::locks_held`](crate::Region::locks_held)), and an
-//! attachment holding a lock refuses to detach and leaks its mapping instead.
+//! write into whatever got mapped at that address. If a guard is leaked with
+//! `std::mem::forget`, the region is marked when the mutex handle goes away
+//! ([`Region::locks_held`](crate::Region::locks_held)), and an attachment so marked refuses
+//! to detach and leaks its mapping instead.
 //!
 //! ```
 //! use shmkit::sync::{Condvar, LockError, RobustMutex};

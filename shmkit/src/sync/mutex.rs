@@ -46,23 +46,38 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 /// `R` holds the memory: `&Region` (borrowed from an attachment, see
 /// [`create_in`](RobustMutex::create_in)) or an owned [`Attachment`] (see
 /// [`create`](RobustMutex::create)). A guard borrows the mutex, which holds `R`, so the
-/// segment cannot be detached while this process holds the lock. A guard leaked with
-/// `std::mem::forget` stays counted in the region ([`Region::locks_held`]), and an
-/// attachment with a lock held refuses to detach and leaks its mapping when dropped, so the
-/// kernel's robust list never points into unmapped or reused memory.
+/// segment cannot be detached while this process holds the lock. If a guard is leaked with
+/// `std::mem::forget`, the mutex handle notices when it goes away and marks the region
+/// ([`Region::locks_held`]); an attachment so marked refuses to detach and leaks its
+/// mapping when dropped, so the kernel's robust list never points into unmapped or reused
+/// memory. The check costs a plain store per lock and unlock.
 ///
 /// # References
 /// - [`pthread_mutexattr_setrobust(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html)
 /// - [`pthread_mutex_consistent(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
 /// - [`pthread_mutex_lock(3p)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
 /// - [`pthread_mutexattr_setpshared(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setpshared.3.html)
-pub struct RobustMutex<T, R = Attachment> {
+pub struct RobustMutex<T, R: Deref<Target = Region<ReadWrite>> = Attachment> {
     region: R,
     offset: usize,
+    /// Whether a guard from this handle holds the lock now. Written only by the thread
+    /// that holds the pthread mutex (which orders the writes), read when the handle goes
+    /// away: still set then means a guard was leaked (`std::mem::forget`), and the region
+    /// is marked so that it is never detached (see `Drop`). Process-local memory.
+    held: std::sync::atomic::AtomicBool,
     value: PhantomData<T>,
 }
 
-impl<T: ShmSafe, R> RobustMutex<T, R> {
+impl<T, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
+    /// Marks the region as holding a lock forever when a guard was leaked.
+    fn note_leak(&self) {
+        if self.held.load(std::sync::atomic::Ordering::Relaxed) {
+            self.region.lock_taken();
+        }
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
     /// Where the value sits, from the structure's start.
     const DATA_OFFSET: usize =
         round_up(LOCK_OFFSET + pthread::MUTEX_SIZE, std::mem::align_of::<T>());
@@ -108,6 +123,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
         let this = RobustMutex {
             region,
             offset,
+            held: std::sync::atomic::AtomicBool::new(false),
             value: PhantomData,
         };
         // SAFETY: begin_create checked that the structure lies inside the region at a
@@ -141,6 +157,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
         Ok(RobustMutex {
             region,
             offset,
+            held: std::sync::atomic::AtomicBool::new(false),
             value: PhantomData,
         })
     }
@@ -158,7 +175,10 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
     /// Gives back the region holder (for example the [`Attachment`]). No guard can exist
     /// at this point: guards borrow the mutex.
     pub fn into_inner(self) -> R {
-        self.region
+        self.note_leak();
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped or used again, so the region is moved out once.
+        unsafe { std::ptr::read(&this.region) }
     }
 
     /// The `pthread_mutex_t`.
@@ -271,7 +291,7 @@ impl<T: ShmSafe> RobustMutex<T, Attachment> {
     }
 }
 
-impl<T, R> fmt::Debug for RobustMutex<T, R> {
+impl<T, R: Deref<Target = Region<ReadWrite>>> fmt::Debug for RobustMutex<T, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RobustMutex")
             .field("offset", &self.offset)
@@ -291,9 +311,10 @@ pub struct MutexGuard<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> {
 
 impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> {
     fn new(mutex: &'a RobustMutex<T, R>, inconsistent: bool) -> Self {
-        // Counted until released, so that the mapping is never detached while the kernel's
-        // robust list of this thread points into it (even if this guard is leaked).
-        mutex.region().lock_taken();
+        // Set until released: if this guard is leaked, the mutex handle notices when it goes
+        // away and keeps the mapping from ever being detached (the kernel's robust list of
+        // this thread points into it). A plain store: this thread holds the lock.
+        mutex.held.store(true, std::sync::atomic::Ordering::Relaxed);
         MutexGuard {
             mutex,
             inconsistent,
@@ -347,11 +368,18 @@ impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> 
     }
 
     fn release(&self) -> Result<()> {
+        self.mutex
+            .held
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: this thread holds the mutex (the guard proves it), which lies in memory
         // that stays mapped while `self.mutex` is borrowed.
-        unsafe { pthread::unlock(self.mutex.raw()) }
-            .map(|()| self.mutex.region().lock_released())
-            .map_err(|e| Error::sys("pthread_mutex_unlock", self.mutex.context(), e))
+        unsafe { pthread::unlock(self.mutex.raw()) }.map_err(|e| {
+            // Still held as far as we know: keep the mark.
+            self.mutex
+                .held
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            Error::sys("pthread_mutex_unlock", self.mutex.context(), e)
+        })
     }
 }
 
@@ -374,6 +402,13 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> DerefMut for MutexGuard<'
         // this guard; no other guard for this mutex can exist while this thread holds it
         // (a second lock by the same thread fails with EDEADLK).
         unsafe { &mut *self.mutex.data() }
+    }
+}
+
+impl<T, R: Deref<Target = Region<ReadWrite>>> Drop for RobustMutex<T, R> {
+    fn drop(&mut self) {
+        // No guard can be alive (it would borrow `self`): a set flag means one was leaked.
+        self.note_leak();
     }
 }
 

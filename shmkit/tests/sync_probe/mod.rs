@@ -127,7 +127,8 @@ pub fn probe_main() {
         // mutex-open KEY: open the mutex at offset 0, report how it went
         "mutex-open" => {
             let map = attach(args[1]);
-            match RobustMutex::<Guarded, _>::open_in(map.region(), 0) {
+            let opened = RobustMutex::<Guarded, _>::open_in(map.region(), 0);
+            match opened {
                 Ok(_) => "ok".to_string(),
                 Err(e) => format!("{:?}", e.kind()),
             }
