@@ -79,6 +79,12 @@ pub enum ErrorKind {
     ForeignNamespace,
     /// `EDEADLK`: this thread already holds the lock.
     Deadlock,
+    /// The process at the other end of a channel died (`kill(pid, 0)` failed with `ESRCH`)
+    /// and everything it committed has been received.
+    PeerDied,
+    /// A structure in shared memory holds values no correct peer writes (an index out of
+    /// range, a length past the end): another process scribbled over it.
+    Corrupt,
 }
 
 impl ErrorKind {
@@ -123,12 +129,14 @@ impl ErrorKind {
             | ErrorKind::Misaligned
             | ErrorKind::OutOfRange
             | ErrorKind::IndexOutOfRange => Io::InvalidInput,
-            ErrorKind::LayoutMismatch | ErrorKind::NotInitialised | ErrorKind::WriterDied => {
-                Io::InvalidData
-            }
+            ErrorKind::LayoutMismatch
+            | ErrorKind::NotInitialised
+            | ErrorKind::WriterDied
+            | ErrorKind::Corrupt => Io::InvalidData,
             ErrorKind::OutOfMemory => Io::OutOfMemory,
             ErrorKind::Interrupted => Io::Interrupted,
             ErrorKind::WouldBlock => Io::WouldBlock,
+            ErrorKind::PeerDied => Io::BrokenPipe,
             ErrorKind::TimedOut => Io::TimedOut,
             ErrorKind::Unsupported => Io::Unsupported,
             _ => Io::Other,

@@ -43,11 +43,14 @@
 //! - [`info`]: every segment on the system, the limits, the usage.
 //! - [`sync`]: a robust mutex, a condition variable, an event and a seqlock that live
 //!   inside a segment and survive peers killed with `SIGKILL`.
+//! - [`channel`]: a zero-copy single-producer single-consumer channel of byte messages
+//!   in a segment, with busy-poll, blocking and adaptive receives and peer-death detection.
 //! - [`error`]: the one error type.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod attachment;
+pub mod channel;
 pub mod error;
 mod guard;
 mod id;

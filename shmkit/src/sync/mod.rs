@@ -73,7 +73,7 @@
 #![allow(unsafe_code)]
 
 mod condvar;
-mod header;
+pub(crate) mod header;
 mod mutex;
 mod seqlock;
 

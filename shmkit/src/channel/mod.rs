@@ -1,0 +1,56 @@
+//! Channels that live inside a segment.
+//!
+//! - [`spsc`]: one sender, one receiver, variable-length byte messages in a ring, written
+//!   and read in place ([`Sender::loan`], [`Receiver::recv_ref`]) or copied
+//!   ([`Sender::try_send`], [`Receiver::recv`]).
+//! - [`Wait`]: how a receiver waits for a message: busy-polling, blocking on a futex in the
+//!   segment ([`futex(2)`], shared, not `FUTEX_PRIVATE_FLAG`), or spinning a bounded number of
+//!   times and then blocking. The sender makes the wake-up system call only when the receiver
+//!   has announced that it is parked.
+//!
+//! Each endpoint records its pid in the segment; the channel's header records the creator's
+//! pid namespace and opening refuses a channel made in another one, so the pids mean the same
+//! processes to both sides. A receiver waiting on an empty ring checks with
+//! [`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html) (signal 0) whether the
+//! sender still exists, and fails with [`ErrorKind::PeerDied`](crate::ErrorKind::PeerDied)
+//! once everything the dead sender committed has been received. A new process can then
+//! open the sender's end and carry on.
+//!
+//! ## Hostile peers
+//! Every index and length read from the segment is loaded once into a local and checked
+//! before use: a peer that scribbles over the ring can make receives return
+//! [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt) errors or garbage bytes, never read or
+//! write outside the channel, panic, or wait forever.
+//!
+//! ```
+//! use shmkit::channel::{spsc, Receiver, Sender};
+//! use shmkit::Segment;
+//!
+//! let segment = Segment::create(shmkit::Key::PRIVATE, spsc::size_for(4096))?.remove_on_drop();
+//! let map = segment.attach()?;
+//! spsc::create_in(map.region(), 0, 4096)?;
+//! let mut tx = Sender::open_in(map.region(), 0)?;      // in the producer process
+//! let mut rx = Receiver::open_in(map.region(), 0)?;    // in the consumer process
+//!
+//! let mut loan = tx.loan(5)?;                          // zero-copy: write in place
+//! loan.write_at(0, b"hello")?;
+//! loan.commit();
+//! tx.try_send(b"world").map_err(|e| e.into_error())?; // or copy
+//!
+//! let msg = rx.recv_ref()?;                            // read in place
+//! assert_eq!(msg.to_vec()?, b"hello");
+//! drop(msg);                                           // releases the space
+//! let mut buf = Vec::new();
+//! rx.recv(&mut buf)?;
+//! assert_eq!(buf, b"world");
+//! # Ok::<(), shmkit::Error>(())
+//! ```
+//!
+//! [`futex(2)`]: https://man7.org/linux/man-pages/man2/futex.2.html
+#![allow(unsafe_code)]
+
+pub mod spsc;
+mod wait;
+
+pub use spsc::{Loan, Received, Receiver, Sender, TrySendError};
+pub use wait::Wait;

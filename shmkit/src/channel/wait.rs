@@ -1,0 +1,102 @@
+//! How a receiver waits, and the parking protocol between a receiver and its sender.
+//!
+//! Two words in the segment: `parked` (written by the receiver: 1 while it is about to
+//! sleep or sleeping) and `wake` (a sequence counter the sender bumps before a
+//! [`futex(2)`] `FUTEX_WAKE`; the receiver sleeps with `FUTEX_WAIT` on it). It is Dekker's
+//! pattern with sequentially consistent fences:
+//!
+//! - receiver: `parked = 1`; fence(SeqCst); `s = wake` (Acquire); check the ring again; if
+//!   still empty, `FUTEX_WAIT(wake, s)`; `parked = 0`.
+//! - sender: publish the message (Release); fence(SeqCst); if `parked != 0`: `wake += 1`
+//!   (Release), `FUTEX_WAKE(wake, 1)`.
+//!
+//! The two fences are ordered one way or the other: either the receiver's second check sees
+//! the message, or the sender sees `parked == 1`, bumps `wake` and wakes it; a bump that
+//! lands before `FUTEX_WAIT` makes the wait return at once (`EAGAIN`). So no wake-up is lost,
+//! and a sender whose receiver is not parked makes no system call.
+//!
+//! [`futex(2)`]: https://man7.org/linux/man-pages/man2/futex.2.html
+
+use crate::error::{Error, Result};
+use crate::sys::futex;
+use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// How a receive waits for a message when the ring is empty.
+///
+/// Every mode honours a timeout, and every mode checks now and then whether the sender is
+/// still alive ([`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html) with signal 0),
+/// so a receiver never waits forever on a dead sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Spin on the ring's tail index: the lowest latency, one core busy while waiting.
+    Poll,
+    /// Sleep on a futex word in the segment ([`futex(2)`](https://man7.org/linux/man-pages/man2/futex.2.html));
+    /// the sender wakes the receiver only when it announced that it is parked.
+    Block,
+    /// Spin up to `spins` times, then block.
+    Adaptive {
+        /// How many polls of the ring before parking.
+        spins: u32,
+    },
+}
+
+impl Default for Wait {
+    /// [`Wait::Adaptive`] with 4096 spins (a few microseconds).
+    fn default() -> Wait {
+        Wait::Adaptive { spins: 4096 }
+    }
+}
+
+/// How long a parked receiver sleeps at most before it checks that the sender lives.
+pub(crate) const LIVENESS_PERIOD: Duration = Duration::from_millis(50);
+/// How many polls between two liveness and deadline checks while spinning.
+pub(crate) const SPINS_PER_CHECK: u32 = 4096;
+
+/// The time left until `deadline`, `None` for no deadline; `Some(ZERO)` once it passed.
+pub(crate) fn remaining(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+/// Receiver side: announces that it is about to park. Returns the `wake` value to sleep on;
+/// the caller must check the ring again (after this call) before [`sleep`].
+pub(crate) fn announce(parked: &AtomicU32, wake: &AtomicU32) -> u32 {
+    parked.store(1, Ordering::Relaxed);
+    // SeqCst fence: pairs with the fence in `notify`, after the sender published its
+    // message (see the module docs): either our next look at the ring sees the message,
+    // or the sender sees `parked == 1`.
+    fence(Ordering::SeqCst);
+    // Acquire: pairs with the Release bump in `notify`; if we see the bump, we see the
+    // message published before it.
+    wake.load(Ordering::Acquire)
+}
+
+/// Receiver side: sleeps on `wake` while it still holds `seen`, at most `timeout`.
+pub(crate) fn sleep(wake: &AtomicU32, seen: u32, timeout: Duration, context: String) -> Result<()> {
+    match futex::wait(wake, seen, Some(timeout)) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.raw(), libc::EAGAIN | libc::ETIMEDOUT | libc::EINTR) => Ok(()),
+        Err(e) => Err(Error::sys("futex(FUTEX_WAIT)", context, e)),
+    }
+}
+
+/// Receiver side: no longer parked.
+pub(crate) fn unannounce(parked: &AtomicU32) {
+    // Relaxed: at worst the sender makes one needless wake-up call.
+    parked.store(0, Ordering::Relaxed);
+}
+
+/// Sender side, after publishing a message with a Release store: wakes the receiver if it
+/// is parked (or about to park).
+#[inline]
+pub(crate) fn notify(parked: &AtomicU32, wake: &AtomicU32) {
+    // SeqCst fence: pairs with the fence in `announce` (see the module docs).
+    fence(Ordering::SeqCst);
+    if parked.load(Ordering::Relaxed) != 0 {
+        // Release: the receiver that loads the new value with Acquire sees the message.
+        wake.fetch_add(1, Ordering::Release);
+        // A failed wake (it cannot fail for a mapped, aligned word) only costs the
+        // receiver one LIVENESS_PERIOD: it re-checks the ring when its sleep times out.
+        let _ = futex::wake(wake, 1);
+    }
+}
