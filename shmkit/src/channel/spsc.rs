@@ -58,6 +58,10 @@ const RECORD: usize = 8;
 const TAG_MSG: u64 = 0x4d53_4721;
 /// Tag of a record that fills the ring to its end.
 const TAG_PAD: u64 = 0x5041_4421;
+/// The largest index a correct channel reaches in practice (2^62 bytes, centuries of
+/// traffic); larger ones found at open are corruption, and keep the index arithmetic far
+/// from overflowing.
+const MAX_INDEX: u64 = 1 << 62;
 /// The smallest capacity.
 pub const MIN_CAPACITY: usize = 64;
 /// The largest capacity (the header stores sizes as 32-bit numbers).
@@ -385,7 +389,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
         // Acquire: pairs with the previous sender's Release stores of tail (its commits).
         let tail = s.w.tail().load(Ordering::Acquire);
         let head = s.w.head().load(Ordering::Acquire);
-        if head > tail || tail - head > capacity as u64 || tail % 8 != 0 {
+        if head > tail || tail - head > capacity as u64 || tail % 8 != 0 || tail > MAX_INDEX {
             return Err(corrupt(
                 CALL,
                 offset,
@@ -643,11 +647,11 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
         };
         // Acquire: pairs with the previous receiver's Release store of head.
         let head = r.w.head().load(Ordering::Acquire);
-        if head % 8 != 0 {
+        if head % 8 != 0 || head > MAX_INDEX {
             return Err(corrupt(
                 CALL,
                 offset,
-                format!("head {head} is not a multiple of 8"),
+                format!("head {head} is not a multiple of 8 below 2^62"),
             ));
         }
         r.head = head;

@@ -1,0 +1,177 @@
+//! The SPSC channel against a hostile peer: scribbled indices, lengths, tags and headers
+//! give errors (`Corrupt`, `LayoutMismatch`, ...) or garbage bytes, never an out-of-bounds
+//! access, a panic or a hang.
+
+mod common;
+
+use shmkit::channel::{spsc, Receiver, Sender, Wait};
+use shmkit::ErrorKind;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Offsets from the channel's layout (see `shmkit::channel::spsc`).
+const TAIL: usize = 64;
+const HEAD: usize = 128;
+const RING: usize = 256;
+const CAP: usize = 1024;
+
+fn setup() -> (shmkit::RemoveOnDrop<shmkit::Segment>, shmkit::Attachment) {
+    let seg = common::private_segment(spsc::size_for(CAP));
+    let map = seg.attach().unwrap();
+    spsc::create_in(map.region(), 0, CAP).unwrap();
+    (seg, map)
+}
+
+fn put_u64(map: &shmkit::Attachment, at: usize, v: u64) {
+    map.atomic_u64(at).unwrap().store(v, Ordering::SeqCst);
+}
+
+fn recv_kind(rx: &mut Receiver<&shmkit::Region>) -> Option<ErrorKind> {
+    rx.try_recv_ref().err().map(|e| e.kind())
+}
+
+#[test]
+fn scribbled_indices_and_records_are_corrupt_errors() {
+    let (_seg, map) = setup();
+    let mut tx = Sender::open_in(map.region(), 0).unwrap();
+    let mut rx = Receiver::open_in(map.region(), 0).unwrap();
+    tx.try_send(b"twelve bytes").unwrap();
+    // A tail far past the head, a tail that is not a multiple of 8, a tail behind the head.
+    for tail in [u64::MAX, 3, CAP as u64 + 8] {
+        put_u64(&map, TAIL, tail);
+        assert_eq!(recv_kind(&mut rx), Some(ErrorKind::Corrupt), "tail {tail}");
+    }
+    put_u64(&map, TAIL, 24);
+    // A record length past the committed bytes, past max_message, a bad tag, a padding
+    // record longer than what was committed.
+    for word in [
+        (0x4d53_4721u64 << 32) | 17,
+        (0x4d53_4721u64 << 32) | 0xffff_ffff,
+        (0x1234u64 << 32) | 4,
+        0x5041_4421u64 << 32,
+    ] {
+        put_u64(&map, RING, word);
+        assert_eq!(
+            recv_kind(&mut rx),
+            Some(ErrorKind::Corrupt),
+            "record {word:#x}"
+        );
+    }
+    // Restored, the message is received.
+    put_u64(&map, RING, (0x4d53_4721u64 << 32) | 12);
+    assert_eq!(
+        rx.try_recv_ref().unwrap().unwrap().to_vec().unwrap(),
+        b"twelve bytes"
+    );
+    // A new sender or receiver refuses inconsistent indices.
+    drop((tx, rx));
+    put_u64(&map, HEAD, 64);
+    assert_eq!(
+        Sender::open_in(map.region(), 0).unwrap_err().kind(),
+        ErrorKind::Corrupt
+    );
+    put_u64(&map, HEAD, 5);
+    assert_eq!(
+        Receiver::open_in(map.region(), 0).unwrap_err().kind(),
+        ErrorKind::Corrupt
+    );
+    put_u64(&map, HEAD, 24);
+    // The header: magic and capacity.
+    map.write_at(24, &100u32.to_ne_bytes()).unwrap();
+    assert_eq!(
+        Receiver::open_in(map.region(), 0).unwrap_err().kind(),
+        ErrorKind::LayoutMismatch
+    );
+    // A larger capacity would reach past the region.
+    map.write_at(24, &2048u32.to_ne_bytes()).unwrap();
+    assert_eq!(
+        Receiver::open_in(map.region(), 0).unwrap_err().kind(),
+        ErrorKind::OutOfBounds
+    );
+    map.write_at(24, &(CAP as u32).to_ne_bytes()).unwrap();
+    Receiver::open_in(map.region(), 0).unwrap();
+    map.write_at(0, b"garbage!").unwrap();
+    assert_eq!(
+        Receiver::open_in(map.region(), 0).unwrap_err().kind(),
+        ErrorKind::LayoutMismatch
+    );
+}
+
+/// A scribbler writes random bytes over the control block and the ring while a sender and a
+/// receiver (every wait mode, short timeouts) keep going: only errors or garbage bytes.
+/// 60 rounds on fresh channels, from one scribbled word to many, so that messages flow
+/// before, between and after the scribbles.
+#[test]
+fn a_scribbler_over_the_control_block_and_ring_gives_only_errors() {
+    let errors = AtomicU64::new(0);
+    let received = AtomicU64::new(0);
+    let mut seed = common::random_u64() | 1;
+    for round in 0..60u64 {
+        let (_seg, map) = setup();
+        let region = map.region();
+        let mut tx = Sender::open_in(region, 0).unwrap();
+        let mut rx = Receiver::open_in(region, 0).unwrap();
+        let stop = AtomicBool::new(false);
+        seed = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut rng = seed;
+        let writes = 1 + round * round;
+        std::thread::scope(|s| {
+            let map = &map;
+            s.spawn(move || {
+                for _ in 0..writes {
+                    for _ in 0..rng % 256 {
+                        std::thread::yield_now();
+                    }
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    // Mostly the control block (indices, pid slots, futex words), sometimes
+                    // the header or the ring's record headers.
+                    let at = match rng % 4 {
+                        0 | 1 => 64 + (rng >> 8) as usize % 192,
+                        2 => (rng >> 8) as usize % 64,
+                        _ => RING + ((rng >> 8) as usize % CAP),
+                    } & !7;
+                    // Small values as often as wild ones: they pass more of the checks.
+                    let v = if rng & 0x100 == 0 {
+                        (rng >> 20) % 4096
+                    } else {
+                        rng
+                    };
+                    put_u64(map, at, v);
+                }
+            });
+            let stop = &stop;
+            s.spawn(move || {
+                let msg = [0x5au8; 100];
+                let mut i = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    if tx.try_send(&msg[..i % 100]).is_err() {
+                        std::thread::yield_now();
+                    }
+                    i += 1;
+                }
+            });
+            let mut buf = Vec::new();
+            let modes = [Wait::Poll, Wait::Block, Wait::Adaptive { spins: 16 }];
+            for i in 0..2_000usize {
+                rx.set_wait(modes[i % 3]);
+                match rx.recv_timeout(&mut buf, Duration::from_micros(200)) {
+                    Ok(n) => {
+                        assert!(n <= spsc::max_message(CAP));
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    eprintln!(
+        "scribbled: {} receives returned data, {} errors",
+        received.load(Ordering::Relaxed),
+        errors.load(Ordering::Relaxed)
+    );
+}
