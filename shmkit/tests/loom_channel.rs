@@ -1,0 +1,179 @@
+//! loom models of the index and parking protocols of `shmkit::channel::spsc` (run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p shmkit --test loom_channel --release`).
+//!
+//! The real channel lives in shared memory and parks in the kernel (`FUTEX_WAIT`), which
+//! loom cannot see, so these are models of the same protocols with the same orderings: the
+//! ring's bytes are words written and read Relaxed (as the byte-wise atomic copies are), a
+//! futex is "check the word and sleep" made atomic by a mutex (the kernel's hash-bucket
+//! lock). A lost message or a torn one fails an assertion; a lost wake-up is a deadlock.
+#![cfg(loom)]
+
+use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use loom::sync::{Arc, Condvar, Mutex};
+use loom::thread;
+
+/// FUTEX_WAIT / FUTEX_WAKE on a word.
+struct Futex {
+    word: AtomicU32,
+    queue: Mutex<()>,
+    sleepers: Condvar,
+}
+
+impl Futex {
+    fn new() -> Self {
+        Futex {
+            word: AtomicU32::new(0),
+            queue: Mutex::new(()),
+            sleepers: Condvar::new(),
+        }
+    }
+
+    fn wait(&self, expected: u32) {
+        let q = self.queue.lock().unwrap();
+        if self.word.load(Ordering::SeqCst) != expected {
+            return;
+        }
+        drop(self.sleepers.wait(q).unwrap());
+    }
+
+    fn wake_one(&self) {
+        drop(self.queue.lock().unwrap());
+        self.sleepers.notify_one();
+    }
+}
+
+/// Ring of `CAP` words; a record is two words: header (tag | len) and one payload word.
+const CAP: u64 = 4;
+const REC: u64 = 2;
+const TAG: u64 = 0x4d53_4721 << 32;
+
+struct Channel {
+    tail: AtomicU64,
+    head: AtomicU64,
+    ring: Vec<AtomicU64>,
+    parked: AtomicU32,
+    wake: Futex,
+}
+
+impl Channel {
+    fn new() -> Self {
+        Channel {
+            tail: AtomicU64::new(0),
+            head: AtomicU64::new(0),
+            ring: (0..CAP).map(|_| AtomicU64::new(0)).collect(),
+            parked: AtomicU32::new(0),
+            wake: Futex::new(),
+        }
+    }
+
+    /// Sender::loan + Loan::commit for one word, with the cached head; false when full.
+    fn try_send(&self, tail: &mut u64, head_cache: &mut u64, value: u64) -> bool {
+        if *tail + REC - *head_cache > CAP {
+            // Acquire: pairs with the receiver's Release store of head.
+            *head_cache = self.head.load(Ordering::Acquire);
+            assert!(*head_cache <= *tail);
+            if *tail + REC - *head_cache > CAP {
+                return false;
+            }
+        }
+        let pos = (*tail % CAP) as usize;
+        self.ring[pos + 1].store(value, Ordering::Relaxed);
+        self.ring[pos].store(TAG | 8, Ordering::Relaxed);
+        *tail += REC;
+        // Release: pairs with the receiver's Acquire load of tail.
+        self.tail.store(*tail, Ordering::Release);
+        // wait::notify
+        fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::Relaxed) != 0 {
+            self.wake.word.fetch_add(1, Ordering::Release);
+            self.wake.wake_one();
+        }
+        true
+    }
+
+    /// Receiver::poll + Received::drop.
+    fn try_recv(&self, head: &mut u64, tail_cache: &mut u64) -> Option<u64> {
+        if *head == *tail_cache {
+            let tail = self.tail.load(Ordering::Acquire);
+            assert!(tail >= *head && tail - *head <= CAP, "indices out of range");
+            *tail_cache = tail;
+            if tail == *head {
+                return None;
+            }
+        }
+        let pos = (*head % CAP) as usize;
+        let word = self.ring[pos].load(Ordering::Relaxed);
+        assert_eq!(word, TAG | 8, "a record header not yet written");
+        let value = self.ring[pos + 1].load(Ordering::Relaxed);
+        *head += REC;
+        self.head.store(*head, Ordering::Release);
+        Some(value)
+    }
+
+    /// Blocking receive: announce, re-check, sleep (wait::announce / sleep / unannounce).
+    fn recv_blocking(&self, head: &mut u64, tail_cache: &mut u64) -> u64 {
+        loop {
+            if let Some(v) = self.try_recv(head, tail_cache) {
+                return v;
+            }
+            self.parked.store(1, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            let seen = self.wake.word.load(Ordering::Acquire);
+            if let Some(v) = self.try_recv(head, tail_cache) {
+                self.parked.store(0, Ordering::Relaxed);
+                return v;
+            }
+            self.wake.wait(seen);
+            self.parked.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Three messages through a ring that holds two: each arrives once, in order, whole, and
+/// the sender never overwrites a record the receiver has not released.
+#[test]
+fn spsc_ring_no_loss_duplication_or_tearing() {
+    loom::model(|| {
+        let ch = Arc::new(Channel::new());
+        let tx = ch.clone();
+        let producer = thread::spawn(move || {
+            let (mut tail, mut head_cache) = (0, 0);
+            for v in 1..=3u64 {
+                while !tx.try_send(&mut tail, &mut head_cache, v * 100) {
+                    thread::yield_now();
+                }
+            }
+        });
+        let (mut head, mut tail_cache) = (0, 0);
+        for v in 1..=3u64 {
+            let got = loop {
+                if let Some(got) = ch.try_recv(&mut head, &mut tail_cache) {
+                    break got;
+                }
+                thread::yield_now();
+            };
+            assert_eq!(got, v * 100);
+        }
+        producer.join().unwrap();
+    });
+}
+
+/// A receiver that parks is always woken by the send that follows: no lost wake-up (a
+/// lost one deadlocks the model).
+#[test]
+fn spsc_parking_never_loses_a_wake_up() {
+    loom::model(|| {
+        let ch = Arc::new(Channel::new());
+        let tx = ch.clone();
+        let producer = thread::spawn(move || {
+            let (mut tail, mut head_cache) = (0, 0);
+            for v in 1..=2u64 {
+                assert!(tx.try_send(&mut tail, &mut head_cache, v));
+            }
+        });
+        let (mut head, mut tail_cache) = (0, 0);
+        assert_eq!(ch.recv_blocking(&mut head, &mut tail_cache), 1);
+        assert_eq!(ch.recv_blocking(&mut head, &mut tail_cache), 2);
+        producer.join().unwrap();
+    });
+}
