@@ -312,3 +312,36 @@ fn consumer_killed_is_detected_and_replaced() {
     rx.recv_timeout(&mut buf, NO_HANG).unwrap();
     assert_eq!(check(&buf), Ok(seq));
 }
+
+#[test]
+fn typed_values_round_trip_and_a_full_ring_hands_the_value_back() {
+    use shmkit::channel::{TypedReceiver, TypedSender};
+    let seg = common::private_segment(spsc::size_for(256));
+    let map = seg.attach().unwrap();
+    spsc::create_in(map.region(), 0, 256).unwrap();
+    let mut tx = TypedSender::<[u64; 3], _>::open_in(map.region(), 0).unwrap();
+    let mut rx = TypedReceiver::<[u64; 3], _>::open_in(map.region(), 0).unwrap();
+    rx.untyped().set_wait(Wait::Block);
+    let mut sent = 0u64;
+    let err = loop {
+        match tx.try_send([sent, sent * 2, sent * 3]) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.error.kind(), ErrorKind::WouldBlock);
+    assert_eq!(err.value, [sent, sent * 2, sent * 3]);
+    for i in 0..sent {
+        assert_eq!(rx.recv_timeout(NO_HANG).unwrap(), [i, i * 2, i * 3]);
+    }
+    assert_eq!(rx.try_recv().unwrap(), None);
+    // A message of another size is corrupt for this type.
+    tx.untyped().try_send(b"short").unwrap();
+    assert_eq!(rx.recv().unwrap_err().kind(), ErrorKind::Corrupt);
+    assert_eq!(
+        TypedSender::<[u64; 64], _>::open_in(map.region(), 0)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Busy
+    );
+}

@@ -2,7 +2,8 @@
 //!
 //! - [`spsc`]: one sender, one receiver, variable-length byte messages in a ring, written
 //!   and read in place ([`Sender::loan`], [`Receiver::recv_ref`]) or copied
-//!   ([`Sender::try_send`], [`Receiver::recv`]).
+//!   ([`Sender::try_send`], [`Receiver::recv`]); [`TypedSender`] and [`TypedReceiver`] carry
+//!   values of a [`ShmSafe`](crate::sync::ShmSafe) type instead.
 //! - [`Wait`]: how a receiver waits for a message: busy-polling, blocking on a futex in the
 //!   segment ([`futex(2)`], shared, not `FUTEX_PRIVATE_FLAG`), or spinning a bounded number of
 //!   times and then blocking. The sender makes the wake-up system call only when the receiver
@@ -50,7 +51,9 @@
 #![allow(unsafe_code)]
 
 pub mod spsc;
+mod typed;
 mod wait;
 
 pub use spsc::{Loan, Received, Receiver, Sender, TrySendError};
+pub use typed::{TypedReceiver, TypedSendError, TypedSender};
 pub use wait::Wait;

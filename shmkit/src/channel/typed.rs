@@ -1,0 +1,175 @@
+//! A typed front on the SPSC channel: messages are values of a [`ShmSafe`] type, copied in
+//! and out whole.
+
+use super::spsc::{Receiver, Sender};
+use crate::error::{Error, ErrorKind, Result};
+use crate::region::{ReadWrite, Region};
+use crate::sync::{bytes_of, ShmSafe};
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::{size_of, MaybeUninit};
+use std::ops::Deref;
+use std::time::Duration;
+
+/// The sending end of an SPSC channel of `T` values (see [`Sender`]).
+pub struct TypedSender<T: ShmSafe, R: Deref<Target = Region<ReadWrite>> = crate::Attachment> {
+    inner: Sender<R>,
+    value: PhantomData<fn(T)>,
+}
+
+/// The receiving end of an SPSC channel of `T` values (see [`Receiver`]).
+pub struct TypedReceiver<T: ShmSafe, R: Deref<Target = Region<ReadWrite>> = crate::Attachment> {
+    inner: Receiver<R>,
+    value: PhantomData<fn() -> T>,
+}
+
+/// A typed send that did not happen: the value is handed back with the reason
+/// ([`ErrorKind::WouldBlock`] for a full ring).
+#[derive(Debug)]
+pub struct TypedSendError<T> {
+    /// The value that was not sent.
+    pub value: T,
+    /// Why.
+    pub error: Error,
+}
+
+impl<T> fmt::Display for TypedSendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (value not sent)", self.error)
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for TypedSendError<T> {}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> fmt::Debug for TypedSender<T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TypedSender").field(&self.inner).finish()
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> fmt::Debug for TypedReceiver<T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TypedReceiver").field(&self.inner).finish()
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedSender<T, R> {
+    /// Opens the channel at `offset` of `region` as its sender.
+    ///
+    /// # Errors
+    /// As [`Sender::open_in`]; [`ErrorKind::TooBig`] when a `T` is larger than the
+    /// channel's largest message.
+    pub fn open_in(region: R, offset: usize) -> Result<Self> {
+        let inner = Sender::open_in(region, offset)?;
+        if size_of::<T>() > inner.max_message() {
+            return Err(Error::new(
+                ErrorKind::TooBig,
+                "TypedSender::open_in",
+                format!("offset={offset}"),
+                format!(
+                    "a value of {} bytes; this channel takes at most {}",
+                    size_of::<T>(),
+                    inner.max_message()
+                ),
+            ));
+        }
+        Ok(TypedSender {
+            inner,
+            value: PhantomData,
+        })
+    }
+
+    /// The untyped sender underneath.
+    pub fn untyped(&mut self) -> &mut Sender<R> {
+        &mut self.inner
+    }
+
+    /// Copies `value` into the ring and commits it; a failed send hands it back.
+    ///
+    /// # Errors
+    /// As [`Sender::loan`], with the value.
+    pub fn try_send(&mut self, value: T) -> std::result::Result<(), TypedSendError<T>> {
+        match self.inner.loan(size_of::<T>()) {
+            Ok(loan) => match loan.write_at(0, bytes_of(&value)) {
+                Ok(()) => {
+                    loan.commit();
+                    Ok(())
+                }
+                Err(error) => Err(TypedSendError { value, error }),
+            },
+            Err(error) => Err(TypedSendError { value, error }),
+        }
+    }
+}
+
+impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedReceiver<T, R> {
+    /// Opens the channel at `offset` of `region` as its receiver.
+    ///
+    /// # Errors
+    /// As [`Receiver::open_in`].
+    pub fn open_in(region: R, offset: usize) -> Result<Self> {
+        Ok(TypedReceiver {
+            inner: Receiver::open_in(region, offset)?,
+            value: PhantomData,
+        })
+    }
+
+    /// The untyped receiver underneath (to set its [`Wait`](super::Wait) mode).
+    pub fn untyped(&mut self) -> &mut Receiver<R> {
+        &mut self.inner
+    }
+
+    /// The next value, if one is there now.
+    ///
+    /// # Errors
+    /// As [`Receiver::try_recv_ref`]; [`ErrorKind::Corrupt`] when the message is not the
+    /// size of a `T`.
+    pub fn try_recv(&mut self) -> Result<Option<T>> {
+        match self.inner.try_recv_ref()? {
+            Some(msg) => Ok(Some(read_value(&msg)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The next value; waits as the receiver's [`Wait`](super::Wait) mode says.
+    ///
+    /// # Errors
+    /// As [`Receiver::recv_ref`], and as [`try_recv`](TypedReceiver::try_recv).
+    pub fn recv(&mut self) -> Result<T> {
+        let msg = self.inner.recv_ref()?;
+        read_value(&msg)
+    }
+
+    /// As [`recv`](TypedReceiver::recv), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// As [`Receiver::recv_ref_timeout`], and as [`try_recv`](TypedReceiver::try_recv).
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
+        let msg = self.inner.recv_ref_timeout(timeout)?;
+        read_value(&msg)
+    }
+}
+
+fn read_value<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>>(
+    msg: &super::Received<'_, R>,
+) -> Result<T> {
+    if msg.len() != size_of::<T>() {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            "TypedReceiver::recv",
+            String::new(),
+            format!(
+                "a message of {} bytes where a value of {} was expected",
+                msg.len(),
+                size_of::<T>()
+            ),
+        ));
+    }
+    let mut value = MaybeUninit::<T>::zeroed();
+    // SAFETY: the zeroed bytes of `value` are initialised u8s, borrowed mutably for the copy.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut(value.as_mut_ptr().cast::<u8>(), size_of::<T>()) };
+    msg.read_at(0, bytes)?;
+    // SAFETY: every byte is initialised, and T: ShmSafe is valid for every bit pattern.
+    Ok(unsafe { value.assume_init() })
+}
