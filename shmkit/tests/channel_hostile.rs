@@ -32,40 +32,45 @@ fn recv_kind(rx: &mut Receiver<&shmkit::Region>) -> Option<ErrorKind> {
 
 #[test]
 fn scribbled_indices_and_records_are_corrupt_errors() {
+    const MSG: u64 = 0x4d53_4721 << 32;
+    const PAD: u64 = 0x5041_4421 << 32;
     let (_seg, map) = setup();
     let mut tx = Sender::open_in(map.region(), 0).unwrap();
     let mut rx = Receiver::open_in(map.region(), 0).unwrap();
     tx.try_send(b"twelve bytes").unwrap();
-    // A tail far past the head, a tail that is not a multiple of 8, a tail behind the head.
-    for tail in [u64::MAX, 3, CAP as u64 + 8] {
-        put_u64(&map, TAIL, tail);
-        assert_eq!(recv_kind(&mut rx), Some(ErrorKind::Corrupt), "tail {tail}");
-    }
-    put_u64(&map, TAIL, 24);
-    // A record length past the committed bytes, past max_message, a bad tag, a padding
-    // record longer than what was committed.
-    for word in [
-        (0x4d53_4721u64 << 32) | 17,
-        (0x4d53_4721u64 << 32) | 0xffff_ffff,
-        (0x1234u64 << 32) | 4,
-        0x5041_4421u64 << 32,
-    ] {
-        put_u64(&map, RING, word);
+    // The record at stream position 0: stamp 1 at RING, length-and-tag at RING + 8. A
+    // length past max_message, past the end of the ring, a bad tag, padding at offset 0.
+    for word in [MSG | 0xffff_ffff, MSG | 1000, 0x1234 << 32 | 4, PAD] {
+        put_u64(&map, RING + 8, word);
         assert_eq!(
             recv_kind(&mut rx),
             Some(ErrorKind::Corrupt),
             "record {word:#x}"
         );
     }
+    // A stamp that is not ours: nothing to receive (a stamp is only compared).
+    put_u64(&map, RING + 8, MSG | 12);
+    for stamp in [0, 2, u64::MAX] {
+        put_u64(&map, RING, stamp);
+        assert!(rx.try_recv_ref().unwrap().is_none(), "stamp {stamp}");
+    }
     // Restored, the message is received.
-    put_u64(&map, RING, (0x4d53_4721u64 << 32) | 12);
+    put_u64(&map, RING, 1);
     assert_eq!(
         rx.try_recv_ref().unwrap().unwrap().to_vec().unwrap(),
         b"twelve bytes"
     );
+    // A head past the sender's tail: the sender's next look at it is Corrupt.
+    put_u64(&map, HEAD, 4096);
+    let err = loop {
+        match tx.try_send(b"filler") {
+            Ok(()) => continue,
+            Err(e) => break e.into_error(),
+        }
+    };
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
     // A new sender or receiver refuses inconsistent indices.
     drop((tx, rx));
-    put_u64(&map, HEAD, 64);
     assert_eq!(
         Sender::open_in(map.region(), 0).unwrap_err().kind(),
         ErrorKind::Corrupt
@@ -75,7 +80,12 @@ fn scribbled_indices_and_records_are_corrupt_errors() {
         Receiver::open_in(map.region(), 0).unwrap_err().kind(),
         ErrorKind::Corrupt
     );
-    put_u64(&map, HEAD, 24);
+    put_u64(&map, HEAD, 32);
+    put_u64(&map, TAIL, u64::MAX);
+    assert_eq!(
+        Sender::open_in(map.region(), 0).unwrap_err().kind(),
+        ErrorKind::Corrupt
+    );
     // The header: magic and capacity.
     map.write_at(24, &100u32.to_ne_bytes()).unwrap();
     assert_eq!(

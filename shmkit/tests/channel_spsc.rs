@@ -71,9 +71,9 @@ fn full_hands_the_message_back_and_sizes_are_checked() {
     let map = seg.attach().unwrap();
     spsc::create_in(map.region(), 0, 256).unwrap();
     let mut tx = Sender::open_in(map.region(), 0).unwrap();
-    assert_eq!(tx.max_message(), 120);
-    assert_eq!(tx.loan(121).unwrap_err().kind(), ErrorKind::TooBig);
-    let big = [7u8; 121];
+    assert_eq!(tx.max_message(), 96);
+    assert_eq!(tx.loan(97).unwrap_err().kind(), ErrorKind::TooBig);
+    let big = [7u8; 97];
     match tx.try_send(&big) {
         Err(TrySendError::Failed(back, e)) => {
             assert_eq!(back, &big[..]);
@@ -81,8 +81,8 @@ fn full_hands_the_message_back_and_sizes_are_checked() {
         }
         other => panic!("{other:?}"),
     }
-    let msg = [1u8; 56]; // 64-byte records: four fill the ring
-    for _ in 0..4 {
+    let msg = [1u8; 56]; // 80-byte records: three fill the ring (and its 16 spare bytes)
+    for _ in 0..3 {
         tx.try_send(&msg).unwrap();
     }
     match tx.try_send(&msg) {
@@ -92,9 +92,15 @@ fn full_hands_the_message_back_and_sizes_are_checked() {
     assert_eq!(tx.loan(0).unwrap_err().kind(), ErrorKind::WouldBlock);
     let mut rx = Receiver::open_in(map.region(), 0).unwrap();
     drop(rx.recv_ref().unwrap());
-    tx.try_send(&msg).unwrap();
+    // 80 bytes free, but only 16 before the end of the ring: a 56-byte message would need
+    // 16 of padding + 80 + 16 spare; a 40-byte one (a 64-byte record) fits, wrapping.
+    assert!(matches!(tx.try_send(&msg), Err(TrySendError::Full(_))));
+    tx.try_send(&msg[..40]).unwrap();
+    drop(rx.recv_ref().unwrap());
+    drop(rx.recv_ref().unwrap());
+    assert_eq!(rx.recv_ref().unwrap().len(), 40);
     // Bad capacities and places.
-    for cap in [0, 100, 32] {
+    for cap in [0, 100, 64] {
         assert_eq!(
             spsc::create_in(map.region(), 0, cap).unwrap_err().kind(),
             ErrorKind::InvalidArgument
@@ -344,4 +350,33 @@ fn typed_values_round_trip_and_a_full_ring_hands_the_value_back() {
             .kind(),
         ErrorKind::Busy
     );
+}
+
+/// A sender killed after publishing a record but before storing `tail`: the next sender
+/// follows the stamps past `tail` instead of overwriting a committed message.
+#[test]
+fn a_new_sender_replays_commits_its_predecessor_did_not_record_in_tail() {
+    let seg = common::private_segment(spsc::size_for(1024));
+    let map = seg.attach().unwrap();
+    spsc::create_in(map.region(), 0, 1024).unwrap();
+    let mut tx = Sender::open_in(map.region(), 0).unwrap();
+    let mut rx = Receiver::open_in(map.region(), 0).unwrap();
+    for seq in 0..3 {
+        tx.try_send(&message(seq)).unwrap();
+    }
+    drop(tx);
+    // Roll `tail` (offset 64) back to 0, as if the last stores had not happened.
+    map.atomic_u64(64)
+        .unwrap()
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    let mut buf = Vec::new();
+    rx.recv_timeout(&mut buf, NO_HANG).unwrap();
+    assert_eq!(check(&buf), Ok(0));
+    let mut tx = Sender::open_in(map.region(), 0).unwrap();
+    tx.try_send(&message(3)).unwrap();
+    for want in 1..4 {
+        rx.recv_timeout(&mut buf, NO_HANG).unwrap();
+        assert_eq!(check(&buf), Ok(want));
+    }
+    assert!(rx.try_recv_ref().unwrap().is_none());
 }

@@ -2,8 +2,9 @@
 //! `RUSTFLAGS="--cfg loom" cargo test -p shmkit --test loom_channel --release`).
 //!
 //! The real channel lives in shared memory and parks in the kernel (`FUTEX_WAIT`), which
-//! loom cannot see, so these are models of the same protocols with the same orderings: the
-//! ring's bytes are words written and read Relaxed (as the byte-wise atomic copies are), a
+//! loom cannot see, so these are models of the same protocols with the same orderings
+//! (stamped records, clear-ahead, cached head): the ring's bytes are words written and
+//! read Relaxed (as the byte-wise atomic copies are), a
 //! futex is "check the word and sleep" made atomic by a mutex (the kernel's hash-bucket
 //! lock). A lost message or a torn one fails an assertion; a lost wake-up is a deadlock.
 #![cfg(loom)]
@@ -42,10 +43,12 @@ impl Futex {
     }
 }
 
-/// Ring of `CAP` words; a record is two words: header (tag | len) and one payload word.
-const CAP: u64 = 4;
+/// Ring of `CAP` words; a record is two words: the stamp (stream position + 1, written
+/// last with Release) and one payload word. The sender keeps `CLEAR` words free after its
+/// last record and zeroes the next stamp before publishing ("clear ahead").
+const CAP: u64 = 6;
 const REC: u64 = 2;
-const TAG: u64 = 0x4d53_4721 << 32;
+const CLEAR: u64 = 2;
 
 struct Channel {
     tail: AtomicU64,
@@ -66,21 +69,26 @@ impl Channel {
         }
     }
 
+    fn at(&self, pos: u64) -> &AtomicU64 {
+        &self.ring[(pos % CAP) as usize]
+    }
+
     /// Sender::loan + Loan::commit for one word, with the cached head; false when full.
     fn try_send(&self, tail: &mut u64, head_cache: &mut u64, value: u64) -> bool {
-        if *tail + REC - *head_cache > CAP {
+        if *tail + REC + CLEAR - *head_cache > CAP {
             // Acquire: pairs with the receiver's Release store of head.
             *head_cache = self.head.load(Ordering::Acquire);
             assert!(*head_cache <= *tail);
-            if *tail + REC - *head_cache > CAP {
+            if *tail + REC + CLEAR - *head_cache > CAP {
                 return false;
             }
         }
-        let pos = (*tail % CAP) as usize;
-        self.ring[pos + 1].store(value, Ordering::Relaxed);
-        self.ring[pos].store(TAG | 8, Ordering::Relaxed);
+        let start = *tail;
+        self.at(start + REC).store(0, Ordering::Relaxed); // clear ahead
+        self.at(start + 1).store(value, Ordering::Relaxed);
+        // Release: the commit; pairs with the receiver's Acquire load of the stamp.
+        self.at(start).store(start + 1, Ordering::Release);
         *tail += REC;
-        // Release: pairs with the receiver's Acquire load of tail.
         self.tail.store(*tail, Ordering::Release);
         // wait::notify
         fence(Ordering::SeqCst);
@@ -92,34 +100,26 @@ impl Channel {
     }
 
     /// Receiver::poll + Received::drop.
-    fn try_recv(&self, head: &mut u64, tail_cache: &mut u64) -> Option<u64> {
-        if *head == *tail_cache {
-            let tail = self.tail.load(Ordering::Acquire);
-            assert!(tail >= *head && tail - *head <= CAP, "indices out of range");
-            *tail_cache = tail;
-            if tail == *head {
-                return None;
-            }
+    fn try_recv(&self, head: &mut u64) -> Option<u64> {
+        if self.at(*head).load(Ordering::Acquire) != *head + 1 {
+            return None;
         }
-        let pos = (*head % CAP) as usize;
-        let word = self.ring[pos].load(Ordering::Relaxed);
-        assert_eq!(word, TAG | 8, "a record header not yet written");
-        let value = self.ring[pos + 1].load(Ordering::Relaxed);
+        let value = self.at(*head + 1).load(Ordering::Relaxed);
         *head += REC;
         self.head.store(*head, Ordering::Release);
         Some(value)
     }
 
     /// Blocking receive: announce, re-check, sleep (wait::announce / sleep / unannounce).
-    fn recv_blocking(&self, head: &mut u64, tail_cache: &mut u64) -> u64 {
+    fn recv_blocking(&self, head: &mut u64) -> u64 {
         loop {
-            if let Some(v) = self.try_recv(head, tail_cache) {
+            if let Some(v) = self.try_recv(head) {
                 return v;
             }
             self.parked.store(1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
             let seen = self.wake.word.load(Ordering::Acquire);
-            if let Some(v) = self.try_recv(head, tail_cache) {
+            if let Some(v) = self.try_recv(head) {
                 self.parked.store(0, Ordering::Relaxed);
                 return v;
             }
@@ -129,8 +129,9 @@ impl Channel {
     }
 }
 
-/// Three messages through a ring that holds two: each arrives once, in order, whole, and
-/// the sender never overwrites a record the receiver has not released.
+/// Four messages through a ring that holds two (and the clear-ahead space), wrapping: each
+/// arrives once, in order, whole; a stale stamp from the previous lap is never taken for a
+/// record, and the sender never overwrites a record the receiver has not released.
 #[test]
 fn spsc_ring_no_loss_duplication_or_tearing() {
     loom::model(|| {
@@ -138,16 +139,16 @@ fn spsc_ring_no_loss_duplication_or_tearing() {
         let tx = ch.clone();
         let producer = thread::spawn(move || {
             let (mut tail, mut head_cache) = (0, 0);
-            for v in 1..=3u64 {
+            for v in 1..=4u64 {
                 while !tx.try_send(&mut tail, &mut head_cache, v * 100) {
                     thread::yield_now();
                 }
             }
         });
-        let (mut head, mut tail_cache) = (0, 0);
-        for v in 1..=3u64 {
+        let mut head = 0;
+        for v in 1..=4u64 {
             let got = loop {
-                if let Some(got) = ch.try_recv(&mut head, &mut tail_cache) {
+                if let Some(got) = ch.try_recv(&mut head) {
                     break got;
                 }
                 thread::yield_now();
@@ -171,9 +172,9 @@ fn spsc_parking_never_loses_a_wake_up() {
                 assert!(tx.try_send(&mut tail, &mut head_cache, v));
             }
         });
-        let (mut head, mut tail_cache) = (0, 0);
-        assert_eq!(ch.recv_blocking(&mut head, &mut tail_cache), 1);
-        assert_eq!(ch.recv_blocking(&mut head, &mut tail_cache), 2);
+        let mut head = 0;
+        assert_eq!(ch.recv_blocking(&mut head), 1);
+        assert_eq!(ch.recv_blocking(&mut head), 2);
         producer.join().unwrap();
     });
 }

@@ -1,12 +1,15 @@
 //! A single-producer single-consumer channel of variable-length byte messages.
 //!
-//! The algorithm is Lamport's single-producer single-consumer ring ("Specifying Concurrent
-//! Program Modules", TOPLAS 1983) over free-running byte counters, with each side caching
-//! the other's index (FastForward, Giacomoni et al., PPoPP 2008) so that the hot path reads
-//! the peer's cache line only when the cached value says the ring is full or empty. Messages
-//! are records in the ring; a record that does not fit before the end of the ring is
-//! preceded by a padding record and starts again at offset 0, so every message is one
-//! contiguous span that can be written and read in place.
+//! The algorithm is a single-producer single-consumer ring over free-running byte counters
+//! (Lamport, "Specifying Concurrent Program Modules", TOPLAS 1983) in which, as in
+//! FastForward (Giacomoni et al., PPoPP 2008), the receiver learns that a record is ready
+//! from the record itself rather than from the sender's index: each record header carries
+//! a *stamp*, its stream position plus one, written last with Release. So a receive touches
+//! only the record's own cache lines, and the sender reads the receiver's `head` only when
+//! its cached copy says the ring is full. Messages are records in the ring; a record that
+//! does not fit before the end of the ring is preceded by a padding record and starts again
+//! at offset 0, so every message is one contiguous span that can be written and read in
+//! place.
 //!
 //! Layout (offsets from the channel's start, which is 64-byte aligned):
 //!
@@ -19,21 +22,30 @@
 //! | 196    | 4    | receiver's pid, 0 when no receiver is attached                   |
 //! | 200    | 4    | `wake`: futex sequence word (sender bumps, receiver sleeps on)   |
 //! | 204    | 4    | `parked`: 1 while the receiver sleeps or is about to             |
-//! | 256    | cap  | the ring: records of 8-byte header + message, 8-aligned          |
+//! | 256    | cap  | the ring: records of a 16-byte header + message, 16-aligned      |
+//!
+//! A record header is two u64 words: the stamp (the record's stream position + 1), then the
+//! message length (low half) and a tag (high half: `0x4d53_4721` a message, `0x5041_4421`
+//! padding). A message record takes `16 + round_up(len, 16)` bytes and never crosses the
+//! end of the ring; a padding record fills the ring to its end.
 //!
 //! Invariants, as a correct peer keeps them:
 //! - `head <= tail <= head + cap`; both only grow (u64: they never wrap in practice).
 //! - Bytes `[head, tail)` (modulo `cap`) hold committed records the receiver has not
 //!   released; only the receiver reads them. Bytes `[tail, head + cap)` are free; only the
 //!   sender writes them.
-//! - A record header is one u64 word: the low half is the message length, the high half a
-//!   tag (`0x4d53_4721` a message, `0x5041_4421` padding). A message record takes `8 + round_up(len, 8)` bytes
-//!   and never crosses the end of the ring; a padding record fills the ring to its end.
+//! - The stamp word at stream position `tail` is never `tail + 1` until the record there is
+//!   committed: before publishing a record, the sender zeroes the stamp word right after it
+//!   ("clear ahead"; it keeps 16 bytes free for that). So stale bytes from earlier laps,
+//!   or message bytes that look like a header, are never taken for a record.
+//! - `tail` in the segment trails the stamps by at most the record being committed; a new
+//!   sender replaying a dead one's commits follows the stamps from `tail` forward.
 //!
-//! The receiver loads `tail` once, checks `head <= tail <= head + cap`, loads the record
-//! header once and checks its tag, its length against the committed bytes and the end of
-//! the ring; anything else is [`ErrorKind::Corrupt`]. The sender checks `head` the same way.
-//! So nothing a peer writes can make either side access memory outside the ring.
+//! The receiver loads a stamp once and compares it with `head + 1` (a number, never an
+//! index), then loads the length-and-tag word once and checks the tag and that the record
+//! ends inside the ring; anything else is [`ErrorKind::Corrupt`]. The sender checks `head`
+//! against its own `tail`. So nothing a peer writes can make either side access memory
+//! outside the ring.
 
 use super::wait::{self, Wait, LIVENESS_PERIOD, SPINS_PER_CHECK};
 use crate::error::{Error, ErrorKind, Result};
@@ -52,8 +64,10 @@ const RECEIVER_PID: usize = 196;
 const WAKE: usize = 200;
 const PARKED: usize = 204;
 const RING: usize = 256;
-/// Size of a record header.
-const RECORD: usize = 8;
+/// Size of a record header (stamp word, length-and-tag word); records are multiples of it.
+const RECORD: usize = 16;
+/// Room the sender keeps free after the last record, for clearing the next stamp word.
+const CLEAR: u64 = 16;
 /// Tag of a record that holds a message.
 const TAG_MSG: u64 = 0x4d53_4721;
 /// Tag of a record that fills the ring to its end.
@@ -63,7 +77,7 @@ const TAG_PAD: u64 = 0x5041_4421;
 /// from overflowing.
 const MAX_INDEX: u64 = 1 << 62;
 /// The smallest capacity.
-pub const MIN_CAPACITY: usize = 64;
+pub const MIN_CAPACITY: usize = 128;
 /// The largest capacity (the header stores sizes as 32-bit numbers).
 pub const MAX_CAPACITY: usize = 1 << 30;
 
@@ -83,9 +97,10 @@ pub fn capacity_for(len: usize) -> Option<usize> {
 }
 
 /// The largest message a channel of `capacity` bytes accepts: half the ring minus a record
-/// header, so that a message always fits in an empty ring, wherever the indices are.
+/// header and the clear-ahead space, so that a message always fits in an empty ring,
+/// wherever the indices are.
 pub const fn max_message(capacity: usize) -> usize {
-    capacity / 2 - RECORD
+    capacity / 2 - RECORD - CLEAR as usize
 }
 
 fn layout(capacity: usize) -> Layout {
@@ -249,8 +264,8 @@ struct Words<R> {
 
 impl<R: Deref<Target = Region<ReadWrite>>> Words<R> {
     fn u64(&self, at: usize) -> &AtomicU64 {
-        // SAFETY: `at` is TAIL, HEAD or a ring position below `capacity` masked to a
-        // multiple of 8; open checked that the channel lies inside the region at a 64-byte
+        // SAFETY: `at` is TAIL, HEAD, or RING plus a ring position masked below `capacity`
+        // to a multiple of 16, plus 0 or 8; open checked that the channel lies inside the region at a 64-byte
         // aligned address, so the word is in bounds and 8-aligned. It is only accessed
         // atomically.
         unsafe {
@@ -272,10 +287,29 @@ impl<R: Deref<Target = Region<ReadWrite>>> Words<R> {
     fn head(&self) -> &AtomicU64 {
         self.u64(HEAD)
     }
-    /// The record header word at ring position `pos` (a multiple of 8 below capacity).
-    fn record(&self, pos: usize) -> &AtomicU64 {
-        debug_assert!(pos < self.capacity && pos % 8 == 0);
-        self.u64(RING + (pos & (self.capacity - 1) & !7))
+    /// The stamp word of the record at stream position `at` (masked into the ring).
+    fn stamp(&self, at: u64) -> &AtomicU64 {
+        self.u64(RING + (at as usize & (self.capacity - 1) & !(RECORD - 1)))
+    }
+    /// The length-and-tag word of the record at stream position `at`.
+    fn kind(&self, at: u64) -> &AtomicU64 {
+        self.u64(RING + (at as usize & (self.capacity - 1) & !(RECORD - 1)) + 8)
+    }
+    /// Parses a length-and-tag word: the record's size and whether it is a message; `None`
+    /// for a bad tag, a too-long message, a record past the end of the ring, or padding at
+    /// offset 0 (which a correct sender never writes).
+    fn parse(&self, at: u64, word: u64) -> Option<(u64, Option<usize>)> {
+        let cap = self.capacity;
+        let pos = at as usize & (cap - 1);
+        let (tag, len) = (word >> 32, (word & 0xffff_ffff) as usize);
+        match tag {
+            TAG_PAD if pos != 0 => Some(((cap - pos) as u64, None)),
+            TAG_MSG if len <= max_message(cap) => {
+                let need = RECORD + round_up(len, RECORD);
+                (pos + need <= cap).then_some((need as u64, Some(len)))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -296,8 +330,6 @@ pub struct Receiver<R: Deref<Target = Region<ReadWrite>> = crate::Attachment> {
     pid: u32,
     /// Our copy of `head`: the only writer is us.
     head: u64,
-    /// The last `tail` we read (and checked): the sender has committed at least this much.
-    tail_cache: u64,
     wait: Wait,
 }
 
@@ -387,9 +419,28 @@ impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
             head_cache: 0,
         };
         // Acquire: pairs with the previous sender's Release stores of tail (its commits).
-        let tail = s.w.tail().load(Ordering::Acquire);
+        let mut tail = s.w.tail().load(Ordering::Acquire);
+        if tail % RECORD as u64 != 0 || tail > MAX_INDEX {
+            return Err(corrupt(CALL, offset, format!("tail {tail} out of range")));
+        }
+        // A sender killed between publishing a record (its stamp) and storing tail left
+        // committed records past tail: follow the stamps (at most a ring's worth).
+        let start = tail;
+        while tail - start < capacity as u64 {
+            // Acquire: pairs with the Release stamp store in Loan::commit.
+            if s.w.stamp(tail).load(Ordering::Acquire) != tail + 1 {
+                break;
+            }
+            match s.w.parse(tail, s.w.kind(tail).load(Ordering::Relaxed)) {
+                Some((size, _)) => tail += size,
+                None => break,
+            }
+        }
+        if tail != start {
+            s.w.tail().store(tail, Ordering::Release);
+        }
         let head = s.w.head().load(Ordering::Acquire);
-        if head > tail || tail - head > capacity as u64 || tail % 8 != 0 || tail > MAX_INDEX {
+        if head > tail || tail - head > capacity as u64 {
             return Err(corrupt(
                 CALL,
                 offset,
@@ -443,7 +494,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
                 ),
             ));
         }
-        let need = (RECORD + round_up(len, 8)) as u64;
+        let need = (RECORD + round_up(len, RECORD)) as u64;
         let pos = (self.tail as usize) & (cap - 1);
         let contiguous = (cap - pos) as u64;
         let (pad, total) = if need <= contiguous {
@@ -451,7 +502,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
         } else {
             (contiguous, contiguous + need)
         };
-        if self.tail + total - self.head_cache > cap as u64 {
+        if self.tail + total + CLEAR - self.head_cache > cap as u64 {
             // Acquire: pairs with the receiver's Release store of head when it released
             // records: its reads of those bytes happen before we overwrite them.
             let head = self.w.head().load(Ordering::Acquire);
@@ -466,7 +517,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
                 ));
             }
             self.head_cache = head;
-            if self.tail + total - head > cap as u64 {
+            if self.tail + total + CLEAR - head > cap as u64 {
                 if let Some(pid) = dead_peer(self.w.u32(RECEIVER_PID)) {
                     return Err(Error::new(
                         ErrorKind::PeerDied,
@@ -483,15 +534,15 @@ impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
                 ));
             }
         }
-        let data = if pad == 0 { pos } else { 0 };
+        let start = self.tail;
         Ok(Loan {
             sender: self,
-            pad_at: if pad == 0 { None } else { Some(pos) },
-            record: data,
+            start,
+            msg_at: start + pad,
+            record: if pad == 0 { pos } else { 0 },
             len,
-            new_tail: 0,
-        }
-        .with_tail(total))
+            new_tail: start + total,
+        })
     }
 
     /// Copies `msg` into the ring and commits it. A full ring hands the message back.
@@ -525,11 +576,14 @@ impl<R: Deref<Target = Region<ReadWrite>>> Drop for Sender<R> {
 /// without committing discards it.
 pub struct Loan<'a, R: Deref<Target = Region<ReadWrite>>> {
     sender: &'a mut Sender<R>,
-    /// Ring position of a padding record to write first, if the message wraps.
-    pad_at: Option<usize>,
+    /// Stream position of the first record: padding if the message wraps, else the message.
+    start: u64,
+    /// Stream position of the message's record.
+    msg_at: u64,
     /// Ring position of the message's record header.
     record: usize,
     len: usize,
+    /// Stream position after the message's record.
     new_tail: u64,
 }
 
@@ -540,11 +594,6 @@ impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Loan<'_, R> {
 }
 
 impl<'a, R: Deref<Target = Region<ReadWrite>>> Loan<'a, R> {
-    fn with_tail(mut self, total: u64) -> Self {
-        self.new_tail = self.sender.tail + total;
-        self
-    }
-
     /// The message's length.
     pub fn len(&self) -> usize {
         self.len
@@ -599,14 +648,23 @@ impl<'a, R: Deref<Target = Region<ReadWrite>>> Loan<'a, R> {
     /// is parked.
     pub fn commit(self) {
         let w = &self.sender.w;
-        if let Some(pad) = self.pad_at {
-            // Relaxed: published by the Release store of tail below.
-            w.record(pad).store(TAG_PAD << 32, Ordering::Relaxed);
-        }
-        w.record(self.record)
+        // Clear ahead: the next record's stamp word must not hold its future stamp before
+        // that record is committed (see the module docs). Relaxed: published with the
+        // Release stamp store below, before the receiver can look there.
+        w.stamp(self.new_tail).store(0, Ordering::Relaxed);
+        w.kind(self.msg_at)
             .store((TAG_MSG << 32) | self.len as u64, Ordering::Relaxed);
-        // Release: pairs with the receiver's Acquire load of tail: it sees the record
-        // header and the message bytes written before this store.
+        if self.msg_at != self.start {
+            // Wrapping: the message at offset 0 is stamped first (Relaxed: the receiver
+            // reaches it only through the padding record, whose Release stamp publishes it).
+            w.stamp(self.msg_at)
+                .store(self.msg_at + 1, Ordering::Relaxed);
+            w.kind(self.start).store(TAG_PAD << 32, Ordering::Relaxed);
+        }
+        // Release: pairs with the receiver's Acquire load of the stamp in poll: it sees the
+        // header and the message bytes written before this store. This is the commit.
+        w.stamp(self.start).store(self.start + 1, Ordering::Release);
+        // Release: pairs with a future sender's Acquire load in open_in.
         w.tail().store(self.new_tail, Ordering::Release);
         self.sender.tail = self.new_tail;
         wait::notify(w.u32(PARKED), w.u32(WAKE));
@@ -642,20 +700,18 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
             w,
             pid,
             head: 0,
-            tail_cache: 0,
             wait: Wait::default(),
         };
         // Acquire: pairs with the previous receiver's Release store of head.
         let head = r.w.head().load(Ordering::Acquire);
-        if head % 8 != 0 || head > MAX_INDEX {
+        if head % RECORD as u64 != 0 || head > MAX_INDEX {
             return Err(corrupt(
                 CALL,
                 offset,
-                format!("head {head} is not a multiple of 8 below 2^62"),
+                format!("head {head} is not a multiple of {RECORD} below 2^62"),
             ));
         }
         r.head = head;
-        r.tail_cache = head;
         r.w.u32(PARKED).store(0, Ordering::Relaxed);
         Ok(r)
     }
@@ -689,68 +745,39 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
     /// Looks for the next message without waiting.
     fn poll(&mut self) -> Result<Option<Found>> {
         const CALL: &str = "Receiver::recv";
-        let cap = self.w.capacity;
         let mut skipped_pad = false;
         loop {
-            if self.head == self.tail_cache {
-                // Acquire: pairs with the sender's Release store in Loan::commit: the
-                // records up to `tail` are written.
-                let tail = self.w.tail().load(Ordering::Acquire);
-                if tail < self.head || tail - self.head > cap as u64 || tail % 8 != 0 {
-                    return Err(corrupt(
-                        CALL,
-                        self.w.offset,
-                        format!(
-                            "the sender's index {tail} is out of range (head {}, capacity {cap})",
-                            self.head
-                        ),
-                    ));
-                }
-                self.tail_cache = tail;
-                if tail == self.head {
-                    return Ok(None);
-                }
+            let at = self.head;
+            // Acquire: pairs with the Release stamp store in Loan::commit: when the stamp
+            // is ours, the header and the message bytes are written. One load; the stamp is
+            // only compared.
+            if self.w.stamp(at).load(Ordering::Acquire) != at + 1 {
+                return Ok(None);
             }
-            let avail = self.tail_cache - self.head;
-            let pos = (self.head as usize) & (cap - 1);
-            // One load of the record header; everything below uses this copy.
-            let word = self.w.record(pos).load(Ordering::Relaxed);
-            let (tag, len) = (word >> 32, (word & 0xffff_ffff) as usize);
-            match tag {
-                TAG_PAD if !skipped_pad => {
-                    let pad = (cap - pos) as u64;
-                    if pad > avail {
-                        return Err(corrupt(
-                            CALL,
-                            self.w.offset,
-                            format!("a padding record of {pad} bytes, only {avail} committed"),
-                        ));
-                    }
+            // One load of the length-and-tag word; everything below uses this copy.
+            let word = self.w.kind(at).load(Ordering::Relaxed);
+            match self.w.parse(at, word) {
+                Some((size, None)) if !skipped_pad => {
                     skipped_pad = true;
-                    self.head += pad;
+                    self.head += size;
                     // Release: pairs with the sender's Acquire load of head.
                     self.w.head().store(self.head, Ordering::Release);
                 }
-                TAG_MSG => {
-                    let need = (RECORD + round_up(len.min(cap), 8)) as u64;
-                    if len > max_message(cap) || need > avail || pos + need as usize > cap {
-                        return Err(corrupt(
-                            CALL,
-                            self.w.offset,
-                            format!("a record of {len} bytes at {pos}: {avail} bytes committed, ring of {cap}"),
-                        ));
-                    }
+                Some((size, Some(len))) => {
                     return Ok(Some(Found {
-                        record: pos,
+                        record: at as usize & (self.w.capacity - 1),
                         len,
-                        next: self.head + need,
+                        next: at + size,
                     }));
                 }
                 _ => {
                     return Err(corrupt(
                         CALL,
                         self.w.offset,
-                        format!("an invalid record header {word:#018x} at ring position {pos}"),
+                        format!(
+                            "an invalid record header {word:#018x} at stream position {at} (ring of {})",
+                            self.w.capacity
+                        ),
                     ))
                 }
             }
