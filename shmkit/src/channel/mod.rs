@@ -17,6 +17,12 @@
 //! once everything the dead sender committed has been received. A new process can then
 //! open the sender's end and carry on.
 //!
+//! The check has the limits of `kill(pid, 0)`: a killed process that its parent has not
+//! reaped yet (a zombie) still exists, so the receiver sees the death once it is reaped; and
+//! a pid the kernel has already given to a new process looks alive. A sender that closes its
+//! end cleanly (drop) frees its slot: an empty ring with no sender attached is not a death,
+//! and a receive waits (or times out) until a new sender commits.
+//!
 //! ## Hostile peers
 //! Every index and length read from the segment is loaded once into a local and checked
 //! before use: a peer that scribbles over the ring can make receives return
