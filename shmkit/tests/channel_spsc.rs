@@ -380,3 +380,36 @@ fn a_new_sender_replays_commits_its_predecessor_did_not_record_in_tail() {
     }
     assert!(rx.try_recv_ref().unwrap().is_none());
 }
+
+/// A message whose bytes look like the record headers the next lap will put there (right
+/// stamps, right tag) is never taken for a record: the sender clears each next stamp before
+/// it publishes.
+#[test]
+fn message_bytes_that_forge_next_lap_headers_are_never_received() {
+    const CAP: u64 = 256;
+    let seg = common::private_segment(spsc::size_for(CAP as usize));
+    let map = seg.attach().unwrap();
+    spsc::create_in(map.region(), 0, CAP as usize).unwrap();
+    let mut tx = Sender::open_in(map.region(), 0).unwrap();
+    let mut rx = Receiver::open_in(map.region(), 0).unwrap();
+    // Stream [0, 112): a 96-byte message at ring [16, 112) forging, at every 16-byte ring
+    // position q there, the header of a record at stream position CAP + q.
+    let mut forged = Vec::new();
+    for q in (16..112u64).step_by(16) {
+        forged.extend_from_slice(&(CAP + q + 1).to_ne_bytes());
+        forged.extend_from_slice(&((0x4d53_4721u64 << 32) | 8).to_ne_bytes());
+    }
+    assert_eq!(forged.len(), 96);
+    tx.try_send(&forged).unwrap();
+    let mut buf = Vec::new();
+    rx.recv_timeout(&mut buf, NO_HANG).unwrap();
+    assert_eq!(buf, forged);
+    // Then 8-byte messages (32-byte records) one at a time through the forged positions.
+    for seq in 0..40u64 {
+        assert!(rx.try_recv_ref().unwrap().is_none(), "before message {seq}");
+        tx.try_send(&seq.to_le_bytes()).unwrap();
+        rx.recv_timeout(&mut buf, NO_HANG).unwrap();
+        assert_eq!(buf, seq.to_le_bytes());
+    }
+    assert!(rx.try_recv_ref().unwrap().is_none());
+}
