@@ -56,6 +56,7 @@
 //! [`futex(2)`]: https://man7.org/linux/man-pages/man2/futex.2.html
 #![allow(unsafe_code)]
 
+mod endpoint;
 pub mod spsc;
 mod typed;
 mod wait;

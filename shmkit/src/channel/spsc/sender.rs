@@ -1,0 +1,352 @@
+//! The sending end of an SPSC channel: loans, commits and the copying send.
+
+use super::{
+    context, corrupt, max_message, open, Words, CLEAR, MAX_INDEX, PARKED, RECEIVER_PID, RECORD,
+    RING, SENDER_PID, TAG_MSG, TAG_PAD, WAKE,
+};
+use crate::channel::endpoint::{claim, dead_peer};
+use crate::channel::wait;
+use crate::error::{Error, ErrorKind, Result};
+use crate::region::{ReadWrite, Region};
+use crate::sync::header::round_up;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::atomic::Ordering;
+
+/// The sending end of an SPSC channel. One process at a time holds it: its pid is recorded
+/// in the channel, and another opener gets [`ErrorKind::Busy`] while that process lives.
+pub struct Sender<R: Deref<Target = Region<ReadWrite>> = crate::Attachment> {
+    w: Words<R>,
+    pid: u32,
+    /// Our copy of `tail`: the only writer is us.
+    tail: u64,
+    /// The last `head` we read: the receiver has released at least this much.
+    head_cache: u64,
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Sender<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("offset", &self.w.offset)
+            .field("capacity", &self.w.capacity)
+            .field("tail", &self.tail)
+            .finish()
+    }
+}
+
+/// A send that did not happen; the message is handed back.
+#[derive(Debug)]
+pub enum TrySendError<'a> {
+    /// The ring has no room for the message now.
+    Full(&'a [u8]),
+    /// The send failed for another reason: too big, a dead receiver, a corrupt channel.
+    Failed(&'a [u8], Error),
+}
+
+impl<'a> TrySendError<'a> {
+    /// The message that was not sent.
+    pub fn into_message(self) -> &'a [u8] {
+        match self {
+            TrySendError::Full(m) | TrySendError::Failed(m, _) => m,
+        }
+    }
+    /// The error ([`ErrorKind::WouldBlock`] for a full ring).
+    pub fn into_error(self) -> Error {
+        match self {
+            TrySendError::Full(_) => Error::new(
+                ErrorKind::WouldBlock,
+                "Sender::try_send",
+                String::new(),
+                "the channel is full",
+            ),
+            TrySendError::Failed(_, e) => e,
+        }
+    }
+}
+
+impl fmt::Display for TrySendError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(m) => write!(f, "the channel is full ({} bytes not sent)", m.len()),
+            TrySendError::Failed(m, e) => write!(f, "{e} ({} bytes not sent)", m.len()),
+        }
+    }
+}
+
+impl std::error::Error for TrySendError<'_> {}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
+    /// Opens the channel at `offset` of `region` and becomes its sender. A sender whose
+    /// process died is replaced; its uncommitted loan is discarded (it was never visible).
+    ///
+    /// # Errors
+    /// The header's errors ([`ErrorKind::NotInitialised`], [`ErrorKind::LayoutMismatch`],
+    /// [`ErrorKind::ForeignNamespace`], ...); [`ErrorKind::Busy`] while another live process
+    /// is the sender; [`ErrorKind::Corrupt`] when the indices are inconsistent.
+    pub fn open_in(region: R, offset: usize) -> Result<Sender<R>> {
+        const CALL: &str = "Sender::open_in";
+        let capacity = open(&region, offset, CALL)?;
+        let w = Words {
+            region,
+            offset,
+            capacity,
+        };
+        let pid = claim(w.u32(SENDER_PID), "sender", CALL, offset)?;
+        let mut s = Sender {
+            w,
+            pid,
+            tail: 0,
+            head_cache: 0,
+        };
+        // Acquire: pairs with the previous sender's Release stores of tail (its commits).
+        let mut tail = s.w.tail().load(Ordering::Acquire);
+        if tail % RECORD as u64 != 0 || tail > MAX_INDEX {
+            return Err(corrupt(CALL, offset, format!("tail {tail} out of range")));
+        }
+        // A sender killed between publishing a record (its stamp) and storing tail left
+        // committed records past tail: follow the stamps (at most a ring's worth).
+        let start = tail;
+        while tail - start < capacity as u64 {
+            // Acquire: pairs with the Release stamp store in Loan::commit.
+            if s.w.stamp(tail).load(Ordering::Acquire) != tail + 1 {
+                break;
+            }
+            match s.w.parse(tail, s.w.kind(tail).load(Ordering::Relaxed)) {
+                Some((size, _)) => tail += size,
+                None => break,
+            }
+        }
+        if tail != start {
+            s.w.tail().store(tail, Ordering::Release);
+        }
+        let head = s.w.head().load(Ordering::Acquire);
+        if head > tail || tail - head > capacity as u64 {
+            return Err(corrupt(
+                CALL,
+                offset,
+                format!("indices out of range: head {head}, tail {tail}, capacity {capacity}"),
+            ));
+        }
+        s.tail = tail;
+        s.head_cache = head;
+        Ok(s)
+    }
+
+    /// The ring's size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.w.capacity
+    }
+
+    /// The largest message this channel accepts ([`max_message`]).
+    pub fn max_message(&self) -> usize {
+        max_message(self.w.capacity)
+    }
+
+    /// Whether the receiver is alive: `None` when no receiver is attached, else whether
+    /// its process exists ([`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html),
+    /// signal 0).
+    pub fn receiver_alive(&self) -> Option<bool> {
+        let pid = self.w.u32(RECEIVER_PID).load(Ordering::Relaxed);
+        if pid == 0 {
+            return None;
+        }
+        crate::os::process_exists(pid as i32)
+    }
+
+    /// Reserves room for a message of `len` bytes and returns it to be written in place;
+    /// [`Loan::commit`] makes it visible to the receiver, dropping the loan discards it.
+    ///
+    /// # Errors
+    /// [`ErrorKind::TooBig`] when `len > max_message()`; [`ErrorKind::WouldBlock`] when the
+    /// ring has no room now; [`ErrorKind::PeerDied`] when it has none and the receiver is
+    /// dead; [`ErrorKind::Corrupt`] when the receiver's index is out of range.
+    pub fn loan(&mut self, len: usize) -> Result<Loan<'_, R>> {
+        const CALL: &str = "Sender::loan";
+        let cap = self.w.capacity;
+        if len > max_message(cap) {
+            return Err(Error::new(
+                ErrorKind::TooBig,
+                CALL,
+                context(self.w.offset),
+                format!(
+                    "a message of {len} bytes; this channel takes at most {}",
+                    max_message(cap)
+                ),
+            ));
+        }
+        let need = (RECORD + round_up(len, RECORD)) as u64;
+        let pos = (self.tail as usize) & (cap - 1);
+        let contiguous = (cap - pos) as u64;
+        let (pad, total) = if need <= contiguous {
+            (0, need)
+        } else {
+            (contiguous, contiguous + need)
+        };
+        if self.tail + total + CLEAR - self.head_cache > cap as u64 {
+            // Acquire: pairs with the receiver's Release store of head when it released
+            // records: its reads of those bytes happen before we overwrite them.
+            let head = self.w.head().load(Ordering::Acquire);
+            if head > self.tail || self.tail - head > cap as u64 || head < self.head_cache {
+                return Err(corrupt(
+                    CALL,
+                    self.w.offset,
+                    format!(
+                        "the receiver's index {head} is out of range (tail {}, previously {}, capacity {cap})",
+                        self.tail, self.head_cache
+                    ),
+                ));
+            }
+            self.head_cache = head;
+            if self.tail + total + CLEAR - head > cap as u64 {
+                if let Some(pid) = dead_peer(self.w.u32(RECEIVER_PID)) {
+                    return Err(Error::new(
+                        ErrorKind::PeerDied,
+                        CALL,
+                        context(self.w.offset),
+                        format!("the channel is full and its receiver (pid {pid}) is dead"),
+                    ));
+                }
+                return Err(Error::new(
+                    ErrorKind::WouldBlock,
+                    CALL,
+                    context(self.w.offset),
+                    "the channel is full",
+                ));
+            }
+        }
+        let start = self.tail;
+        Ok(Loan {
+            sender: self,
+            start,
+            msg_at: start + pad,
+            record: if pad == 0 { pos } else { 0 },
+            len,
+            new_tail: start + total,
+        })
+    }
+
+    /// Copies `msg` into the ring and commits it. A full ring hands the message back.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] when there is no room now; [`TrySendError::Failed`] with the
+    /// errors of [`loan`](Sender::loan) otherwise.
+    pub fn try_send<'m>(&mut self, msg: &'m [u8]) -> std::result::Result<(), TrySendError<'m>> {
+        match self.loan(msg.len()) {
+            Ok(loan) => {
+                if let Err(e) = loan.write_at(0, msg) {
+                    return Err(TrySendError::Failed(msg, e));
+                }
+                loan.commit();
+                Ok(())
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Err(TrySendError::Full(msg)),
+            Err(e) => Err(TrySendError::Failed(msg, e)),
+        }
+    }
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Drop for Sender<R> {
+    fn drop(&mut self) {
+        self.w.release(SENDER_PID, self.pid);
+    }
+}
+
+/// Room for one message, loaned by [`Sender::loan`]. Write it with
+/// [`write_at`](Loan::write_at), publish it with [`commit`](Loan::commit); dropping it
+/// without committing discards it.
+pub struct Loan<'a, R: Deref<Target = Region<ReadWrite>>> {
+    sender: &'a mut Sender<R>,
+    /// Stream position of the first record: padding if the message wraps, else the message.
+    start: u64,
+    /// Stream position of the message's record.
+    msg_at: u64,
+    /// Ring position of the message's record header.
+    record: usize,
+    len: usize,
+    /// Stream position after the message's record.
+    new_tail: u64,
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Loan<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loan").field("len", &self.len).finish()
+    }
+}
+
+impl<'a, R: Deref<Target = Region<ReadWrite>>> Loan<'a, R> {
+    /// The message's length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Offset of the message's first byte in the region.
+    fn data(&self) -> usize {
+        self.sender.w.offset + RING + self.record + RECORD
+    }
+
+    /// Copies `bytes` into the message at `offset` (byte-wise atomic stores).
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`] when the bytes reach past the message's length.
+    pub fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<()> {
+        match offset.checked_add(bytes.len()) {
+            Some(end) if end <= self.len => {
+                self.sender.w.region.write_at(self.data() + offset, bytes)
+            }
+            _ => Err(Error::new(
+                ErrorKind::OutOfBounds,
+                "Loan::write_at",
+                format!("offset={offset}, len={}", bytes.len()),
+                format!("past the end of a message of {} bytes", self.len),
+            )),
+        }
+    }
+
+    /// The message's bytes as a mutable slice, for writing in place without a copy.
+    ///
+    /// # Safety
+    /// No other process may read or write these bytes while the slice lives: a correct
+    /// receiver does not look at them before [`commit`](Loan::commit), but a process that
+    /// scribbles over the segment could, and that would be a data race.
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: the span lies inside the ring (loan checked it does not cross the end),
+        // the loan borrows the sender mutably, and the caller promises exclusivity.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.sender.w.region.as_mut_ptr().add(self.data()),
+                self.len,
+            )
+        }
+    }
+
+    /// Publishes the message: the receiver can see it from now on; wakes the receiver if it
+    /// is parked.
+    pub fn commit(self) {
+        let w = &self.sender.w;
+        // Clear ahead: the next record's stamp word must not hold its future stamp before
+        // that record is committed (see the module docs). Relaxed: published with the
+        // Release stamp store below, before the receiver can look there.
+        w.stamp(self.new_tail).store(0, Ordering::Relaxed);
+        w.kind(self.msg_at)
+            .store((TAG_MSG << 32) | self.len as u64, Ordering::Relaxed);
+        if self.msg_at != self.start {
+            // Wrapping: the message at offset 0 is stamped first (Relaxed: the receiver
+            // reaches it only through the padding record, whose Release stamp publishes it).
+            w.stamp(self.msg_at)
+                .store(self.msg_at + 1, Ordering::Relaxed);
+            w.kind(self.start).store(TAG_PAD << 32, Ordering::Relaxed);
+        }
+        // Release: pairs with the receiver's Acquire load of the stamp in poll: it sees the
+        // header and the message bytes written before this store. This is the commit.
+        w.stamp(self.start).store(self.start + 1, Ordering::Release);
+        // Release: pairs with a future sender's Acquire load in open_in.
+        w.tail().store(self.new_tail, Ordering::Release);
+        self.sender.tail = self.new_tail;
+        wait::notify(w.u32(PARKED), w.u32(WAKE));
+    }
+}
