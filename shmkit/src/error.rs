@@ -85,6 +85,9 @@ pub enum ErrorKind {
     /// A structure in shared memory holds values no correct peer writes (an index out of
     /// range, a length past the end): another process scribbled over it.
     Corrupt,
+    /// A channel opened by name found another name's channel under the same key (the two
+    /// names' keys collide; see [`channel::named`](crate::channel::named)).
+    NameCollision,
 }
 
 impl ErrorKind {
@@ -120,7 +123,7 @@ impl ErrorKind {
         use std::io::ErrorKind as Io;
         match self {
             ErrorKind::NotFound => Io::NotFound,
-            ErrorKind::AlreadyExists => Io::AlreadyExists,
+            ErrorKind::AlreadyExists | ErrorKind::NameCollision => Io::AlreadyExists,
             ErrorKind::PermissionDenied | ErrorKind::NotPermitted | ErrorKind::Squatting => {
                 Io::PermissionDenied
             }

@@ -4,6 +4,9 @@
 //!   and read in place ([`Sender::loan`], [`Receiver::recv_ref`]) or copied
 //!   ([`Sender::try_send`], [`Receiver::recv`]); [`TypedSender`] and [`TypedReceiver`] carry
 //!   values of a [`ShmSafe`](crate::sync::ShmSafe) type instead.
+//! - [`named`]: channels found by a name instead of a key: the key derives from the name,
+//!   and the segment records the name, so two names whose keys collide are detected
+//!   ([`ErrorKind::NameCollision`](crate::ErrorKind::NameCollision)).
 //! - [`Wait`]: how a receiver waits for a message: busy-polling, blocking on a futex in the
 //!   segment ([`futex(2)`], shared, not `FUTEX_PRIVATE_FLAG`), or spinning a bounded number of
 //!   times and then blocking. The sender makes the wake-up system call only when the receiver
@@ -57,6 +60,7 @@
 #![allow(unsafe_code)]
 
 mod endpoint;
+pub mod named;
 pub mod spsc;
 mod typed;
 mod wait;

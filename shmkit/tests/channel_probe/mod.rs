@@ -155,6 +155,30 @@ pub fn probe_main() {
                 Err(e) => say(&format!("recv failed: {:?}", e.kind())),
             }
         }
+        // named-recv NAME COUNT: open the channel by name, become its receiver, receive
+        // COUNT messages in order, report
+        "named-recv" => {
+            let count: u64 = args[2].parse().unwrap();
+            let channel = match shmkit::channel::named::NamedChannel::open(args[1]) {
+                Ok(c) => c,
+                Err(e) => return say(&format!("open failed: {:?}", e.kind())),
+            };
+            let mut rx = match channel.receiver() {
+                Ok(rx) => rx,
+                Err(e) => return say(&format!("open failed: {:?}", e.kind())),
+            };
+            say("opened");
+            let mut buf = Vec::new();
+            for want in 0..count {
+                if let Err(e) = rx.recv(&mut buf) {
+                    return say(&format!("recv failed: {:?}", e.kind()));
+                }
+                if check(&buf) != Ok(want) {
+                    return say(&format!("message {want}: {:?}", check(&buf)));
+                }
+            }
+            say(&format!("received {count}"));
+        }
         other => panic!("unknown probe op {other}"),
     }
 }
