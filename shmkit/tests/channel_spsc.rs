@@ -221,6 +221,44 @@ fn processes_every_wait_mode_no_loss_duplication_or_tearing() {
     }
 }
 
+/// A blocking send waits for room: it times out on a ring nobody drains, completes every
+/// message once a receiver process drains it, and fails with `PeerDied` once that receiver
+/// is killed, instead of waiting forever.
+#[test]
+fn blocking_send_waits_for_room_times_out_and_sees_a_dead_receiver() {
+    let (seg, key) = channel_segment(1024);
+    let map = seg.attach().unwrap();
+    let mut tx = Sender::open_in(map.region(), 0).unwrap();
+    let mut n = 0;
+    while tx.try_send(&message(n)).is_ok() {
+        n += 1;
+    }
+    let err = tx
+        .send_timeout(&message(n), Duration::from_millis(20))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+
+    const N: u64 = 5000;
+    let mut probe = common::spawn_probe(&["recv-n", &key, &N.to_string()], ProbeOptions::default());
+    assert_eq!(probe.next_result(), "opened");
+    for seq in n..N {
+        tx.send_timeout(&message(seq), NO_HANG).unwrap();
+    }
+    assert_eq!(probe.finish(), format!("received {N}"));
+
+    let mut probe = common::spawn_probe(&["recv-n", &key, "1000000000"], ProbeOptions::default());
+    assert_eq!(probe.next_result(), "opened");
+    probe.kill();
+    let mut seq = 0;
+    let err = loop {
+        if let Err(e) = tx.send_timeout(&message(seq), NO_HANG) {
+            break e;
+        }
+        seq += 1;
+    };
+    assert_eq!(err.kind(), ErrorKind::PeerDied, "{err}");
+}
+
 /// A blocked receiver in another process is woken by a send from this one.
 #[test]
 fn a_parked_receiver_in_another_process_is_woken() {

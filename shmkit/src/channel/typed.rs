@@ -84,21 +84,40 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedSender<T, R> {
         &mut self.inner
     }
 
+    /// Copies `value` into the ring and commits it, waiting for room while the ring is full
+    /// (see [`Sender::loan_timeout`]); `timeout` `None` waits as long as it takes. A failed
+    /// send hands the value back.
+    ///
+    /// # Errors
+    /// As [`Sender::loan_timeout`], with the value.
+    pub fn send_timeout(
+        &mut self,
+        value: T,
+        timeout: Option<std::time::Duration>,
+    ) -> std::result::Result<(), TypedSendError<T>> {
+        put(self.inner.loan_timeout(size_of::<T>(), timeout), value)
+    }
+
     /// Copies `value` into the ring and commits it; a failed send hands it back.
     ///
     /// # Errors
     /// As [`Sender::loan`], with the value.
     pub fn try_send(&mut self, value: T) -> std::result::Result<(), TypedSendError<T>> {
-        match self.inner.loan(size_of::<T>()) {
-            Ok(loan) => match loan.write_at(0, bytes_of(&value)) {
-                Ok(()) => {
-                    loan.commit();
-                    Ok(())
-                }
-                Err(error) => Err(TypedSendError { value, error }),
-            },
-            Err(error) => Err(TypedSendError { value, error }),
+        put(self.inner.loan(size_of::<T>()), value)
+    }
+}
+
+/// Writes `value` into a loan and commits it, or hands the value back with the error.
+fn put<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>>(
+    loan: Result<super::Loan<'_, R>>,
+    value: T,
+) -> std::result::Result<(), TypedSendError<T>> {
+    match loan.and_then(|loan| loan.write_at(0, bytes_of(&value)).map(|()| loan)) {
+        Ok(loan) => {
+            loan.commit();
+            Ok(())
         }
+        Err(error) => Err(TypedSendError { value, error }),
     }
 }
 

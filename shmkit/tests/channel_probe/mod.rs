@@ -155,6 +155,28 @@ pub fn probe_main() {
                 Err(e) => say(&format!("recv failed: {:?}", e.kind())),
             }
         }
+        // recv-n KEY COUNT: become the receiver (blocking) and receive COUNT messages in
+        // order, report
+        "recv-n" => {
+            let map = attach(args[1]);
+            let count: u64 = args[2].parse().unwrap();
+            let mut rx = match Receiver::open_in(map.region(), 0) {
+                Ok(rx) => rx,
+                Err(e) => return say(&format!("open failed: {:?}", e.kind())),
+            };
+            rx.set_wait(Wait::Block);
+            say("opened");
+            let mut buf = Vec::new();
+            for want in 0..count {
+                if let Err(e) = rx.recv(&mut buf) {
+                    return say(&format!("recv failed: {:?}", e.kind()));
+                }
+                if check(&buf) != Ok(want) {
+                    return say(&format!("message {want}: {:?}", check(&buf)));
+                }
+            }
+            say(&format!("received {count}"));
+        }
         // named-recv NAME COUNT: open the channel by name, become its receiver, receive
         // COUNT messages in order, report
         "named-recv" => {

@@ -58,7 +58,7 @@ mod receiver;
 mod sender;
 
 pub use receiver::{Received, Receiver};
-pub use sender::{Loan, Sender, TrySendError};
+pub use sender::{Loan, Sender, TrySendError, SEND_BACKOFF_MAX};
 
 const MAGIC: [u8; 8] = *b"shmkSPSC";
 const TAIL: usize = 64;
