@@ -97,6 +97,10 @@ enum Command {
     /// SIGHUP (the exit status is then 128 + the signal number). Exits 0 only if the
     /// message arrived intact and everything was cleaned up.
     Demo(DemoArgs),
+    /// Measure one-way latency (p50, p99) and throughput of shared memory against futexes,
+    /// pipes, Unix sockets and eventfds, with two processes pinned to two CPUs.
+    #[command(long_about = cmd::bench::LONG_ABOUT)]
+    Bench(cmd::bench::BenchArgs),
 }
 
 /// `--shm`, `--sem`, `--msg` as filters: the kinds given, or all when none is.
@@ -438,6 +442,7 @@ fn shmkit_main() -> ExitCode {
         Command::Completions(args) => cmd::completions::run(&mut out, args.shell),
         Command::Man(args) => cmd::man::run(&mut out, args.subcommand.as_deref()),
         Command::Demo(args) => cmd::demo::run(&mut out, args.mode()),
+        Command::Bench(args) => cmd::bench::run(&mut out, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

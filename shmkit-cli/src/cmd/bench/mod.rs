@@ -1,0 +1,695 @@
+//! `shmkit bench`: what System V shared memory buys on this machine, measured in one run.
+//!
+//! Two processes, this one and a worker (this program again, with hidden flags), pinned to
+//! two CPUs, ping-pong messages through each mechanism in [`mechanisms::MECHANISMS`]; each
+//! round trip is timed with [`std::time::Instant`] and one way is half a round trip. Every
+//! figure is measured in rounds that alternate with the bare cache-line ping-pong
+//! (`spin_limit`): A B, B A, ...; the row reports medians over the rounds, and the ratio to
+//! the limit is the median of the per-round ratios, so that a vCPU that moves during the
+//! run moves both. Then the SPSC channel's throughput for 1 MiB messages against memcpy,
+//! and the CPU an idle receiver uses in each wait mode.
+//!
+//! Modules: [`control`] (segment layout, command protocol), [`side`] (what each process
+//! holds), [`mechanisms`] (the table), [`spin`], [`channel`], [`kernel`] (the mechanisms),
+//! [`worker`] (the worker process), [`guard`] (cleanup), [`stats`], [`report`].
+//!
+//! The JSON document: `{"results": [{"name", "size", "p50_ns", "p99_ns", "payload",
+//! "iterations", "rounds", "notes", ...}]}`, with `ratio_to_limit` on latency rows,
+//! `idle_cpu_percent` on the SPSC rows of 64 bytes (zero-copy), and `throughput_mb_s` and
+//! `ratio_to_memcpy` on the throughput rows (`memcpy`, `spsc_throughput_copy`,
+//! `spsc_throughput_zero_copy`).
+
+mod channel;
+mod control;
+mod guard;
+mod kernel;
+mod mechanisms;
+mod report;
+mod side;
+mod spin;
+mod stats;
+mod worker;
+
+use super::{Error, Out, Result};
+use control::{segment_size, to_parent, to_worker, Control, Spinner};
+use guard::{lock, watch_signals, Resources};
+use mechanisms::{Job, MECHANISMS, SPIN_LIMIT};
+use report::Row;
+use shmkit::channel::spsc;
+use shmkit::{os, Key, Region, Segment};
+use side::{Io, Payload, Session, Side};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use worker::{Worker, WorkerArgs};
+
+/// The long help of `shmkit bench`.
+pub(crate) const LONG_ABOUT: &str = "\
+Measure one-way latency and throughput of shared memory against the kernel's other ways of \
+talking between processes, on this machine, in one run.
+
+Two processes (this one and a worker it starts, this program again) are pinned to two CPUs \
+(--cpus, by default the first two this process may use; with one CPU they run unpinned and \
+the output says so) and share one IPC_PRIVATE segment, which is marked for removal as soon \
+as it is attached: nothing is left behind, also on Ctrl-C or an error.
+
+Each row is one mechanism at one message size. One-way latency is half a round trip; every \
+round trip is timed with two clock reads (Instant::now), the same for every mechanism, and \
+that cost is included in every figure (the footnote gives it). p50_ns and p99_ns are the \
+medians, over several rounds, of each round's median and 99th percentile. Every mechanism is \
+measured in rounds that alternate with spin_limit (A B, B A, ...); ratio is the median of \
+the per-round ratios of its p50 to spin_limit's p50 (the limit is measured at 64 bytes).
+
+Rows: spin_limit, a bare cache-line ping-pong in the segment (one word each way): the \
+hardware limit. spsc_poll, spsc_block, spsc_adaptive: the shmkit SPSC channel with receivers \
+that busy-poll, block on a futex, or spin then block; zero-copy (loan, write the first and \
+last cache line, commit; recv_ref, read them, release) and copy (try_send of a buffer, recv \
+into a Vec), at each size of the sweep; their 64-byte zero-copy rows also give the CPU an \
+idle receiver uses in that mode (idle_cpu_percent). futex: a raw FUTEX_WAIT/FUTEX_WAKE \
+ping-pong on two words in the segment (no payload). pipe: two pipes. uds: a Unix stream \
+socket pair. eventfd: two eventfds (no payload). memcpy, spsc_throughput_copy, \
+spsc_throughput_zero_copy: 1 MiB messages streamed one way, time per message and MB/s \
+(10^6 bytes), and the ratio of the channel's throughput to memcpy's measured in alternating \
+rounds.
+
+The figures are medians of a noisy machine: compare ratios measured in the same run, not \
+figures from different runs.";
+
+/// The sizes of the sweep when `--sizes` is not given.
+const DEFAULT_SIZES: [usize; 6] = [64, 1 << 10, 16 << 10, 256 << 10, 1 << 20, 4 << 20];
+/// The sizes of the sweep with `--quick`.
+const QUICK_SIZES: [usize; 3] = [64, 1 << 10, 16 << 10];
+/// The largest size `--sizes` accepts.
+const MAX_SIZE: usize = 16 << 20;
+/// The message size of the throughput rows.
+const THROUGHPUT_SIZE: usize = 1 << 20;
+/// The `--only` name of the throughput rows.
+const THROUGHPUT: &str = "throughput";
+
+/// `shmkit bench`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// Round trips per measurement for messages up to 4 KiB; larger messages get
+    /// N × 4096 / size, at least 20 (default: 5000; 20 with --quick, at least 2).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    iterations: Option<u64>,
+    /// Rounds per figure, alternating with spin_limit (default: 5; 2 with --quick).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    rounds: Option<u32>,
+    /// Small counts, sizes up to 16 KiB, a short idle period: a quick check that
+    /// everything works, not a measurement.
+    #[arg(long)]
+    quick: bool,
+    /// Message sizes of the sweep, comma-separated (suffixes K, M or KiB, MiB: powers of
+    /// 1024), at most 16 MiB; 64 bytes is always measured (default: 64,1K,16K,256K,1M,4M).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_sweep_size)]
+    sizes: Vec<usize>,
+    /// Measure only these (comma-separated; spin_limit, the baseline, is always measured):
+    /// the mechanisms' names, and "throughput".
+    #[arg(long, value_name = "NAME[,NAME]", value_delimiter = ',', value_parser = only_parser())]
+    only: Vec<String>,
+    /// The CPUs to pin to: A for this process, B for the worker (two different CPUs this
+    /// process may use).
+    #[arg(long, value_name = "A,B", value_parser = parse_cpus)]
+    cpus: Option<CpuPair>,
+    /// Print JSON: {"results": [{"name", "size", "p50_ns", "p99_ns", ...}]}.
+    #[arg(long)]
+    json: bool,
+    /// Run as the worker process (internal).
+    #[arg(long, hide = true, requires_all = ["shmid", "capacity", "session", "parent"])]
+    worker: bool,
+    /// The segment's id (internal).
+    #[arg(long, hide = true, requires = "worker")]
+    shmid: Option<i32>,
+    /// The channels' capacity (internal).
+    #[arg(long, hide = true, requires = "worker")]
+    capacity: Option<usize>,
+    /// The descriptors on standard input and output (internal).
+    #[arg(long, hide = true, requires = "worker", value_enum)]
+    session: Option<Session>,
+    /// The parent's pid (internal).
+    #[arg(long, hide = true, requires = "worker")]
+    parent: Option<u32>,
+    /// The CPU to pin to (internal).
+    #[arg(long, hide = true, requires = "worker")]
+    cpu: Option<usize>,
+    /// Yield instead of spinning (internal).
+    #[arg(long, hide = true, requires = "worker")]
+    yields: bool,
+}
+
+/// Two CPUs: this process's and the worker's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CpuPair(usize, usize);
+
+fn only_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        MECHANISMS
+            .iter()
+            .map(|m| m.name)
+            .chain(std::iter::once(THROUGHPUT)),
+    )
+}
+
+/// Parses a size of the sweep: as `shmkit mk --shm` reads sizes, at most 16 MiB.
+fn parse_sweep_size(text: &str) -> Result<usize, String> {
+    let size = super::mk::parse_size(text)?;
+    if size > MAX_SIZE {
+        return Err(format!(
+            "{size} bytes is more than the 16 MiB the sweep allows"
+        ));
+    }
+    Ok(size)
+}
+
+/// Parses `A,B`: two different CPUs this process may run on.
+fn parse_cpus(text: &str) -> Result<CpuPair, String> {
+    let usage = || format!("expected two CPU numbers like 0,1, not {text:?}");
+    let (a, b) = text.split_once(',').ok_or_else(usage)?;
+    let a: usize = a.trim().parse().map_err(|_| usage())?;
+    let b: usize = b.trim().parse().map_err(|_| usage())?;
+    if a == b {
+        return Err(format!("the two CPUs must differ (both are {a})"));
+    }
+    if let Ok(allowed) = os::allowed_cpus() {
+        for cpu in [a, b] {
+            if !allowed.contains(&cpu) {
+                return Err(format!(
+                    "CPU {cpu} is not one this process may use ({})",
+                    allowed
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ));
+            }
+        }
+    }
+    Ok(CpuPair(a, b))
+}
+
+/// The resolved configuration.
+#[derive(Debug)]
+struct Config {
+    iterations: u64,
+    /// The fewest round trips per measurement for large messages.
+    min_iterations: u64,
+    rounds: usize,
+    sizes: Vec<usize>,
+    /// The mechanisms to measure besides spin_limit.
+    mechanisms: Vec<usize>,
+    throughput: bool,
+    /// (this process, the worker), or unpinned.
+    cpus: Option<(usize, usize)>,
+    yields: bool,
+    idle: Duration,
+    throughput_messages: u64,
+    notes: Vec<String>,
+}
+
+impl Config {
+    fn resolve(args: &BenchArgs) -> Result<Config> {
+        let quick = args.quick;
+        let mut sizes = if args.sizes.is_empty() {
+            if quick {
+                QUICK_SIZES.to_vec()
+            } else {
+                DEFAULT_SIZES.to_vec()
+            }
+        } else {
+            args.sizes.clone()
+        };
+        sizes.push(64);
+        sizes.sort_unstable();
+        sizes.dedup();
+        let all = args.only.is_empty();
+        let wanted = |name: &str| all || args.only.iter().any(|o| o == name);
+        let mechanisms = (0..MECHANISMS.len())
+            .filter(|&m| m != SPIN_LIMIT && wanted(MECHANISMS[m].name))
+            .collect();
+        let mut notes = Vec::new();
+        let allowed = os::allowed_cpus()?;
+        let cpus = match (args.cpus, allowed.as_slice()) {
+            (Some(CpuPair(a, b)), _) => Some((a, b)),
+            (None, [a, b, ..]) => Some((*a, *b)),
+            (None, _) => {
+                notes.push(format!(
+                    "only one CPU is available ({}): the two processes run unpinned on it and busy waits yield, so the busy-polling figures measure the scheduler, not the hardware",
+                    allowed.first().map_or_else(|| "?".to_owned(), usize::to_string)
+                ));
+                None
+            }
+        };
+        Ok(Config {
+            iterations: args.iterations.unwrap_or(if quick { 20 } else { 5000 }),
+            min_iterations: if quick { 2 } else { 20 },
+            rounds: args.rounds.unwrap_or(if quick { 2 } else { 5 }) as usize,
+            sizes,
+            mechanisms,
+            throughput: wanted(THROUGHPUT),
+            yields: cpus.is_none(),
+            cpus,
+            idle: Duration::from_millis(if quick { 100 } else { 1000 }),
+            throughput_messages: if quick { 2 } else { 32 },
+            notes,
+        })
+    }
+
+    /// Round trips per measurement at `size`.
+    fn iterations_for(&self, size: usize) -> u64 {
+        if size <= 4096 {
+            return self.iterations;
+        }
+        (self.iterations.saturating_mul(4096) / size as u64)
+            .max(self.iterations.min(self.min_iterations))
+    }
+
+    /// The channels' capacity: room for the largest message, and for a few 1 MiB
+    /// messages in flight when throughput is measured.
+    fn capacity(&self) -> usize {
+        let largest = self.sizes.iter().copied().max().unwrap_or(64);
+        let mut capacity = spsc::MIN_CAPACITY.max(4096);
+        while spsc::max_message(capacity) < largest
+            || (self.throughput && capacity < 16 * THROUGHPUT_SIZE)
+        {
+            capacity *= 2;
+        }
+        capacity
+    }
+}
+
+/// Runs `shmkit bench` (or, with the hidden flags, its worker).
+///
+/// # Errors
+/// Creating the segment, starting the worker, or any measurement failed.
+pub(crate) fn run(out: &mut Out, args: &BenchArgs) -> Result<()> {
+    if args.worker {
+        let (Some(shmid), Some(capacity), Some(session), Some(parent)) =
+            (args.shmid, args.capacity, args.session, args.parent)
+        else {
+            return Err(Error::Message(
+                "bench worker: missing internal flags".to_owned(),
+            ));
+        };
+        return worker::run(&WorkerArgs {
+            shmid,
+            capacity,
+            session,
+            cpu: args.cpu,
+            parent,
+            yields: args.yields,
+        });
+    }
+    let config = Config::resolve(args)?;
+    let shared = Arc::new(Mutex::new(Resources::default()));
+    watch_signals(Arc::clone(&shared))?;
+    let capacity = config.capacity();
+    let (segment, map) = {
+        // A signal now waits until the segment is marked for removal.
+        let _held = lock(&shared);
+        let segment = Segment::create(Key::PRIVATE, segment_size(capacity))?;
+        let map = segment.attach();
+        // IPC_RMID at once: the kernel destroys the segment when the last process
+        // detaches, whatever happens to either of them. The worker attaches it by id
+        // (Linux allows attaching a segment marked for removal).
+        let removed = segment.remove();
+        let map = map?;
+        removed?;
+        (segment, map)
+    };
+    let region: &Region = map.region();
+    // Fault the pages in before anything is measured.
+    region.fill(0, region.len(), 0)?;
+    spsc::create_in(region, to_worker(), capacity)?;
+    spsc::create_in(region, to_parent(capacity), capacity)?;
+    if let Some((a, _)) = config.cpus {
+        os::pin_to_cpu(a)?;
+    }
+    let spinner = Spinner {
+        exited: Some(Arc::new(AtomicBool::new(false))),
+        yields: config.yields,
+    };
+    let mut side = Side::open(
+        region,
+        to_worker(),
+        to_parent(capacity),
+        spinner.clone(),
+        spsc::max_message(capacity),
+    )?;
+    let mut control = Control::new(region);
+    let mut run = Run {
+        config: &config,
+        side: &mut side,
+        control: &mut control,
+        shared: &shared,
+        segment: &segment,
+        capacity,
+        spin_rounds: Vec::new(),
+        rows: Vec::new(),
+        idle: Vec::new(),
+    };
+    run.all()?;
+    let rows = run.finish();
+    drop(side);
+    drop(map);
+    if args.json {
+        report::print_json(out, &rows)
+    } else {
+        report::print_table(out, &rows, &footnotes(&config, timer_overhead()))
+    }
+}
+
+/// The footnotes under the table.
+fn footnotes(config: &Config, timer_ns: f64) -> Vec<String> {
+    let mut notes = vec![
+        format!(
+            "One way = half a round trip. Every round trip is timed with two Instant::now() reads (about {timer_ns:.0} ns here), included in every figure alike."
+        ),
+        match config.cpus {
+            Some((a, b)) => format!("This process runs on CPU {a}, the worker on CPU {b}."),
+            None => "The two processes run unpinned.".to_owned(),
+        },
+        format!(
+            "p50_ns, p99_ns: medians over {} rounds of each round's percentiles ({} round trips per round up to 4 KiB, fewer for larger messages); rounds alternate with spin_limit (A B, B A, ...); ratio: the median of the per-round ratios of p50 to spin_limit's p50 at 64 B.",
+            config.rounds, config.iterations
+        ),
+        "zero-copy: loan, write the first and last cache line, commit; recv_ref, read them, release. copy: try_send from a buffer, recv into a Vec; pipes and sockets write and read the whole message.".to_owned(),
+        format!(
+            "idle CPU: the worker's receiver waits {} ms for a message that does not come; its CPU time (getrusage) over that time.",
+            config.idle.as_millis()
+        ),
+    ];
+    notes.extend(config.notes.iter().cloned());
+    notes
+}
+
+/// What two clock reads cost: the timing overhead every round trip carries.
+fn timer_overhead() -> f64 {
+    const N: u32 = 100_000;
+    let start = Instant::now();
+    for _ in 0..N {
+        std::hint::black_box(Instant::now().elapsed());
+    }
+    start.elapsed().as_nanos() as f64 / f64::from(N)
+}
+
+/// One figure's rounds: each round's (p50, p99) one way, and the ratio of its p50 to the
+/// paired spin_limit round's.
+#[derive(Debug, Default)]
+struct Rounds {
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+    ratios: Vec<f64>,
+}
+
+/// One round's one-way (p50, p99) from round-trip samples.
+fn one_way(samples: &mut [u64]) -> (f64, f64) {
+    let mut p = |q| stats::percentile(samples, q).unwrap_or(0) as f64 / 2.0;
+    (p(50.0), p(99.0))
+}
+
+/// The state of a run.
+struct Run<'r, 'a> {
+    config: &'r Config,
+    side: &'r mut Side<'a>,
+    control: &'r mut Control<'a>,
+    shared: &'r Arc<Mutex<Resources>>,
+    segment: &'r Segment,
+    capacity: usize,
+    /// Every spin_limit round: (p50, p99).
+    spin_rounds: Vec<(f64, f64)>,
+    rows: Vec<Row>,
+    /// Idle CPU per SPSC mechanism.
+    idle: Vec<(usize, f64)>,
+}
+
+impl Run<'_, '_> {
+    /// Every session in turn, each with a worker of its own.
+    fn all(&mut self) -> Result<()> {
+        for session in [Session::Shm, Session::Pipe, Session::Uds, Session::Eventfd] {
+            let mechanisms: Vec<usize> = (self.config.mechanisms.iter().copied())
+                .filter(|&m| MECHANISMS[m].session == session)
+                .collect();
+            let extra = session == Session::Shm
+                && (self.config.throughput || self.config.mechanisms.is_empty());
+            if mechanisms.is_empty() && !extra {
+                continue;
+            }
+            self.session(session, &mechanisms)?;
+        }
+        Ok(())
+    }
+
+    fn session(&mut self, session: Session, mechanisms: &[usize]) -> Result<()> {
+        let (io, worker_io) = Io::make(session)?;
+        self.side.io = io;
+        let worker = Worker::spawn(
+            &WorkerArgs {
+                shmid: self.segment.id().raw(),
+                capacity: self.capacity,
+                session,
+                cpu: self.config.cpus.map(|(_, b)| b),
+                parent: std::process::id(),
+                yields: self.config.yields,
+            },
+            worker_io,
+            self.shared,
+            self.control,
+            &self.side.spinner,
+        )?;
+        for &m in mechanisms {
+            self.latency(m)?;
+        }
+        if session == Session::Shm {
+            if mechanisms.is_empty() && !self.config.throughput {
+                // Only spin_limit was asked for.
+                for _ in 0..self.config.rounds {
+                    self.spin_round()?;
+                }
+            }
+            for &m in mechanisms {
+                if MECHANISMS[m].name.starts_with("spsc_") {
+                    let percent = self.idle_cpu(m)?;
+                    self.idle.push((m, percent));
+                }
+            }
+            if self.config.throughput {
+                self.throughput()?;
+            }
+        }
+        let spinner = self.side.spinner.clone();
+        worker.finish(self.control, &spinner)?;
+        self.side.io = Io::None;
+        Ok(())
+    }
+
+    /// One measurement: `count` round trips of mechanism `m`; the round-trip samples.
+    fn measure(&mut self, m: usize, payload: Payload, size: usize, count: u64) -> Result<Vec<u64>> {
+        let mechanism = &MECHANISMS[m];
+        let job = Job {
+            size,
+            count,
+            payload,
+            wait: mechanism.wait,
+        };
+        let seq = self
+            .control
+            .post(m as u32, payload.code(), size as u64, count)?;
+        self.control.await_ack(seq, &self.side.spinner)?;
+        let mut samples = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+        (mechanism.parent)(self.side, &job, &mut samples)?;
+        Ok(samples)
+    }
+
+    /// A spin_limit round: its one-way (p50, p99), also recorded for the spin_limit row.
+    fn spin_round(&mut self) -> Result<(f64, f64)> {
+        let mut samples = self.measure(SPIN_LIMIT, Payload::None, 64, self.config.iterations)?;
+        let figures = one_way(&mut samples);
+        self.spin_rounds.push(figures);
+        Ok(figures)
+    }
+
+    /// Every row of mechanism `m`: each payload at each size, in rounds alternating with
+    /// spin_limit.
+    fn latency(&mut self, m: usize) -> Result<()> {
+        let mechanism = &MECHANISMS[m];
+        let sizes = if mechanism.sweep {
+            self.config.sizes.clone()
+        } else {
+            vec![64]
+        };
+        for &payload in mechanism.payloads {
+            for &size in &sizes {
+                let count = self.config.iterations_for(size);
+                // Warm-up, not recorded: the first laps through the ring, the first
+                // wake-ups.
+                self.measure(m, payload, size, (count / 10).clamp(1, 100))?;
+                let mut rounds = Rounds::default();
+                for round in 0..self.config.rounds {
+                    let (spin, mut samples) = if round % 2 == 0 {
+                        let spin = self.spin_round()?;
+                        (spin, self.measure(m, payload, size, count)?)
+                    } else {
+                        let samples = self.measure(m, payload, size, count)?;
+                        (self.spin_round()?, samples)
+                    };
+                    let (p50, p99) = one_way(&mut samples);
+                    rounds.p50.push(p50);
+                    rounds.p99.push(p99);
+                    rounds.ratios.push(p50 / spin.0.max(f64::MIN_POSITIVE));
+                }
+                let mut notes = Vec::new();
+                if payload != Payload::None && mechanism.name.starts_with("spsc_") {
+                    notes.push(payload.name().replace('_', "-"));
+                }
+                if size == 64 && (payload == mechanism.payloads[0]) {
+                    notes.push(mechanism.note.to_owned());
+                }
+                self.rows.push(Row {
+                    name: mechanism.name,
+                    size,
+                    payload: payload.name(),
+                    p50_ns: stats::median(&rounds.p50).unwrap_or(0.0),
+                    p99_ns: stats::median(&rounds.p99).unwrap_or(0.0),
+                    ratio_to_limit: stats::median(&rounds.ratios),
+                    iterations: count,
+                    rounds: self.config.rounds,
+                    extra: Vec::new(),
+                    notes: notes.join("; "),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The CPU the worker's receiver uses waiting idle in mechanism `m`'s wait mode, in %.
+    fn idle_cpu(&mut self, m: usize) -> Result<f64> {
+        let wait = MECHANISMS[m].wait;
+        let ms = u64::try_from(self.config.idle.as_millis()).unwrap_or(u64::MAX);
+        let seq = self
+            .control
+            .post(worker::OP_IDLE, worker::wait_code(wait), ms, 0)?;
+        let (cpu, wall) = self.control.await_ack(seq, &self.side.spinner)?;
+        Ok(100.0 * cpu as f64 / (wall.max(1)) as f64)
+    }
+
+    /// Throughput of 1 MiB messages, copy and zero-copy, in rounds alternating with
+    /// memcpy of 1 MiB.
+    fn throughput(&mut self) -> Result<()> {
+        let k = self.config.throughput_messages;
+        let size = THROUGHPUT_SIZE;
+        let src = vec![0x3cu8; size];
+        let mut dst = vec![0u8; size];
+        let mut memcpy = || {
+            let start = Instant::now();
+            for _ in 0..k {
+                dst.copy_from_slice(std::hint::black_box(&src));
+                std::hint::black_box(&mut dst);
+            }
+            start.elapsed()
+        };
+        let per = |d: Duration| d.as_nanos() as f64 / k as f64;
+        // Warm-up.
+        memcpy();
+        for payload in [Payload::Copy, Payload::ZeroCopy] {
+            channel::stream(self.side, self.control, payload, size, k)?;
+        }
+        let mut copy_times = Vec::new();
+        let mut channel_times = [Vec::new(), Vec::new()];
+        let mut ratios = [Vec::new(), Vec::new()];
+        for round in 0..self.config.rounds {
+            let first = if round % 2 == 0 {
+                Some(per(memcpy()))
+            } else {
+                None
+            };
+            let mut t = [0.0; 2];
+            for (i, payload) in [Payload::Copy, Payload::ZeroCopy].into_iter().enumerate() {
+                t[i] = per(channel::stream(self.side, self.control, payload, size, k)?);
+            }
+            let m = first.unwrap_or_else(|| per(memcpy()));
+            copy_times.push(m);
+            for i in 0..2 {
+                channel_times[i].push(t[i]);
+                // Throughput ratio: memcpy's time over the channel's.
+                ratios[i].push(m / t[i].max(f64::MIN_POSITIVE));
+            }
+        }
+        let mb_s = |ns: f64| size as f64 / ns.max(f64::MIN_POSITIVE) * 1e3;
+        let rounds = self.config.rounds;
+        let row =
+            |name: &'static str, payload: Payload, times: &[f64], ratio: f64, notes: String| {
+                let mut ns: Vec<u64> = times.iter().map(|&t| t as u64).collect();
+                let p50 = stats::median(times).unwrap_or(0.0);
+                let p99 = stats::percentile(&mut ns, 99.0).unwrap_or(0) as f64;
+                Row {
+                    name,
+                    size,
+                    payload: payload.name(),
+                    p50_ns: p50,
+                    p99_ns: p99.max(p50),
+                    ratio_to_limit: None,
+                    iterations: k,
+                    rounds,
+                    extra: vec![("throughput_mb_s", mb_s(p50)), ("ratio_to_memcpy", ratio)],
+                    notes: format!("{:.0} MB/s, {ratio:.2}x memcpy; {notes}", mb_s(p50)),
+                }
+            };
+        self.rows.push(row(
+            "memcpy",
+            Payload::Copy,
+            &copy_times,
+            1.0,
+            "memcpy of 1 MiB in this process: the baseline".to_owned(),
+        ));
+        let names = ["spsc_throughput_copy", "spsc_throughput_zero_copy"];
+        let what = [
+            "1 MiB messages streamed through the SPSC channel: try_send, recv into a Vec",
+            "1 MiB messages streamed through the SPSC channel: loan, first and last cache line, commit; recv_ref",
+        ];
+        for i in 0..2 {
+            let payload = [Payload::Copy, Payload::ZeroCopy][i];
+            let ratio = stats::median(&ratios[i]).unwrap_or(0.0);
+            self.rows.push(row(
+                names[i],
+                payload,
+                &channel_times[i],
+                ratio,
+                what[i].to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The rows in output order: spin_limit first, then as measured; the idle CPU on the
+    /// SPSC rows of 64 bytes (zero-copy).
+    fn finish(self) -> Vec<Row> {
+        let p50: Vec<f64> = self.spin_rounds.iter().map(|r| r.0).collect();
+        let p99: Vec<f64> = self.spin_rounds.iter().map(|r| r.1).collect();
+        let mut rows = vec![Row {
+            name: MECHANISMS[SPIN_LIMIT].name,
+            size: 64,
+            payload: Payload::None.name(),
+            p50_ns: stats::median(&p50).unwrap_or(0.0),
+            p99_ns: stats::median(&p99).unwrap_or(0.0),
+            ratio_to_limit: Some(1.0),
+            iterations: self.config.iterations,
+            rounds: self.spin_rounds.len(),
+            extra: Vec::new(),
+            notes: MECHANISMS[SPIN_LIMIT].note.to_owned(),
+        }];
+        let mut rest = self.rows;
+        for (m, percent) in &self.idle {
+            if let Some(row) = rest
+                .iter_mut()
+                .find(|r| r.name == MECHANISMS[*m].name && r.size == 64 && r.payload == "zero_copy")
+            {
+                row.extra.push(("idle_cpu_percent", *percent));
+                row.notes
+                    .push_str(&format!("; idle receiver: {percent:.2}% CPU"));
+            }
+        }
+        rows.extend(rest);
+        rows
+    }
+}
