@@ -125,7 +125,7 @@ pub(crate) fn stream_worker(side: &mut Side<'_>, job: &Job) -> Result<()> {
 }
 
 /// The session's eventfds: (the one this side writes, the one it reads).
-fn eventfds<'s>(io: &'s Io) -> Result<(&'s os::EventFd, &'s os::EventFd)> {
+fn eventfds(io: &Io) -> Result<(&os::EventFd, &os::EventFd)> {
     match io {
         Io::EventFd { tx, rx } => Ok((tx, rx)),
         _ => Err(Error::Message(
