@@ -77,8 +77,6 @@ figures from different runs.";
 
 /// The sizes of the sweep when `--sizes` is not given.
 const DEFAULT_SIZES: [usize; 6] = [64, 1 << 10, 16 << 10, 256 << 10, 1 << 20, 4 << 20];
-/// The sizes of the sweep with `--quick`.
-const QUICK_SIZES: [usize; 3] = [64, 1 << 10, 16 << 10];
 /// The largest size `--sizes` accepts.
 const MAX_SIZE: usize = 16 << 20;
 /// The message size of the throughput rows.
@@ -90,14 +88,15 @@ const THROUGHPUT: &str = "throughput";
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
     /// Round trips per measurement for messages up to 4 KiB; larger messages get
-    /// N × 4096 / size, at least 20 (default: 5000; 20 with --quick, at least 2).
+    /// N × 4096 / size, at least 20 (default: 5000; 100 on one CPU; 20 with --quick, at
+    /// least 2).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     iterations: Option<u64>,
     /// Rounds per figure, alternating with spin_limit (default: 5; 2 with --quick).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     rounds: Option<u32>,
-    /// Small counts, sizes up to 16 KiB, a short idle period: a quick check that
-    /// everything works, not a measurement.
+    /// Small counts and a short idle period: a quick check that everything works, not a
+    /// measurement.
     #[arg(long)]
     quick: bool,
     /// Message sizes of the sweep, comma-separated (suffixes K, M or KiB, MiB: powers of
@@ -211,11 +210,7 @@ impl Config {
     fn resolve(args: &BenchArgs) -> Result<Config> {
         let quick = args.quick;
         let mut sizes = if args.sizes.is_empty() {
-            if quick {
-                QUICK_SIZES.to_vec()
-            } else {
-                DEFAULT_SIZES.to_vec()
-            }
+            DEFAULT_SIZES.to_vec()
         } else {
             args.sizes.clone()
         };
@@ -241,7 +236,12 @@ impl Config {
             }
         };
         Ok(Config {
-            iterations: args.iterations.unwrap_or(if quick { 20 } else { 5000 }),
+            // One CPU: a busy-polling round trip costs a scheduler time slice or two.
+            iterations: args.iterations.unwrap_or(match (quick, cpus) {
+                (true, _) => 20,
+                (false, None) => 100,
+                (false, Some(_)) => 5000,
+            }),
             min_iterations: if quick { 2 } else { 20 },
             rounds: args.rounds.unwrap_or(if quick { 2 } else { 5 }) as usize,
             sizes,
@@ -691,5 +691,68 @@ impl Run<'_, '_> {
         }
         rows.extend(rest);
         rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_cpus, parse_sweep_size, BenchArgs, Config, CpuPair};
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn config(args: &[&str]) -> Config {
+        let cli = Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
+            .expect("valid flags");
+        Config::resolve(&cli.bench).expect("a configuration")
+    }
+
+    #[test]
+    fn cpus_are_two_different_allowed_ones() {
+        let allowed = shmkit::os::allowed_cpus().unwrap();
+        if let [a, b, ..] = allowed[..] {
+            assert_eq!(parse_cpus(&format!("{a},{b}")), Ok(CpuPair(a, b)));
+            assert_eq!(parse_cpus(&format!("{b}, {a}")), Ok(CpuPair(b, a)));
+        }
+        assert!(parse_cpus("0,0").unwrap_err().contains("differ"));
+        assert!(parse_cpus("0").is_err());
+        assert!(parse_cpus("a,b").is_err());
+        assert!(parse_cpus("0,100000")
+            .unwrap_err()
+            .contains("not one this process"));
+    }
+
+    #[test]
+    fn sweep_sizes_take_suffixes_up_to_16_mib() {
+        assert_eq!(parse_sweep_size("4K"), Ok(4096));
+        assert_eq!(parse_sweep_size("16MiB"), Ok(16 << 20));
+        assert!(parse_sweep_size("17M").is_err());
+        assert!(parse_sweep_size("0").is_err());
+    }
+
+    #[test]
+    fn configuration() {
+        let c = config(&["--sizes", "1K,64K", "--only", "pipe,throughput"]);
+        assert_eq!(c.sizes, [64, 1024, 65536], "64 bytes always, sorted");
+        assert_eq!(c.mechanisms.len(), 1);
+        assert!(c.throughput);
+        // Room for the largest message, and 16 messages of 1 MiB for throughput.
+        assert_eq!(c.capacity(), 16 << 20);
+        let c = config(&["--quick", "--only", "spsc_poll", "--iterations", "4096"]);
+        assert!(!c.throughput);
+        assert_eq!(c.iterations_for(64), 4096);
+        assert_eq!(
+            c.iterations_for(4 << 20),
+            4,
+            "fewer round trips for large messages"
+        );
+        assert_eq!(c.rounds, 2);
+        assert!(shmkit::channel::spsc::max_message(c.capacity()) >= 4 << 20);
+        let c = config(&["--iterations", "3"]);
+        assert_eq!(c.iterations_for(1 << 20), 3, "never more than asked for");
     }
 }
