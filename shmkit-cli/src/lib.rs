@@ -11,9 +11,9 @@
 //! Exit status: 0 on success (also when standard output is a closed pipe), 1 when the
 //! command failed (the reason on standard error as `shmkit: <message>`), 2 for a usage
 //! error (an unknown flag, a missing argument, or a value that does not parse: a bad key,
-//! id, size or mode). `shmkit demo` exits with 128 + the signal number when interrupted by
-//! `SIGINT`, `SIGTERM` or `SIGHUP`; `shmkit watch` with 0 on `q` or Ctrl-C and with
-//! 128 + the signal number on `SIGTERM` or `SIGHUP`.
+//! id, size or mode). `shmkit demo` and `shmkit bench` exit with 128 + the signal number
+//! when interrupted by `SIGINT`, `SIGTERM` or `SIGHUP`; `shmkit watch` with 0 on `q` or
+//! Ctrl-C and with 128 + the signal number on `SIGTERM` or `SIGHUP`.
 //!
 //! Every subcommand that prints something about objects takes `--json`. The JSON uses the
 //! field names of the library's stat structs (`shmkit::SegmentStat`, `SemStat`, `MsgStat`,
