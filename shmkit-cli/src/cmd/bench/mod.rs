@@ -460,13 +460,14 @@ impl Run<'_, '_> {
         for &m in mechanisms {
             self.latency(m)?;
         }
-        if session == Session::Shm {
-            if mechanisms.is_empty() && !self.config.throughput {
-                // Only spin_limit was asked for.
-                for _ in 0..self.config.rounds {
-                    self.spin_round()?;
-                }
+        if self.spin_rounds.is_empty() {
+            // Only spin_limit (or only throughput) was asked for: the limit still gets
+            // its rounds.
+            for _ in 0..self.config.rounds {
+                self.spin_round()?;
             }
+        }
+        if session == Session::Shm {
             for &m in mechanisms {
                 if MECHANISMS[m].name.starts_with("spsc_") {
                     let percent = self.idle_cpu(m)?;
