@@ -227,18 +227,27 @@ impl<'a> Control<'a> {
         let w = word(self.region, at)?;
         let mut spins = 0u32;
         loop {
-            // Acquire: pairs with the worker's Release store in `ack`.
+            // Acquire: pairs with the worker's Release store in `ack` (or `join`).
             let now = w.load(Ordering::Acquire);
             if now == seq {
                 return Ok(());
             }
-            if spins < 1 << 12 {
-                spinner.relax(&mut spins)?;
-                continue;
-            }
-            match os::futex_wait(w, now, Some(CHECK_PERIOD)) {
-                Err(e) if e.kind() != ErrorKind::TimedOut => return Err(e.into()),
-                _ => spinner.check()?,
+            let alive = if spins < 1 << 12 {
+                spinner.relax(&mut spins)
+            } else {
+                match os::futex_wait(w, now, Some(CHECK_PERIOD)) {
+                    Err(e) if e.kind() != ErrorKind::TimedOut => return Err(e.into()),
+                    _ => spinner.check(),
+                }
+            };
+            if let Err(gone) = alive {
+                // A worker acknowledges its last command (quit) and exits: the word it
+                // stored before exiting is there now.
+                return if w.load(Ordering::Acquire) == seq {
+                    Ok(())
+                } else {
+                    Err(gone)
+                };
             }
         }
     }

@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub(crate) struct Resources {
     /// The worker, until its watchdog reaps it.
     pub(crate) child: Option<Child>,
+    /// How the last worker reaped ended.
+    pub(crate) last_exit: Option<std::process::ExitStatus>,
 }
 
 /// Locks the resources, also after a panic elsewhere.

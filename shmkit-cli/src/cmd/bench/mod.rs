@@ -350,7 +350,14 @@ pub(crate) fn run(out: &mut Out, args: &BenchArgs) -> Result<()> {
         rows: Vec::new(),
         idle: Vec::new(),
     };
-    run.all()?;
+    if let Err(e) = run.all() {
+        return Err(match (e, lock(&shared).last_exit) {
+            (Error::Message(m), Some(status)) if !status.success() => {
+                Error::Message(format!("{m}; the last worker ended with {status}"))
+            }
+            (e, _) => e,
+        });
+    }
     let rows = run.finish();
     drop(side);
     drop(map);

@@ -293,8 +293,12 @@ fn watch(
             let _ = writeln!(io::stderr(), "{}", String::from_utf8_lossy(&line));
         }
     }
-    let child = lock(shared).child.take();
-    let status = child.and_then(|mut c| c.wait().ok());
+    let status = {
+        let mut resources = lock(shared);
+        let status = resources.child.take().and_then(|mut c| c.wait().ok());
+        resources.last_exit = status;
+        status
+    };
     exited.store(true, Ordering::Release);
     if let Some(poke) = poke {
         // Any value but 1 tells the parent's read that the worker is gone.
