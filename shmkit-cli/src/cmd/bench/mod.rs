@@ -68,8 +68,9 @@ that busy-poll, block on a futex, or spin then block; zero-copy (loan, write the
 last cache line, commit; recv_ref, read them, release) and copy (try_send of a buffer, recv \
 into a Vec), at each size of the sweep; their 64-byte zero-copy rows also give the CPU an \
 idle receiver uses in that mode (idle_cpu_percent). futex: a raw FUTEX_WAIT/FUTEX_WAKE \
-ping-pong on two words in the segment (no payload). pipe: two pipes. uds: a Unix stream \
-socket pair. eventfd: two eventfds (no payload). memcpy, spsc_throughput_copy, \
+ping-pong on two words in the segment (no payload). pipe: two pipes, and uds: a Unix \
+stream socket pair, both writing and reading the whole message, at each size of the sweep. \
+eventfd: two eventfds (no payload). memcpy, spsc_throughput_copy, \
 spsc_throughput_zero_copy: 1 MiB messages streamed one way, time per message and MB/s \
 (10^6 bytes), and the ratio of the channel's throughput to memcpy's measured in alternating \
 rounds.
