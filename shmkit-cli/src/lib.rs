@@ -11,9 +11,9 @@
 //! Exit status: 0 on success (also when standard output is a closed pipe), 1 when the
 //! command failed (the reason on standard error as `shmkit: <message>`), 2 for a usage
 //! error (an unknown flag, a missing argument, or a value that does not parse: a bad key,
-//! id, size or mode). `shmkit demo` exits with 128 + the signal number when interrupted by
-//! `SIGINT`, `SIGTERM` or `SIGHUP`; `shmkit watch` with 0 on `q` or Ctrl-C and with
-//! 128 + the signal number on `SIGTERM` or `SIGHUP`.
+//! id, size or mode). `shmkit demo` and `shmkit bench` exit with 128 + the signal number
+//! when interrupted by `SIGINT`, `SIGTERM` or `SIGHUP`; `shmkit watch` with 0 on `q` or
+//! Ctrl-C and with 128 + the signal number on `SIGTERM` or `SIGHUP`.
 //!
 //! Every subcommand that prints something about objects takes `--json`. The JSON uses the
 //! field names of the library's stat structs (`shmkit::SegmentStat`, `SemStat`, `MsgStat`,
@@ -97,6 +97,10 @@ enum Command {
     /// SIGHUP (the exit status is then 128 + the signal number). Exits 0 only if the
     /// message arrived intact and everything was cleaned up.
     Demo(DemoArgs),
+    /// Measure one-way latency (p50, p99) and throughput of shared memory against futexes,
+    /// pipes, Unix sockets and eventfds, with two processes pinned to two CPUs.
+    #[command(long_about = cmd::bench::LONG_ABOUT)]
+    Bench(cmd::bench::BenchArgs),
 }
 
 /// `--shm`, `--sem`, `--msg` as filters: the kinds given, or all when none is.
@@ -438,6 +442,7 @@ fn shmkit_main() -> ExitCode {
         Command::Completions(args) => cmd::completions::run(&mut out, args.shell),
         Command::Man(args) => cmd::man::run(&mut out, args.subcommand.as_deref()),
         Command::Demo(args) => cmd::demo::run(&mut out, args.mode()),
+        Command::Bench(args) => cmd::bench::run(&mut out, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

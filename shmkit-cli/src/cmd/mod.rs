@@ -2,6 +2,7 @@
 //! printer that treats a closed pipe as the reader's choice rather than an error, and
 //! ([`objects`]) the system's objects with their staleness.
 
+pub(crate) mod bench;
 pub(crate) mod cat;
 pub(crate) mod completions;
 pub(crate) mod demo;

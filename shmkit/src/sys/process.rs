@@ -84,3 +84,11 @@ pub(crate) fn process_exists(pid: i32) -> bool {
     let rc = unsafe { libc::kill(pid, 0) };
     rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
+
+/// `prctl(PR_SET_PDEATHSIG, SIGKILL)`: the kernel kills the calling process when the thread
+/// that created it exits.
+pub(crate) fn kill_on_parent_death() -> Result<(), super::Errno> {
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number; the other arguments are ignored.
+    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
+    super::conv::cvt(rc).map(drop)
+}
