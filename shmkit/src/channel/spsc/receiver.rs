@@ -324,7 +324,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
     /// # Errors
     /// Only if the region refuses the copy (it cannot for a checked message).
     pub fn copy_into(&self, buf: &mut Vec<u8>) -> Result<()> {
-        buf.clear();
+        // No clear: bytes the buffer already holds are overwritten below, so only growth
+        // is zeroed (a buffer reused for messages of one size is never zeroed again).
         buf.resize(self.len, 0);
         self.read_at(0, buf)
     }
