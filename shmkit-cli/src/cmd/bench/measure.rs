@@ -224,7 +224,7 @@ impl Run<'_, '_> {
         let per = |d: Duration| d.as_nanos() as f64 / k as f64;
         // Warm-up.
         memcpy();
-        for payload in [Payload::Copy, Payload::ZeroCopy] {
+        for payload in [Payload::Copy, Payload::InPlace] {
             channel::stream(self.side, self.control, payload, size, k)?;
         }
         let mut copy_times = Vec::new();
@@ -237,7 +237,7 @@ impl Run<'_, '_> {
                 None
             };
             let mut t = [0.0; 2];
-            for (i, payload) in [Payload::Copy, Payload::ZeroCopy].into_iter().enumerate() {
+            for (i, payload) in [Payload::Copy, Payload::InPlace].into_iter().enumerate() {
                 t[i] = per(channel::stream(self.side, self.control, payload, size, k)?);
             }
             let m = first.unwrap_or_else(|| per(memcpy()));
@@ -278,10 +278,10 @@ impl Run<'_, '_> {
         let names = ["spsc_throughput_copy", "spsc_throughput_zero_copy"];
         let what = [
             "1 MiB messages streamed through the SPSC channel: try_send, recv into a Vec",
-            "1 MiB messages streamed through the SPSC channel: loan, first and last cache line, commit; recv_ref",
+            "1 MiB messages streamed through the SPSC channel: loan, write every byte in place, commit; recv_ref, read every byte in place",
         ];
         for i in 0..2 {
-            let payload = [Payload::Copy, Payload::ZeroCopy][i];
+            let payload = [Payload::Copy, Payload::InPlace][i];
             let ratio = stats::median(&ratios[i]).unwrap_or(0.0);
             self.rows.push(row(
                 names[i],

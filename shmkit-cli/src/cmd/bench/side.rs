@@ -39,6 +39,10 @@ pub(crate) enum Payload {
     /// Written and read in place: loan, write the first and the last cache line (64 bytes
     /// each), commit; `recv_ref`, read them, release.
     ZeroCopy,
+    /// Every byte written and read in place, no staging copy: loan, write the whole message,
+    /// commit; `recv_ref`, read it all in place through a 4 KiB window, release. What
+    /// zero-copy throughput measures.
+    InPlace,
 }
 
 impl Payload {
@@ -48,6 +52,7 @@ impl Payload {
             Payload::None => "none",
             Payload::Copy => "copy",
             Payload::ZeroCopy => "zero_copy",
+            Payload::InPlace => "in_place",
         }
     }
 
@@ -57,14 +62,20 @@ impl Payload {
             Payload::None => 0,
             Payload::Copy => 1,
             Payload::ZeroCopy => 2,
+            Payload::InPlace => 3,
         }
     }
 
     /// The payload of a command's code; `None` for an unknown one.
     pub(crate) fn from_code(code: u32) -> Option<Payload> {
-        [Payload::None, Payload::Copy, Payload::ZeroCopy]
-            .into_iter()
-            .find(|p| p.code() == code)
+        [
+            Payload::None,
+            Payload::Copy,
+            Payload::ZeroCopy,
+            Payload::InPlace,
+        ]
+        .into_iter()
+        .find(|p| p.code() == code)
     }
 }
 
