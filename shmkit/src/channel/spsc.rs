@@ -213,7 +213,12 @@ fn open(region: &Region<ReadWrite>, offset: usize, call: &'static str) -> Result
 }
 
 /// Takes an endpoint's pid slot: free (0) or held by a process that no longer exists.
-fn claim(slot: &AtomicU32, what: &str, call: &'static str, offset: usize) -> Result<u32> {
+pub(super) fn claim(
+    slot: &AtomicU32,
+    what: &str,
+    call: &'static str,
+    offset: usize,
+) -> Result<u32> {
     let me = std::process::id();
     for _ in 0..64 {
         // Acquire: pairs with the previous holder's Release when it let go, so we see its
@@ -246,7 +251,7 @@ fn claim(slot: &AtomicU32, what: &str, call: &'static str, offset: usize) -> Res
 
 /// Whether the endpoint in `slot` is dead: `Some(pid)` when a pid is recorded and
 /// `kill(pid, 0)` says it does not exist.
-fn dead_peer(slot: &AtomicU32) -> Option<u32> {
+pub(super) fn dead_peer(slot: &AtomicU32) -> Option<u32> {
     let pid = slot.load(Ordering::Relaxed);
     if pid != 0 && crate::os::process_exists(pid as i32) == Some(false) {
         Some(pid)
@@ -1002,7 +1007,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Drop for Received<'_, R> {
     }
 }
 
-fn release_slot(slot: &AtomicU32, pid: u32) {
+pub(super) fn release_slot(slot: &AtomicU32, pid: u32) {
     // Release: pairs with the next claimer's Acquire load; our index stores are visible.
     let _ = slot.compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed);
 }
