@@ -11,9 +11,9 @@
 
 mod common;
 
-use common::{Control, MODE_BENCH, MODE_SPIN, MODE_STOP};
+use common::Control;
 use shmkit::channel::{spsc, Receiver, Sender, Wait};
-use shmkit::{Key, Region, Segment, ShmId};
+use shmkit::{Region, Segment};
 
 const CHILD_ENV: &str = "SHMKIT_CHANNEL_BENCH_CHILD";
 const CAP: usize = 4096;
@@ -24,56 +24,31 @@ const TO_PARENT: usize = spsc::size_for(CAP);
 const CONTROL: usize = 2 * spsc::size_for(CAP);
 const SEGMENT: usize = CONTROL + Control::SIZE;
 
-const MODE_SPSC: u32 = MODE_BENCH;
-
 const MSG: usize = 64;
 
-/// The child: answers pings (mode spin) or echoes 64-byte messages (mode spsc), switching
-/// when the parent changes the mode word.
-fn child(id: i32) {
-    common::pin(1);
-    let segment = Segment::from_id(ShmId::from_raw(id)).expect("the bench segment");
+/// The child: answers pings, or echoes 64-byte messages, as the parent's mode word says.
+fn child(segment: Segment) {
     let map = segment.attach().expect("attach");
     let region: &Region = map.region();
     let mut rx = Receiver::open_in(region, TO_CHILD).unwrap();
     rx.set_wait(Wait::Poll);
     let mut tx = Sender::open_in(region, TO_PARENT).unwrap();
-    let control = Control::new(region, CONTROL);
     let mut buf = [0u8; MSG];
-    loop {
-        match control.next_mode() {
-            MODE_SPIN => control.answer_pings(),
-            MODE_SPSC => {
-                while control.still(MODE_SPSC) {
-                    if let Some(msg) = rx.try_recv_ref().unwrap() {
-                        msg.read_at(0, &mut buf).unwrap();
-                        drop(msg);
-                        let loan = tx.loan(MSG).unwrap();
-                        loan.write_at(0, &buf).unwrap();
-                        loan.commit();
-                    }
-                    std::hint::spin_loop();
-                }
-            }
-            MODE_STOP => return,
-            _ => std::hint::spin_loop(),
+    common::serve(&Control::new(region, CONTROL), || {
+        if let Some(msg) = rx.try_recv_ref().unwrap() {
+            msg.read_at(0, &mut buf).unwrap();
+            drop(msg);
+            let loan = tx.loan(MSG).unwrap();
+            loan.write_at(0, &buf).unwrap();
+            loan.commit();
         }
-    }
+    });
 }
 
 fn main() {
-    if let Ok(id) = std::env::var(CHILD_ENV) {
-        child(id.parse().expect("shmid"));
-        return;
-    }
-    let Some((rounds, iters)) = common::settings("channel") else {
+    let Some((effort, segment)) = common::start("channel", CHILD_ENV, SEGMENT, child) else {
         return;
     };
-    common::pin(0);
-
-    let segment = Segment::create(Key::PRIVATE, SEGMENT)
-        .expect("shmget")
-        .remove_on_drop();
     let map = segment.attach().expect("shmat");
     let region: &Region = map.region();
     spsc::create_in(region, TO_CHILD, CAP).unwrap();
@@ -81,30 +56,21 @@ fn main() {
     let mut tx = Sender::open_in(region, TO_CHILD).unwrap();
     let mut rx = Receiver::open_in(region, TO_PARENT).unwrap();
     rx.set_wait(Wait::Poll);
-    let mut child = common::spawn_child(CHILD_ENV, segment.id().raw());
+    let child = common::spawn_child(CHILD_ENV, &segment);
 
-    let control = Control::new(region, CONTROL);
-    let mut n = 0u32;
     let payload = [0xa5u8; MSG];
     let mut back = [0u8; MSG];
-    common::compare(
+    common::measure(
         "SPSC busy-poll",
-        rounds,
-        iters,
-        |iters| control.ping_rtt(&mut n, iters),
-        |iters| {
-            control.set_mode(MODE_SPSC);
-            let start = std::time::Instant::now();
-            for _ in 0..iters {
-                let loan = tx.loan(MSG).unwrap();
-                loan.write_at(0, &payload).unwrap();
-                loan.commit();
-                let msg = rx.recv_ref().unwrap();
-                msg.read_at(0, &mut back).unwrap();
-            }
-            start.elapsed()
+        &Control::new(region, CONTROL),
+        effort,
+        child,
+        || {
+            let loan = tx.loan(MSG).unwrap();
+            loan.write_at(0, &payload).unwrap();
+            loan.commit();
+            let msg = rx.recv_ref().unwrap();
+            msg.read_at(0, &mut back).unwrap();
         },
     );
-    control.set_mode(MODE_STOP);
-    assert!(child.wait().unwrap().success());
 }

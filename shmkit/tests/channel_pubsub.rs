@@ -110,10 +110,19 @@ fn publish_next<R: Deref<Target = Region>>(p: &mut Publisher<R>) -> u64 {
     seq
 }
 
+/// Receives one message and reports it.
+fn once<R: Deref<Target = Region<A>>, A: Access>(sub: &mut Subscriber<R, A>) -> String {
+    let mut buf = Vec::new();
+    match sub.recv_timeout(&mut buf, NO_HANG) {
+        Ok(d) => format!("got {} {:?}", d.seq, check(&buf).map(|_| ())),
+        Err(e) => format!("recv failed: {:?}", e.kind()),
+    }
+}
+
 /// Opens a subscriber over a read-only (`ro`) or read-write (`rw`) attachment, says
-/// "opened", waits for the go-ahead when asked, follows the channel up to message `last`
-/// and reports.
-fn subscribe(seg: &Segment, access: &str, wait: Wait, go: bool, last: u64) {
+/// "opened", waits for the go-ahead when asked, then follows the channel up to message
+/// `last` (or receives one message) and reports.
+fn subscribe(seg: &Segment, access: &str, wait: Wait, go: bool, last: Option<u64>) {
     macro_rules! run {
         ($map:expr) => {{
             let map = $map;
@@ -123,7 +132,10 @@ fn subscribe(seg: &Segment, access: &str, wait: Wait, go: bool, last: u64) {
             if go {
                 wait_for_go();
             }
-            say(&follow(&mut sub, last));
+            say(&match last {
+                Some(last) => follow(&mut sub, last),
+                None => once(&mut sub),
+            });
         }};
     }
     match access {
@@ -145,32 +157,10 @@ fn probe_main() {
             args[2],
             wait_mode(args[3]),
             args[0] == "sub-slow",
-            num(4),
+            Some(num(4)),
         ),
         // park KEY ro|rw: subscribe, block for one message, report it
-        "park" => {
-            let seg = segment_of(args[1]);
-            let report = |r: shmkit::Result<pubsub::Delivery>, buf: &[u8]| match r {
-                Ok(d) => format!("got {} {:?}", d.seq, check(buf).map(|_| ())),
-                Err(e) => format!("recv failed: {:?}", e.kind()),
-            };
-            let mut buf = Vec::new();
-            if args[2] == "ro" {
-                let map = seg.attach_read_only().unwrap();
-                let mut sub = Subscriber::open_in(map.region(), 0).unwrap();
-                sub.set_wait(Wait::Block).unwrap();
-                say("opened");
-                let r = sub.recv_timeout(&mut buf, NO_HANG);
-                say(&report(r, &buf));
-            } else {
-                let map = seg.attach().unwrap();
-                let mut sub = Subscriber::open_in(map.region(), 0).unwrap();
-                sub.set_wait(Wait::Block).unwrap();
-                say("opened");
-                let r = sub.recv_timeout(&mut buf, NO_HANG);
-                say(&report(r, &buf));
-            }
-        }
+        "park" => subscribe(&segment_of(args[1]), args[2], Wait::Block, false, None),
         // publish KEY COUNT: become the publisher, publish COUNT messages
         "publish" => {
             let map = segment_of(args[1]).attach().unwrap();
@@ -264,32 +254,31 @@ fn loan_commit_sample_and_the_copying_conveniences() {
     assert!(sub.try_recv_ref().unwrap().is_none());
     assert_eq!(sub.publisher_alive(), Some(true));
 
-    let mut loan = p.loan(11).unwrap();
-    assert_eq!((loan.len(), loan.seq()), (11, 0));
-    loan.write_at(0, b"hello").unwrap();
-    loan.write_at(5, b", zero").unwrap();
-    assert_eq!(
-        loan.write_at(8, b"1234").unwrap_err().kind(),
-        ErrorKind::OutOfBounds
-    );
+    // Zero-copy: claim a slot, write the parts in any order, commit.
+    let mut loan = p.loan(8).unwrap();
+    assert_eq!((loan.seq(), loan.len(), loan.is_empty()), (0, 8, false));
+    for (at, part) in [(4, &b"sub"[..]), (0, b"pub"), (3, b"/")] {
+        loan.write_at(at, part).unwrap();
+    }
+    let past_the_end = loan.write_at(6, b"!!!").unwrap_err();
+    assert_eq!(past_the_end.kind(), ErrorKind::OutOfBounds);
     // SAFETY: this test is the only process that maps the segment, and no subscriber reads
     // this slot now.
-    unsafe { loan.as_mut_slice()[10] = b'!' };
+    unsafe { loan.as_mut_slice()[7] = b'!' };
     assert_eq!(loan.commit(), 0);
     assert_eq!(p.publish(b"copied").unwrap(), 1);
     assert_eq!(p.publish(b"").unwrap(), 2);
     assert_eq!(p.loan(SLOT + 1).unwrap_err().kind(), ErrorKind::TooBig);
     assert_eq!(p.publish(&[0; SLOT]).unwrap(), 3);
 
+    // Read in place, each read validated.
     let sample = sub.recv_ref().unwrap();
-    assert_eq!((sample.seq(), sample.len(), sample.lost()), (0, 11, 0));
-    let mut part = [0u8; 4];
-    assert_eq!(sample.read_at(7, &mut part).unwrap(), Check::Intact);
-    assert_eq!(&part, b"zer!");
-    assert_eq!(
-        sample.read_at(8, &mut part).unwrap_err().kind(),
-        ErrorKind::OutOfBounds
-    );
+    assert_eq!((sample.seq(), sample.lost(), sample.len()), (0, 0, 8));
+    let mut tail = [0u8; 5];
+    assert_eq!(sample.read_at(3, &mut tail).unwrap(), Check::Intact);
+    assert_eq!(&tail, b"/sub!");
+    let past_the_end = sample.read_at(4, &mut tail).unwrap_err();
+    assert_eq!(past_the_end.kind(), ErrorKind::OutOfBounds);
     drop(sample);
     let mut buf = vec![1, 2, 3];
     let d = sub.recv(&mut buf).unwrap();
@@ -672,7 +661,8 @@ fn scribbled_words_are_corrupt_errors() {
     );
     put_u64(&map, CONTROL + 8, 5);
     // Stamps of a later lap that name a message of another slot, or past 2^62.
-    for stamp in [2 * 1 + 2, 2 * 9 + 1, u64::MAX] {
+    // (Message 1 is in slot 1, message 9 in slot 1 too: both wrong for slot 0.)
+    for stamp in [4, 2 * 9 + 1, u64::MAX] {
         put_u64(&map, CONTROL, stamp);
         assert_eq!(
             sub.try_recv(&mut buf).unwrap_err().kind(),
@@ -705,37 +695,26 @@ fn scribbled_words_are_corrupt_errors() {
     );
     put_u64(&map, HEAD, 2);
     Publisher::open_in(map.region(), 0).unwrap();
-    // The policy word, the shape and the magic.
-    map.write_at(POLICY, &7u32.to_ne_bytes()).unwrap();
-    assert_eq!(
-        Subscriber::open_in(map.region(), 0).unwrap_err().kind(),
-        ErrorKind::Corrupt
-    );
-    map.write_at(POLICY, &0u32.to_ne_bytes()).unwrap();
-    map.write_at(64, &16u32.to_ne_bytes()).unwrap();
-    assert_eq!(
-        Subscriber::open_in(map.region(), 0).unwrap_err().kind(),
-        ErrorKind::OutOfBounds
-    );
-    map.write_at(64, &3u32.to_ne_bytes()).unwrap();
-    assert_eq!(
-        Subscriber::open_in(map.region(), 0).unwrap_err().kind(),
-        ErrorKind::LayoutMismatch
-    );
-    map.write_at(64, &8u32.to_ne_bytes()).unwrap();
-    // Another slot size makes another total size.
-    map.write_at(24, &(SLOT as u32 - 64).to_ne_bytes()).unwrap();
-    assert_eq!(
-        Subscriber::open_in(map.region(), 0).unwrap_err().kind(),
-        ErrorKind::LayoutMismatch
-    );
-    map.write_at(24, &(SLOT as u32).to_ne_bytes()).unwrap();
-    Subscriber::open_in(map.region(), 0).unwrap();
+    // The policy word, the shape and the magic: each scribble is refused at open, and
+    // the channel opens again once it is undone.
+    let open_error = || Subscriber::open_in(map.region(), 0).err().map(|e| e.kind());
+    let scribbles = [
+        (POLICY, 7, ErrorKind::Corrupt),
+        // 16 slots would reach past the segment; 3 is not a power of two.
+        (64, 16, ErrorKind::OutOfBounds),
+        (64, 3, ErrorKind::LayoutMismatch),
+        // Another slot size makes another total size.
+        (24, SLOT as u32 - 64, ErrorKind::LayoutMismatch),
+    ];
+    for (at, value, kind) in scribbles {
+        let saved = map.load_u32(at, Ordering::SeqCst).unwrap();
+        map.write_at(at, &value.to_ne_bytes()).unwrap();
+        assert_eq!(open_error(), Some(kind), "{value} at {at}");
+        map.write_at(at, &saved.to_ne_bytes()).unwrap();
+        assert_eq!(open_error(), None);
+    }
     map.write_at(0, b"garbage!").unwrap();
-    assert_eq!(
-        Subscriber::open_in(map.region(), 0).unwrap_err().kind(),
-        ErrorKind::LayoutMismatch
-    );
+    assert_eq!(open_error(), Some(ErrorKind::LayoutMismatch));
 }
 
 /// A scribbler process writes random words over the header, the control block and the

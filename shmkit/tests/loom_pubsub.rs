@@ -148,7 +148,10 @@ impl Tally {
             Got::Nothing => {}
             Got::Lost(n) => self.lost += n,
             Got::Message(seq) => {
-                assert!(self.last.is_none_or(|l| seq > l), "message {seq} out of order");
+                assert!(
+                    self.last.is_none_or(|l| seq > l),
+                    "message {seq} out of order"
+                );
                 self.last = Some(seq);
                 self.received += 1;
             }
@@ -179,7 +182,11 @@ fn pubsub_stamps_no_tearing_and_every_message_accounted_for() {
         }
         assert_eq!(cursor, N);
         assert_eq!(tally.received + tally.lost, N);
-        assert_eq!(tally.last, Some(N - 1), "the newest message is never lost at rest");
+        assert_eq!(
+            tally.last,
+            Some(N - 1),
+            "the newest message is never lost at rest"
+        );
     });
 }
 

@@ -4,7 +4,7 @@
 //! per-round ratios.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use shmkit::Region;
+use shmkit::{Key, Region, RemoveOnDrop, Segment, ShmId};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ fn env(name: &str, default: u32) -> u32 {
 }
 
 /// Pins this process to `cpu` (sched_setaffinity(2)); false if that is not possible.
-pub fn pin(cpu: usize) -> bool {
+fn pin(cpu: usize) -> bool {
     // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes inside it;
     // sched_setaffinity only reads it.
     unsafe {
@@ -35,9 +35,34 @@ pub fn pin(cpu: usize) -> bool {
 }
 
 /// Rounds and round trips per round: `(2, 10)` for a smoke run (`cargo test --benches`),
-/// else `SHMKIT_BENCH_ROUNDS` (31) and `SHMKIT_BENCH_ITERS` (20000); `None` (and a line
-/// saying why) on a machine with fewer than two CPUs.
-pub fn settings(bench: &str) -> Option<(u32, u32)> {
+/// else `SHMKIT_BENCH_ROUNDS` (31) and `SHMKIT_BENCH_ITERS` (20000).
+fn effort() -> (u32, u32) {
+    if !std::env::args().any(|a| a == "--bench") {
+        return (2, 10);
+    }
+    (
+        env("SHMKIT_BENCH_ROUNDS", 31),
+        env("SHMKIT_BENCH_ITERS", 20_000),
+    )
+}
+
+/// A bench's start. In the child process (`var` names the bench segment's id) it pins the
+/// child to CPU 1, runs `child` with the segment and returns `None`. In the bench, it returns
+/// the effort (rounds, round trips per round) and a new private segment of `size` bytes,
+/// removed on drop, with this process pinned to CPU 0; `None` (and a line saying why) on a
+/// machine with fewer than two CPUs.
+pub fn start(
+    bench: &str,
+    var: &str,
+    size: usize,
+    child: impl FnOnce(Segment),
+) -> Option<((u32, u32), RemoveOnDrop<Segment>)> {
+    if let Ok(id) = std::env::var(var) {
+        pin(1);
+        let id = ShmId::from_raw(id.parse().expect("shmid"));
+        child(Segment::from_id(id).expect("the bench segment"));
+        return None;
+    }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cpus < 2 {
         println!(
@@ -45,19 +70,15 @@ pub fn settings(bench: &str) -> Option<(u32, u32)> {
         );
         return None;
     }
-    if !std::env::args().any(|a| a == "--bench") {
-        return Some((2, 10));
-    }
-    Some((
-        env("SHMKIT_BENCH_ROUNDS", 31),
-        env("SHMKIT_BENCH_ITERS", 20_000),
-    ))
+    pin(0);
+    let segment = Segment::create(Key::PRIVATE, size).expect("shmget");
+    Some((effort(), segment.remove_on_drop()))
 }
 
-/// Runs this bench's executable again as the child, with `var` set to the segment's id.
-pub fn spawn_child(var: &str, id: i32) -> Child {
+/// Runs this bench's executable again as the child, with `var` set to `segment`'s id.
+pub fn spawn_child(var: &str, segment: &Segment) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .env(var, id.to_string())
+        .env(var, segment.id().raw().to_string())
         .spawn()
         .expect("spawning the bench child")
 }
@@ -133,10 +154,56 @@ impl<'a> Control<'a> {
     }
 }
 
+/// Child: serves the parent's modes until [`MODE_STOP`]: answers pings in [`MODE_SPIN`],
+/// calls `step` (receive a message if one is there, send it back) in [`MODE_BENCH`].
+pub fn serve(control: &Control<'_>, mut step: impl FnMut()) {
+    loop {
+        match control.next_mode() {
+            MODE_SPIN => control.answer_pings(),
+            MODE_BENCH => {
+                while control.still(MODE_BENCH) {
+                    step();
+                    std::hint::spin_loop();
+                }
+            }
+            MODE_STOP => return,
+            _ => std::hint::spin_loop(),
+        }
+    }
+}
+
+/// Parent: [`compare`]s the bare ping-pong with `round_trip` (one message there and back,
+/// the child in [`MODE_BENCH`]), then stops the child and checks that it exited cleanly.
+pub fn measure(
+    what: &str,
+    control: &Control<'_>,
+    (rounds, iters): (u32, u32),
+    mut child: Child,
+    mut round_trip: impl FnMut(),
+) {
+    let mut n = 0u32;
+    compare(
+        what,
+        rounds,
+        iters,
+        |iters| control.ping_rtt(&mut n, iters),
+        |iters| {
+            control.set_mode(MODE_BENCH);
+            let start = Instant::now();
+            for _ in 0..iters {
+                round_trip();
+            }
+            start.elapsed()
+        },
+    );
+    control.set_mode(MODE_STOP);
+    assert!(child.wait().unwrap().success());
+}
+
 /// Runs `rounds` rounds of `iters` round trips of the baseline `a` and of `b`, alternating
 /// which goes first, after one warm-up of each, and prints the one-way latencies (half a
 /// round trip) and the median, min and max of the per-round ratios b/a.
-pub fn compare(
+fn compare(
     what: &str,
     rounds: u32,
     iters: u32,

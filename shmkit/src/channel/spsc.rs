@@ -114,11 +114,11 @@ fn layout(capacity: usize) -> Layout {
     }
 }
 
-fn context(offset: usize) -> String {
+pub(super) fn context(offset: usize) -> String {
     format!("offset={offset}")
 }
 
-fn corrupt(call: &'static str, offset: usize, message: String) -> Error {
+pub(super) fn corrupt(call: &'static str, offset: usize, message: String) -> Error {
     Error::new(ErrorKind::Corrupt, call, context(offset), message)
 }
 
@@ -247,6 +247,15 @@ pub(super) fn claim(
         context(offset),
         format!("the channel's {what} slot keeps changing"),
     ))
+}
+
+/// Whether the endpoint in `slot` is alive: `None` when none is attached (pid 0), else
+/// whether its process exists.
+pub(super) fn peer_alive(slot: &AtomicU32) -> Option<bool> {
+    match slot.load(Ordering::Relaxed) {
+        0 => None,
+        pid => crate::os::process_exists(pid as i32),
+    }
 }
 
 /// Whether the endpoint in `slot` is dead: `Some(pid)` when a pid is recorded and
@@ -471,11 +480,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
     /// its process exists ([`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html),
     /// signal 0).
     pub fn receiver_alive(&self) -> Option<bool> {
-        let pid = self.w.u32(RECEIVER_PID).load(Ordering::Relaxed);
-        if pid == 0 {
-            return None;
-        }
-        crate::os::process_exists(pid as i32)
+        peer_alive(self.w.u32(RECEIVER_PID))
     }
 
     /// Reserves room for a message of `len` bytes and returns it to be written in place;
@@ -740,11 +745,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
     /// process exists ([`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html),
     /// signal 0).
     pub fn sender_alive(&self) -> Option<bool> {
-        let pid = self.w.u32(SENDER_PID).load(Ordering::Relaxed);
-        if pid == 0 {
-            return None;
-        }
-        crate::os::process_exists(pid as i32)
+        peer_alive(self.w.u32(SENDER_PID))
     }
 
     /// Looks for the next message without waiting.

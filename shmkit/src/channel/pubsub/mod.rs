@@ -57,7 +57,7 @@
 //!   and the store of `head` leaves message `head` committed; a new publisher (and a late
 //!   joiner) looks at that slot's stamp and counts it.
 //! - A publisher killed in the middle of a write leaves that slot's stamp odd: subscribers
-//!   wait for it (and get [`ErrorKind::PeerDied`](crate::ErrorKind::PeerDied) while nobody
+//!   wait for it (and get [`ErrorKind::PeerDied`] while nobody
 //!   publishes); a new publisher rewrites that `seq` and goes on.
 //!
 //! ## Blocking waits and who gets woken
@@ -83,7 +83,7 @@
 //! ## Liveness
 //! The publisher records its pid; [`Subscriber::publisher_alive`] asks the kernel whether it
 //! exists, and a subscriber waiting for the next message gets
-//! [`ErrorKind::PeerDied`](crate::ErrorKind::PeerDied) once the publisher is dead and
+//! [`ErrorKind::PeerDied`] once the publisher is dead and
 //! nothing more is there to receive. A new process can then open the publisher's end
 //! ([`Publisher::open_in`]) and continue the sequence where the dead one stopped. The check
 //! has the limits described in [`channel`](crate::channel) (zombies, reused pids).
@@ -92,7 +92,7 @@
 //! `slots`, `slot_size` and the policy are read once at open and checked against the header.
 //! After that, a stamp is only compared with the number a subscriber expects; a stamp of a
 //! later lap must name a message of the same slot below 2^62, and `head` must be below 2^62,
-//! else the receive fails with [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt). A length
+//! else the receive fails with [`ErrorKind::Corrupt`]. A length
 //! is read once and must be at most `slot_size` (unless the slot was being overwritten,
 //! which is a loss); slot indices are always masked. `parked`, `wake` and the pid table only
 //! decide whom to wake or which pid to check. So a peer that scribbles over the channel can
@@ -136,27 +136,40 @@ mod subscriber;
 pub use publisher::{Loan, Publisher};
 pub use subscriber::{Check, Delivery, Sample, Subscriber};
 
+use super::spsc::{context, corrupt};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{Access, ReadWrite, Region};
 use crate::sync::header::{self, round_up, Layout};
 use std::ops::Deref;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
+/// Offsets of the fields in the layout table above, from the channel's start.
+mod at {
+    /// The header's payload-size field, which holds `slot_size`.
+    pub(super) const SLOT_SIZE: usize = 24;
+    /// The number of slots (u32, constant).
+    pub(super) const SLOTS: usize = 64;
+    /// The wake-up policy (u32, constant).
+    pub(super) const POLICY: usize = 68;
+    /// The publisher's pid (u32).
+    pub(super) const PUBLISHER_PID: usize = 72;
+    /// Messages published (u64, own cache line).
+    pub(super) const HEAD: usize = 128;
+    /// The futex word (u32) and, after it, the parked bits (u64).
+    pub(super) const WAKE: usize = 192;
+    pub(super) const PARKED: usize = 200;
+    /// 64 subscriber pids (u32 each).
+    pub(super) const TABLE: usize = 256;
+    /// The first slot.
+    pub(super) const CONTROL: usize = 512;
+}
+use at::{CONTROL, HEAD, PARKED, POLICY, PUBLISHER_PID, SLOTS, TABLE, WAKE};
+
 const MAGIC: [u8; 8] = *b"shmkPUBS";
-/// The header's payload-size field holds `slot_size`.
-const SLOT_SIZE_FIELD: usize = 24;
-const SLOTS: usize = 64;
-const POLICY: usize = 68;
-const PUBLISHER_PID: usize = 72;
-const HEAD: usize = 128;
-const WAKE: usize = 192;
-const PARKED: usize = 200;
-const TABLE: usize = 256;
-const CONTROL: usize = 512;
 /// Bytes before a slot's message: the stamp and the length words.
 const SLOT_HEADER: usize = 16;
-/// The largest sequence number a correct channel reaches (centuries of traffic); larger
-/// ones are corruption, and keep `2 * seq + 2` far from overflowing.
+/// Sequence numbers above this are corruption: at 10^9 messages a second a channel needs
+/// 146 years to get there, and `2 * seq + 2` stays far from overflowing.
 const MAX_SEQ: u64 = 1 << 62;
 
 /// How many read-write subscribers can be registered at once (bits of `parked`).
@@ -209,12 +222,17 @@ fn layout(slots: usize, slot_size: usize) -> Layout {
     }
 }
 
-fn context(offset: usize) -> String {
-    format!("offset={offset}")
-}
-
-fn corrupt(call: &'static str, offset: usize, message: String) -> Error {
-    Error::new(ErrorKind::Corrupt, call, context(offset), message)
+/// Checks that `len` bytes at `offset` of a message of `size` bytes are inside it.
+fn within(offset: usize, len: usize, size: usize, call: &'static str) -> Result<()> {
+    match offset.checked_add(len) {
+        Some(end) if end <= size => Ok(()),
+        _ => Err(Error::new(
+            ErrorKind::OutOfBounds,
+            call,
+            format!("offset={offset}, len={len}"),
+            format!("past the end of a message of {size} bytes"),
+        )),
+    }
 }
 
 fn valid_shape(slots: usize, slot_size: usize) -> bool {
@@ -317,7 +335,7 @@ fn open<A: Access, R: Deref<Target = Region<A>>>(
     offset: usize,
     call: &'static str,
 ) -> Result<Words<R>> {
-    let at = |field: usize| {
+    let field_at = |field: usize| {
         offset.checked_add(field).ok_or_else(|| {
             Error::new(
                 ErrorKind::OutOfBounds,
@@ -327,10 +345,10 @@ fn open<A: Access, R: Deref<Target = Region<A>>>(
             )
         })
     };
-    let slot_size = region.load_u32(at(SLOT_SIZE_FIELD)?, Ordering::Acquire)? as usize;
+    let slot_size = region.load_u32(field_at(at::SLOT_SIZE)?, Ordering::Acquire)? as usize;
     // The header first: it says whether anything is there at all (a header of a valid
     // shape that is not ready gives NotInitialised rather than LayoutMismatch).
-    let slots = match region.load_u32(at(SLOTS)?, Ordering::Relaxed) {
+    let slots = match region.load_u32(field_at(SLOTS)?, Ordering::Relaxed) {
         Ok(n) => n as usize,
         Err(_) => MIN_SLOTS,
     };

@@ -1,6 +1,6 @@
 //! The publishing end: loans, commits, and waking sleepers.
 
-use super::{context, open, Words, HEAD, PARKED, PUBLISHER_PID, SLOT_HEADER, TABLE, WAKE};
+use super::{context, open, within, Words, HEAD, PARKED, PUBLISHER_PID, SLOT_HEADER, TABLE, WAKE};
 use crate::channel::spsc::{claim, release_slot};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -199,19 +199,11 @@ impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
     /// # Errors
     /// [`ErrorKind::OutOfBounds`] when the bytes reach past the message's length.
     pub fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<()> {
-        match offset.checked_add(bytes.len()) {
-            Some(end) if end <= self.len => self
-                .publisher
-                .w
-                .region
-                .write_at(self.data() + offset, bytes),
-            _ => Err(Error::new(
-                ErrorKind::OutOfBounds,
-                "Loan::write_at",
-                format!("offset={offset}, len={}", bytes.len()),
-                format!("past the end of a message of {} bytes", self.len),
-            )),
-        }
+        within(offset, bytes.len(), self.len, "Loan::write_at")?;
+        self.publisher
+            .w
+            .region
+            .write_at(self.data() + offset, bytes)
     }
 
     /// The message's bytes as a mutable slice, for writing in place without a copy.

@@ -1,10 +1,10 @@
 //! The subscribing end: a private cursor, validated reads, loss accounting, waiting.
 
 use super::{
-    context, corrupt, open, Words, HEAD, MAX_REGISTERED, MAX_SEQ, PARKED, PUBLISHER_PID,
+    context, corrupt, open, within, Words, HEAD, MAX_REGISTERED, MAX_SEQ, PARKED, PUBLISHER_PID,
     SLOT_HEADER, TABLE, WAKE,
 };
-use crate::channel::spsc::{claim, dead_peer, release_slot};
+use crate::channel::spsc::{claim, dead_peer, peer_alive, release_slot};
 use crate::channel::wait::{self, Wait, LIVENESS_PERIOD, SPINS_PER_CHECK};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{Access, ReadOnly, Region};
@@ -217,11 +217,7 @@ impl<R: Deref<Target = Region<A>>, A: Access> Subscriber<R, A> {
     /// its process exists ([`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html),
     /// signal 0).
     pub fn publisher_alive(&self) -> Option<bool> {
-        let pid = self.w.u32(PUBLISHER_PID).load(Ordering::Relaxed);
-        if pid == 0 {
-            return None;
-        }
-        crate::os::process_exists(pid as i32)
+        peer_alive(self.w.u32(PUBLISHER_PID))
     }
 
     /// Counts `n` messages from the cursor on as lost and moves past them.
@@ -558,19 +554,10 @@ impl<R: Deref<Target = Region<A>>, A: Access> Sample<'_, R, A> {
     /// # Errors
     /// [`ErrorKind::OutOfBounds`] when the range reaches past the message's end.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<Check> {
-        match offset.checked_add(buf.len()) {
-            Some(end) if end <= self.found.len => {
-                let at = self.sub.w.offset + self.found.slot + SLOT_HEADER + offset;
-                self.sub.w.region.read_at(at, buf)?;
-                Ok(self.check())
-            }
-            _ => Err(Error::new(
-                ErrorKind::OutOfBounds,
-                "Sample::read_at",
-                format!("offset={offset}, len={}", buf.len()),
-                format!("past the end of a message of {} bytes", self.found.len),
-            )),
-        }
+        within(offset, buf.len(), self.found.len, "Sample::read_at")?;
+        let at = self.sub.w.offset + self.found.slot + SLOT_HEADER + offset;
+        self.sub.w.region.read_at(at, buf)?;
+        Ok(self.check())
     }
 
     /// Replaces `buf`'s contents with the message, then checks the stamp.
