@@ -124,10 +124,12 @@ impl<'a> Control<'a> {
         self.word(2).load(Ordering::Relaxed) == m
     }
 
-    /// Child, in [`MODE_SPIN`]: answers each ping with the same pong.
+    /// Child, in [`MODE_SPIN`]: answers each ping with the same pong. It starts from the
+    /// last pong, not the current ping: the parent may send its first ping as soon as it
+    /// sees the mode acknowledged, before this loop starts, and that ping must be answered.
     pub fn answer_pings(&self) {
         let (ping, pong) = (self.word(0), self.word(1));
-        let mut seen = ping.load(Ordering::Acquire);
+        let mut seen = pong.load(Ordering::Relaxed);
         while self.still(MODE_SPIN) {
             let now = ping.load(Ordering::Acquire);
             if now != seen {
