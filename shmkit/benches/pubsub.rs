@@ -65,9 +65,7 @@ fn main() {
         effort,
         child,
         || {
-            let loan = publisher.loan(MSG).unwrap();
-            loan.write_at(0, &payload).unwrap();
-            loan.commit();
+            publisher.publish(&payload).unwrap();
             let sample = sub.recv_ref().unwrap();
             assert!(sample.read_at(0, &mut back).unwrap().is_intact());
         },
