@@ -561,7 +561,7 @@ fn a_parked_subscriber_in_another_process_is_woken() {
 /// `PeerDied`; a new publisher continues the sequence where the dead one stopped.
 #[test]
 fn publisher_killed_subscribers_get_peer_died_and_a_new_publisher_continues() {
-    const ROUNDS: usize = 20;
+    const ROUNDS: usize = 50;
     let (seg, key) = channel_segment(1024, Wakeups::Parked);
     let map = seg.attach().unwrap();
     let ro = seg.attach_read_only().unwrap();
@@ -762,4 +762,54 @@ fn a_scribbler_process_gives_only_errors() {
     }
     eprintln!("scribbled: {received} receives returned data, {errors} errors");
     assert!(received + errors > 0);
+}
+
+/// The pid of a process that has exited and been reaped.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    child.id()
+}
+
+/// A publisher that died in the middle of a write (its slot's stamp left odd) or between a
+/// commit and the store of `head`: subscribers get what it committed, then `PeerDied`; a
+/// new publisher writes the unfinished message again under its number, or counts the
+/// unrecorded commit, and the sequence goes on without a gap.
+#[test]
+fn a_new_publisher_continues_after_a_death_mid_write_or_mid_commit() {
+    const PUBLISHER_PID: usize = 72;
+    let seg = private_channel(8, Wakeups::Parked);
+    let map = seg.attach().unwrap();
+    let mut sub = Subscriber::open_in(map.region(), 0).unwrap();
+    let mut buf = Vec::new();
+    let mut p = Publisher::open_in(map.region(), 0).unwrap();
+    for _ in 0..3 {
+        publish_next(&mut p);
+    }
+    // Message 3 half written (stamp 2 * 3 + 1), then the publisher "dies".
+    p.loan(10).unwrap().write_at(0, b"half").unwrap();
+    drop(p);
+    map.write_at(PUBLISHER_PID, &dead_pid().to_ne_bytes())
+        .unwrap();
+    for want in 0..3 {
+        assert_eq!(sub.recv_timeout(&mut buf, NO_HANG).unwrap().seq, want);
+    }
+    let err = sub.recv_timeout(&mut buf, NO_HANG).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PeerDied, "{err}");
+    let mut p = Publisher::open_in(map.region(), 0).unwrap();
+    assert_eq!(p.next_seq(), 3);
+    publish_next(&mut p);
+    // Message 4 committed, but head rolled back to 4 as if the store had not happened.
+    publish_next(&mut p);
+    drop(p);
+    map.atomic_u64(HEAD).unwrap().store(4, Ordering::SeqCst);
+    let late = Subscriber::open_last(map.region(), 0, 1).unwrap();
+    assert_eq!(late.cursor(), 4);
+    let mut p = Publisher::open_in(map.region(), 0).unwrap();
+    assert_eq!(p.next_seq(), 5);
+    publish_next(&mut p);
+    for want in 3..6 {
+        let d = sub.recv_timeout(&mut buf, NO_HANG).unwrap();
+        assert_eq!((d.seq, d.lost, check(&buf)), (want, 0, Ok(want)));
+    }
 }

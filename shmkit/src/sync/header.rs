@@ -202,13 +202,13 @@ fn get_u32(h: &[u8], at: usize) -> u32 {
 
 /// Validates the structure at `offset`: placement, init state, magic, version, sizes, and
 /// the pid namespace.
+/// It only loads, so it works on read-only mappings too.
 ///
 /// # Errors
 /// [`ErrorKind::OutOfBounds`] or [`ErrorKind::Misaligned`] for the place;
 /// [`ErrorKind::NotInitialised`] while it is uninit or initialising;
 /// [`ErrorKind::LayoutMismatch`] when a field differs from this build's;
 /// [`ErrorKind::ForeignNamespace`] when it was created in another pid namespace.
-/// Works on read-only mappings too: it only loads.
 pub(crate) fn open<A: Access>(
     region: &Region<A>,
     offset: usize,
