@@ -159,12 +159,12 @@ impl Tally {
     }
 }
 
-/// Three messages through two slots while a subscriber polls: the publisher laps it, it
+/// Four messages through two slots while a subscriber polls three times: the publisher laps it, it
 /// never delivers a torn message, and received + lost == published.
 #[test]
 fn pubsub_stamps_no_tearing_and_every_message_accounted_for() {
     loom::model(|| {
-        const N: u64 = 3;
+        const N: u64 = 4;
         let ch = Arc::new(Channel::new(false));
         let tx = ch.clone();
         let publisher = thread::spawn(move || {
@@ -173,7 +173,7 @@ fn pubsub_stamps_no_tearing_and_every_message_accounted_for() {
             }
         });
         let (mut cursor, mut tally) = (0, Tally::default());
-        for _ in 0..2 {
+        for _ in 0..3 {
             tally.add(ch.try_recv(&mut cursor));
         }
         publisher.join().unwrap();
