@@ -5,8 +5,14 @@
 use crate::error::{Error, ErrorKind, Result};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-fn context(offset: usize) -> String {
+/// The context of a channel error: where the channel is in its region.
+pub(crate) fn context(offset: usize) -> String {
     format!("offset={offset}")
+}
+
+/// A [`ErrorKind::Corrupt`] error of the channel at `offset`.
+pub(crate) fn corrupt(call: &'static str, offset: usize, message: String) -> Error {
+    Error::new(ErrorKind::Corrupt, call, context(offset), message)
 }
 
 /// Takes an endpoint's pid slot: free (0) or held by a process that no longer exists.
@@ -54,6 +60,15 @@ pub(crate) fn dead_peer(slot: &AtomicU32) -> Option<u32> {
         Some(pid)
     } else {
         None
+    }
+}
+
+/// Whether the endpoint in `slot` is alive: `None` when none is attached (pid 0), else
+/// whether its process exists.
+pub(crate) fn peer_alive(slot: &AtomicU32) -> Option<bool> {
+    match slot.load(Ordering::Relaxed) {
+        0 => None,
+        pid => crate::os::process_exists(pid as i32),
     }
 }
 

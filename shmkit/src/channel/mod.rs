@@ -11,6 +11,9 @@
 //!   segment ([`futex(2)`], shared, not `FUTEX_PRIVATE_FLAG`), or spinning a bounded number of
 //!   times and then blocking. The sender makes the wake-up system call only when the receiver
 //!   has announced that it is parked.
+//! - [`pubsub`]: one publisher, any number of subscribers (read-only attachments too),
+//!   fixed-size slots validated by seqlock stamps; the publisher never waits, and a
+//!   subscriber that falls a lap behind learns how many messages it lost.
 //!
 //! Each endpoint records its pid in the segment; the channel's header records the creator's
 //! pid namespace and opening refuses a channel made in another one, so the pids mean the same
@@ -61,6 +64,7 @@
 
 mod endpoint;
 pub mod named;
+pub mod pubsub;
 pub mod spsc;
 mod typed;
 mod wait;

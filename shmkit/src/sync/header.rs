@@ -20,7 +20,7 @@
 //! length, so a peer that scribbles over it can only make opening fail.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::region::{ReadWrite, Region};
+use crate::region::{Access, ReadWrite, Region};
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -69,8 +69,8 @@ fn error(kind: ErrorKind, call: &'static str, offset: usize, message: String) ->
 }
 
 /// Checks that `layout.size` bytes at `offset` fit in `region` and start 64-byte aligned.
-fn check_place(
-    region: &Region<ReadWrite>,
+fn check_place<A: Access>(
+    region: &Region<A>,
     offset: usize,
     layout: &Layout,
     call: &'static str,
@@ -202,21 +202,22 @@ fn get_u32(h: &[u8], at: usize) -> u32 {
 
 /// Validates the structure at `offset`: placement, init state, magic, version, sizes, and
 /// the pid namespace.
+/// It only loads, so it works on read-only mappings too.
 ///
 /// # Errors
 /// [`ErrorKind::OutOfBounds`] or [`ErrorKind::Misaligned`] for the place;
 /// [`ErrorKind::NotInitialised`] while it is uninit or initialising;
 /// [`ErrorKind::LayoutMismatch`] when a field differs from this build's;
 /// [`ErrorKind::ForeignNamespace`] when it was created in another pid namespace.
-pub(crate) fn open(
-    region: &Region<ReadWrite>,
+pub(crate) fn open<A: Access>(
+    region: &Region<A>,
     offset: usize,
     layout: &Layout,
     call: &'static str,
 ) -> Result<()> {
     check_place(region, offset, layout, call)?;
     // Acquire pairs with finish_create's Release: the header and body are written.
-    let st = state(region, offset)?.load(Ordering::Acquire);
+    let st = region.load_u32(offset + OFF_STATE, Ordering::Acquire)?;
     match st {
         READY => {}
         UNINIT | INITIALISING => {

@@ -47,7 +47,7 @@
 //! against its own `tail`. So nothing a peer writes can make either side access memory
 //! outside the ring.
 
-use super::endpoint;
+use super::endpoint::{self, context, corrupt};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use crate::sync::header::{self, round_up, Layout};
@@ -116,14 +116,6 @@ fn layout(capacity: usize) -> Layout {
         payload_align: 8,
         lock_size: 0,
     }
-}
-
-fn context(offset: usize) -> String {
-    format!("offset={offset}")
-}
-
-fn corrupt(call: &'static str, offset: usize, message: String) -> Error {
-    Error::new(ErrorKind::Corrupt, call, context(offset), message)
 }
 
 /// Lays out a new, empty channel with a ring of `capacity` bytes (a power of two from

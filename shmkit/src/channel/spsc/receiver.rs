@@ -3,7 +3,7 @@
 use super::{
     context, corrupt, open, Words, MAX_INDEX, PARKED, RECEIVER_PID, RECORD, RING, SENDER_PID, WAKE,
 };
-use crate::channel::endpoint::{claim, dead_peer};
+use crate::channel::endpoint::{claim, dead_peer, peer_alive};
 use crate::channel::wait::{self, Wait, LIVENESS_PERIOD, SPINS_PER_CHECK};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -96,11 +96,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
     /// process exists ([`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html),
     /// signal 0).
     pub fn sender_alive(&self) -> Option<bool> {
-        let pid = self.w.u32(SENDER_PID).load(Ordering::Relaxed);
-        if pid == 0 {
-            return None;
-        }
-        crate::os::process_exists(pid as i32)
+        peer_alive(self.w.u32(SENDER_PID))
     }
 
     /// Looks for the next message without waiting.

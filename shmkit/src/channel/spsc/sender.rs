@@ -4,7 +4,7 @@ use super::{
     context, corrupt, max_message, open, Words, CLEAR, MAX_INDEX, PARKED, RECEIVER_PID, RECORD,
     RING, SENDER_PID, TAG_MSG, TAG_PAD, WAKE,
 };
-use crate::channel::endpoint::{claim, dead_peer};
+use crate::channel::endpoint::{claim, dead_peer, peer_alive};
 use crate::channel::wait;
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -169,11 +169,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
     /// its process exists ([`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html),
     /// signal 0).
     pub fn receiver_alive(&self) -> Option<bool> {
-        let pid = self.w.u32(RECEIVER_PID).load(Ordering::Relaxed);
-        if pid == 0 {
-            return None;
-        }
-        crate::os::process_exists(pid as i32)
+        peer_alive(self.w.u32(RECEIVER_PID))
     }
 
     /// Reserves room for a message of `len` bytes and returns it to be written in place;
