@@ -212,7 +212,22 @@ pub fn spawn_probe(op: &[&str], opts: ProbeOptions) -> RunningProbe {
     let mut cmd = probe_command(op, opts);
     cmd.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawning the probe");
+    // ETXTBSY and EAGAIN are transient (another thread forking while a file is open for
+    // writing; a momentary process limit): try again a bounded number of times.
+    let mut tries = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Ok(child) => break child,
+            Err(e)
+                if tries < 200
+                    && matches!(e.raw_os_error(), Some(libc::ETXTBSY | libc::EAGAIN)) =>
+            {
+                tries += 1;
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("spawning the probe {op:?}: {e}"),
+        }
+    };
     let stdout = child.stdout.take().unwrap();
     use std::io::BufRead;
     RunningProbe {
