@@ -26,7 +26,7 @@
 //! field once and checks it before use.
 
 use super::super::{Error, Result};
-use shmkit::channel::spsc;
+use shmkit::channel::{pubsub, spsc};
 use shmkit::{os, ErrorKind, Region};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -54,9 +54,24 @@ pub(crate) const CHANNELS: usize = 4096;
 /// How long a blocked wait sleeps at most before it checks that the peer still runs.
 pub(crate) const CHECK_PERIOD: Duration = Duration::from_millis(20);
 
-/// The segment size for two channels of `capacity` bytes.
+/// Slots of each `pubsub_poll` channel.
+pub(crate) const PUBSUB_SLOTS: usize = 64;
+/// Slot size of each `pubsub_poll` channel: the 64-byte messages.
+pub(crate) const PUBSUB_SLOT_SIZE: usize = 64;
+
+/// The segment size for two SPSC channels of `capacity` bytes and the two pub-sub channels.
 pub(crate) fn segment_size(capacity: usize) -> usize {
+    pubsub_to_parent(capacity) + pubsub::size_for(PUBSUB_SLOTS, PUBSUB_SLOT_SIZE)
+}
+
+/// The offset of the pub-sub channel from the parent to the worker.
+pub(crate) fn pubsub_to_worker(capacity: usize) -> usize {
     CHANNELS + 2 * spsc::size_for(capacity)
+}
+
+/// The offset of the pub-sub channel from the worker to the parent.
+pub(crate) fn pubsub_to_parent(capacity: usize) -> usize {
+    pubsub_to_worker(capacity) + pubsub::size_for(PUBSUB_SLOTS, PUBSUB_SLOT_SIZE)
 }
 
 /// The offset of the channel from the parent to the worker.

@@ -9,7 +9,7 @@
 
 use super::super::{Error, Result};
 use super::side::{Payload, Session, Side};
-use super::{channel, kernel, spin};
+use super::{channel, kernel, pubsub, spin};
 use shmkit::channel::Wait;
 use std::time::Instant;
 
@@ -101,6 +101,16 @@ pub(crate) const MECHANISMS: &[Mechanism] = &[
         note: "shmkit SPSC channel, receivers spin 4096 polls then block",
         parent: channel::parent,
         worker: channel::worker,
+    },
+    Mechanism {
+        name: "pubsub_poll",
+        session: Session::Shm,
+        payloads: &[Payload::Copy],
+        sweep: false,
+        wait: Wait::Poll,
+        note: "shmkit pub-sub channel (64 slots of 64 bytes), subscribers busy-poll: publish, read the number in place",
+        parent: pubsub::parent,
+        worker: pubsub::worker,
     },
     Mechanism {
         name: "futex",

@@ -26,6 +26,7 @@ mod guard;
 mod kernel;
 mod measure;
 mod mechanisms;
+mod pubsub;
 mod report;
 mod side;
 mod spin;
@@ -33,7 +34,10 @@ mod stats;
 mod worker;
 
 use super::{Error, Out, Result};
-use control::{segment_size, to_parent, to_worker, Control, Spinner};
+use control::{
+    pubsub_to_parent, pubsub_to_worker, segment_size, to_parent, to_worker, Control, Spinner,
+    PUBSUB_SLOTS, PUBSUB_SLOT_SIZE,
+};
 use guard::{lock, watch_signals, Resources};
 use measure::{timer_overhead, Run};
 use mechanisms::{MECHANISMS, SPIN_LIMIT};
@@ -67,11 +71,14 @@ hardware limit. spsc_poll, spsc_block, spsc_adaptive: the shmkit SPSC channel wi
 that busy-poll, block on a futex, or spin then block; zero-copy (loan, write the first and \
 last cache line, commit; recv_ref, read them, release) and copy (try_send of a buffer, recv \
 into a Vec), at each size of the sweep; their 64-byte zero-copy rows also give the CPU an \
-idle receiver uses in that mode (idle_cpu_percent). futex: a raw FUTEX_WAIT/FUTEX_WAKE \
+idle receiver uses in that mode (idle_cpu_percent). pubsub_poll: the shmkit pub-sub channel \
+(64 slots of 64 bytes) with busy-polling subscribers, 64-byte messages published each way. \
+futex: a raw FUTEX_WAIT/FUTEX_WAKE \
 ping-pong on two words in the segment (no payload). pipe: two pipes, and uds: a Unix \
 stream socket pair, both writing and reading the whole message, at each size of the sweep. \
 eventfd: two eventfds (no payload). memcpy, spsc_throughput_copy, \
-spsc_throughput_zero_copy: 1 MiB messages streamed one way, time per message and MB/s \
+spsc_throughput_zero_copy: 1 MiB messages streamed one way (copy: try_send and recv into a \
+Vec; zero-copy: every byte written and read in place), time per message and MB/s \
 (10^6 bytes), and the ratio of the channel's throughput to memcpy's measured in alternating \
 rounds.
 
@@ -325,6 +332,9 @@ pub(crate) fn run(out: &mut Out, args: &BenchArgs) -> Result<()> {
     region.fill(0, region.len(), 0)?;
     spsc::create_in(region, to_worker(), capacity)?;
     spsc::create_in(region, to_parent(capacity), capacity)?;
+    for at in [pubsub_to_worker(capacity), pubsub_to_parent(capacity)] {
+        shmkit::channel::pubsub::create_in(region, at, PUBSUB_SLOTS, PUBSUB_SLOT_SIZE)?;
+    }
     if let Some((a, _)) = config.cpus {
         os::pin_to_cpu(a)?;
     }
@@ -336,6 +346,7 @@ pub(crate) fn run(out: &mut Out, args: &BenchArgs) -> Result<()> {
         region,
         to_worker(),
         to_parent(capacity),
+        (pubsub_to_worker(capacity), pubsub_to_parent(capacity)),
         spinner.clone(),
         spsc::max_message(capacity),
     )?;

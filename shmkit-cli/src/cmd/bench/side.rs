@@ -3,9 +3,10 @@
 
 use super::super::{Error, Result};
 use super::control::Spinner;
+use shmkit::channel::pubsub::{Publisher, Subscriber};
 use shmkit::channel::{Receiver, Sender};
 use shmkit::os::EventFd;
-use shmkit::{os, Region};
+use shmkit::{os, ReadWrite, Region};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -232,11 +233,17 @@ pub(crate) struct Side<'a> {
     /// The number of the last message this side sent (the parent counts; the worker
     /// echoes the parent's numbers).
     pub(crate) counter: u64,
+    /// The pub-sub channel towards the other process (`pubsub_poll`).
+    pub(crate) publisher: Publisher<&'a Region>,
+    /// The pub-sub channel from the other process, subscribed for the whole run so that no
+    /// message is published before the subscription.
+    pub(crate) subscriber: Subscriber<&'a Region, ReadWrite>,
 }
 
 impl<'a> Side<'a> {
     /// Opens the sending end of the channel at `tx_at` and the receiving end of the one at
-    /// `rx_at`, with buffers for messages of up to `max` bytes.
+    /// `rx_at`, publishes to the pub-sub channel at `pub_at` and subscribes to the one at
+    /// `sub_at`, with buffers for messages of up to `max` bytes.
     ///
     /// # Errors
     /// The channels' errors.
@@ -244,6 +251,7 @@ impl<'a> Side<'a> {
         region: &'a Region,
         tx_at: usize,
         rx_at: usize,
+        (pub_at, sub_at): (usize, usize),
         spinner: Spinner,
         max: usize,
     ) -> Result<Side<'a>> {
@@ -256,6 +264,8 @@ impl<'a> Side<'a> {
             buf: vec![0xa5; max],
             back: vec![0; max],
             counter: 0,
+            publisher: Publisher::open_in(region, pub_at)?,
+            subscriber: Subscriber::open_in(region, sub_at)?,
         })
     }
 }

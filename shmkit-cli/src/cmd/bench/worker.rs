@@ -11,7 +11,7 @@
 
 use super::super::{Error, Result};
 use super::channel;
-use super::control::{to_parent, to_worker, Control, Spinner};
+use super::control::{pubsub_to_parent, pubsub_to_worker, to_parent, to_worker, Control, Spinner};
 use super::guard::{lock, Resources};
 use super::mechanisms::{Job, MECHANISMS};
 use super::side::{Io, Payload, Session, Side, WorkerIo};
@@ -104,7 +104,17 @@ pub(crate) fn run(args: &WorkerArgs) -> Result<()> {
         exited: None,
         yields: args.yields,
     };
-    let mut side = Side::open(region, to_parent(args.capacity), to_worker(), spinner, max)?;
+    let mut side = Side::open(
+        region,
+        to_parent(args.capacity),
+        to_worker(),
+        (
+            pubsub_to_parent(args.capacity),
+            pubsub_to_worker(args.capacity),
+        ),
+        spinner,
+        max,
+    )?;
     side.io = Io::inherit(args.session)?;
     let mut control = Control::join(region)?;
     loop {
