@@ -228,3 +228,41 @@ fn a_scribbled_name_block_is_an_error() {
         NamedChannel::open(&name).unwrap_or_else(|e| panic!("{what} repaired: {e}"));
     }
 }
+
+#[test]
+fn a_pub_sub_channel_by_name_and_kinds_are_checked() {
+    let name = unique("pubsub");
+    let channel = NamedChannel::builder(&name)
+        .pubsub(16, 64)
+        .create()
+        .unwrap();
+    let _g = guard(&channel);
+    assert_eq!(channel.kind(), Kind::PubSub);
+    let other = NamedChannel::open(&name).unwrap();
+    assert_eq!(other.kind(), Kind::PubSub);
+    let mut subscriber = other.subscriber().unwrap();
+    let mut publisher = channel.publisher().unwrap();
+    publisher.publish(b"by name").unwrap();
+    let mut buf = Vec::new();
+    let delivery = subscriber.try_recv(&mut buf).unwrap().unwrap();
+    assert_eq!((delivery.lost, &buf[..]), (0, &b"by name"[..]));
+    // The wrong endpoints and the wrong kind are refused, not misread.
+    assert_eq!(
+        channel.sender().unwrap_err().kind(),
+        ErrorKind::LayoutMismatch
+    );
+    assert_eq!(
+        channel.receiver().unwrap_err().kind(),
+        ErrorKind::LayoutMismatch
+    );
+    let err = NamedChannel::builder(&name)
+        .spsc(1024)
+        .open_or_create()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LayoutMismatch, "{err}");
+    let err = NamedChannel::builder(&unique("badshape"))
+        .pubsub(3, 64)
+        .create()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+}

@@ -19,7 +19,7 @@
 //! |-------:|-----:|------------------------------------------------------------------|
 //! | 0      | 64   | header (magic `shmkNAME`; see `sync::header`)                   |
 //! | 64     | 8    | [`name_hash`] of the name                                        |
-//! | 72     | 4    | the channel's kind: 1 SPSC                                       |
+//! | 72     | 4    | the channel's kind: 1 SPSC, 3 pub-sub                            |
 //! | 76     | 4    | the name's length in bytes, 1 to [`MAX_NAME`]                    |
 //! | 80     | 8    | the channel's size in bytes (it starts at offset 256)            |
 //! | 96     | 160  | the name's bytes                                                 |
@@ -43,6 +43,7 @@
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 
+use super::pubsub::{self, Publisher, Subscriber};
 use super::spsc::{self, Receiver, Sender};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::Key;
@@ -72,17 +73,21 @@ const READY_WAIT: Duration = Duration::from_secs(2);
 pub enum Kind {
     /// A single-producer single-consumer byte channel ([`spsc`]).
     Spsc,
+    /// A publish-subscribe channel ([`pubsub`]).
+    PubSub,
 }
 
 impl Kind {
     fn code(self) -> u32 {
         match self {
             Kind::Spsc => 1,
+            Kind::PubSub => 3,
         }
     }
     fn from_code(code: u32) -> Option<Kind> {
         match code {
             1 => Some(Kind::Spsc),
+            3 => Some(Kind::PubSub),
             _ => None,
         }
     }
@@ -159,7 +164,7 @@ pub struct NamedBuilder {
     name: String,
     mode: u32,
     trust_other_owner: bool,
-    channel: Option<(Kind, usize)>,
+    channel: Option<Shape>,
 }
 
 impl NamedBuilder {
@@ -180,11 +185,18 @@ impl NamedBuilder {
 
     /// An SPSC channel with a ring of `capacity` bytes (see [`spsc::create_in`]).
     pub fn spsc(mut self, capacity: usize) -> Self {
-        self.channel = Some((Kind::Spsc, capacity));
+        self.channel = Some(Shape::Spsc { capacity });
         self
     }
 
-    fn wanted(&self, call: &'static str) -> Result<(Kind, usize)> {
+    /// A publish-subscribe channel of `slots` slots of `slot_size` bytes (see
+    /// [`pubsub::create_in`]).
+    pub fn pubsub(mut self, slots: usize, slot_size: usize) -> Self {
+        self.channel = Some(Shape::PubSub { slots, slot_size });
+        self
+    }
+
+    fn wanted(&self, call: &'static str) -> Result<Shape> {
         self.channel.ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidArgument,
@@ -207,8 +219,8 @@ impl NamedBuilder {
     pub fn create(self) -> Result<NamedChannel> {
         const CALL: &str = "NamedChannel::create";
         check_name(&self.name, CALL)?;
-        let (kind, capacity) = self.wanted(CALL)?;
-        let size = channel_size(kind, capacity, CALL)?;
+        let shape = self.wanted(CALL)?;
+        let size = shape.size(CALL)?;
         let key = key_for(&self.name);
         let segment = match Segment::builder(key)
             .size(CHANNEL + size)
@@ -230,10 +242,10 @@ impl NamedBuilder {
             }
             Err(e) => return Err(e),
         };
-        match lay_out(&segment, &self.name, kind, capacity, size) {
+        match lay_out(&segment, &self.name, shape, size) {
             Ok(map) => Ok(NamedChannel {
                 name: self.name,
-                kind,
+                kind: shape.kind(),
                 segment,
                 map,
             }),
@@ -310,7 +322,7 @@ impl NamedBuilder {
         }
         let map = segment.attach()?;
         let (kind, _) = read_name_block(map.region(), &self.name, key, call)?;
-        if let Some((want, _)) = self.channel {
+        if let Some(want) = self.channel.map(Shape::kind) {
             if want != kind {
                 return Err(Error::new(
                     ErrorKind::LayoutMismatch,
@@ -329,37 +341,70 @@ impl NamedBuilder {
     }
 }
 
-/// The bytes a channel of `kind` with this capacity takes.
-fn channel_size(kind: Kind, capacity: usize, call: &'static str) -> Result<usize> {
-    match kind {
-        Kind::Spsc => {
-            if !capacity.is_power_of_two()
-                || !(spsc::MIN_CAPACITY..=spsc::MAX_CAPACITY).contains(&capacity)
-            {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    call,
-                    format!("capacity={capacity}"),
-                    format!(
-                        "an SPSC capacity is a power of two from {} to {}",
+/// The channel a builder creates.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Spsc { capacity: usize },
+    PubSub { slots: usize, slot_size: usize },
+}
+
+impl Shape {
+    fn kind(self) -> Kind {
+        match self {
+            Shape::Spsc { .. } => Kind::Spsc,
+            Shape::PubSub { .. } => Kind::PubSub,
+        }
+    }
+
+    /// The bytes the channel takes; [`ErrorKind::InvalidArgument`] for a bad shape.
+    fn size(self, call: &'static str) -> Result<usize> {
+        let invalid = |what: String| {
+            Err(Error::new(
+                ErrorKind::InvalidArgument,
+                call,
+                String::new(),
+                what,
+            ))
+        };
+        match self {
+            Shape::Spsc { capacity } => {
+                if !capacity.is_power_of_two()
+                    || !(spsc::MIN_CAPACITY..=spsc::MAX_CAPACITY).contains(&capacity)
+                {
+                    return invalid(format!(
+                        "an SPSC capacity is a power of two from {} to {}, not {capacity}",
                         spsc::MIN_CAPACITY,
                         spsc::MAX_CAPACITY
-                    ),
-                ));
+                    ));
+                }
+                Ok(spsc::size_for(capacity))
             }
-            Ok(spsc::size_for(capacity))
+            Shape::PubSub { slots, slot_size } => {
+                if !pubsub::valid_shape(slots, slot_size) {
+                    return invalid(format!(
+                        "{slots} slots of {slot_size} bytes is not a pub-sub shape (slots: a power of two from {} to {}; slot size: a multiple of 8 up to {})",
+                        pubsub::MIN_SLOTS,
+                        pubsub::MAX_SLOTS,
+                        pubsub::MAX_SLOT_SIZE
+                    ));
+                }
+                Ok(pubsub::size_for(slots, slot_size))
+            }
+        }
+    }
+
+    fn create_in(self, region: &Region<ReadWrite>, offset: usize) -> Result<()> {
+        match self {
+            Shape::Spsc { capacity } => spsc::create_in(region, offset, capacity),
+            Shape::PubSub { slots, slot_size } => {
+                pubsub::create_in(region, offset, slots, slot_size)
+            }
         }
     }
 }
 
 /// Writes the name block and the channel into a new segment.
-fn lay_out(
-    segment: &Segment,
-    name: &str,
-    kind: Kind,
-    capacity: usize,
-    size: usize,
-) -> Result<Attachment> {
+fn lay_out(segment: &Segment, name: &str, shape: Shape, size: usize) -> Result<Attachment> {
     const CALL: &str = "NamedChannel::create";
     let map = segment.attach()?;
     let region = map.region();
@@ -370,7 +415,7 @@ fn lay_out(
             .store(name_hash(name), std::sync::atomic::Ordering::Relaxed);
         region
             .atomic_u32(KIND)?
-            .store(kind.code(), std::sync::atomic::Ordering::Relaxed);
+            .store(shape.kind().code(), std::sync::atomic::Ordering::Relaxed);
         region
             .atomic_u32(NAME_LEN)?
             .store(name.len() as u32, std::sync::atomic::Ordering::Relaxed);
@@ -378,9 +423,7 @@ fn lay_out(
             .atomic_u64(CHANNEL_SIZE)?
             .store(size as u64, std::sync::atomic::Ordering::Relaxed);
         region.write_at(NAME, name.as_bytes())?;
-        match kind {
-            Kind::Spsc => spsc::create_in(region, CHANNEL, capacity),
-        }
+        shape.create_in(region, CHANNEL)
     })();
     if let Err(e) = body {
         header::abandon_create(region, 0);
@@ -501,17 +544,40 @@ impl NamedChannel {
         self.segment.remove()
     }
 
-    fn spsc(&self, call: &'static str) -> Result<()> {
-        match self.kind {
-            Kind::Spsc => Ok(()),
-            #[allow(unreachable_patterns)]
-            other => Err(Error::new(
-                ErrorKind::LayoutMismatch,
-                call,
-                format!("name={:?}", self.name),
-                format!("the channel is {other:?}, not Spsc"),
-            )),
+    fn expect(&self, kind: Kind, call: &'static str) -> Result<()> {
+        if self.kind == kind {
+            return Ok(());
         }
+        Err(Error::new(
+            ErrorKind::LayoutMismatch,
+            call,
+            format!("name={:?}", self.name),
+            format!("the channel is {:?}, not {kind:?}", self.kind),
+        ))
+    }
+
+    fn spsc(&self, call: &'static str) -> Result<()> {
+        self.expect(Kind::Spsc, call)
+    }
+
+    /// Becomes the pub-sub channel's publisher; see [`Publisher::open_in`].
+    ///
+    /// # Errors
+    /// As [`Publisher::open_in`]; [`ErrorKind::LayoutMismatch`] for another kind of channel.
+    pub fn publisher(&self) -> Result<Publisher<&Region<ReadWrite>>> {
+        self.expect(Kind::PubSub, "NamedChannel::publisher")?;
+        Publisher::open_in(self.map.region(), CHANNEL)
+    }
+
+    /// Subscribes to the pub-sub channel from the next message; see
+    /// [`Subscriber::open_in`]. (A named channel is attached read-write, so the subscriber can
+    /// also block.)
+    ///
+    /// # Errors
+    /// As [`Subscriber::open_in`]; [`ErrorKind::LayoutMismatch`] for another kind of channel.
+    pub fn subscriber(&self) -> Result<Subscriber<&Region<ReadWrite>, ReadWrite>> {
+        self.expect(Kind::PubSub, "NamedChannel::subscriber")?;
+        Subscriber::open_in(self.map.region(), CHANNEL)
     }
 
     /// Becomes the SPSC channel's sender; see [`Sender::open_in`].

@@ -235,7 +235,7 @@ fn within(offset: usize, len: usize, size: usize, call: &'static str) -> Result<
     }
 }
 
-fn valid_shape(slots: usize, slot_size: usize) -> bool {
+pub(crate) fn valid_shape(slots: usize, slot_size: usize) -> bool {
     slots.is_power_of_two()
         && (MIN_SLOTS..=MAX_SLOTS).contains(&slots)
         && slot_size % 8 == 0
