@@ -4,6 +4,9 @@
 //!   and read in place ([`Sender::loan`], [`Receiver::recv_ref`]) or copied
 //!   ([`Sender::try_send`], [`Receiver::recv`]); [`TypedSender`] and [`TypedReceiver`] carry
 //!   values of a [`ShmSafe`](crate::sync::ShmSafe) type instead.
+//! - [`mpmc`]: any number of producers and consumers in any processes, fixed-size messages
+//!   in a bounded array of slots (Vyukov's queue), with repair of slots that a killed
+//!   process left claimed.
 //! - [`Wait`]: how a receiver waits for a message: busy-polling, blocking on a futex in the
 //!   segment ([`futex(2)`], shared, not `FUTEX_PRIVATE_FLAG`), or spinning a bounded number of
 //!   times and then blocking. The sender makes the wake-up system call only when the receiver
@@ -56,6 +59,7 @@
 //! [`futex(2)`]: https://man7.org/linux/man-pages/man2/futex.2.html
 #![allow(unsafe_code)]
 
+pub mod mpmc;
 pub mod spsc;
 mod typed;
 mod wait;
