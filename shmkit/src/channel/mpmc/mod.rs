@@ -410,10 +410,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
     }
 
     fn entry(&self, i: usize) -> (&AtomicU64, &AtomicU64) {
-        (
-            self.u64(TABLE + i * ENTRY),
-            self.u64(TABLE + i * ENTRY + 8),
-        )
+        (self.u64(TABLE + i * ENTRY), self.u64(TABLE + i * ENTRY + 8))
     }
 
     /// Takes a free handle entry (or one whose process is gone) for `role`.
@@ -425,8 +422,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
             // Relaxed: the entry carries no data for its next holder.
             let cur = who.load(Ordering::Relaxed);
             let pid = cur as u32;
-            let free = cur == 0
-                || (pid != me && crate::os::process_exists(pid as i32) != Some(true));
+            let free =
+                cur == 0 || (pid != me && crate::os::process_exists(pid as i32) != Some(true));
             if free
                 && who
                     .compare_exchange(cur, mine, Ordering::Relaxed, Ordering::Relaxed)

@@ -1,13 +1,17 @@
 //! The producing side of the MPMC queue: claim a position, write the slot, publish.
 
 use super::{context, corrupt, Queue, Slot, PRODUCER};
-use crate::channel::wait::{self, SPINS_PER_CHECK};
+use crate::channel::wait;
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use std::fmt;
 use std::ops::Deref;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+/// How many polls of a full queue between two repairs, liveness and deadline checks, once
+/// the first 64 polls (spinning) found it full; from then on each poll yields the CPU.
+const CHECK_EVERY: u32 = 16;
 
 /// A producing handle on an MPMC queue. Any number of producers, in any processes, may be
 /// open at once (up to [`MAX_HANDLES`](super::MAX_HANDLES) handles in all); each takes an
@@ -195,8 +199,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
         }
     }
 
-    /// As [`try_send`](Producer::try_send), waiting while the queue is full: it polls,
-    /// then yields the CPU between polls, and every few thousand polls repairs a slot left
+    /// As [`try_send`](Producer::try_send), waiting while the queue is full: it polls
+    /// 64 times, then yields the CPU between polls, and every 16 polls repairs a slot left
     /// by a dead consumer (see the module docs) and checks whether any consumer lives.
     ///
     /// # Errors
@@ -236,7 +240,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
             } else {
                 std::thread::yield_now();
             }
-            if polls % (SPINS_PER_CHECK / 64) != 0 {
+            if polls < 64 || polls % CHECK_EVERY != 0 {
                 continue;
             }
             let fail = |e| Err(TrySendError::Failed(msg, e));
@@ -343,9 +347,9 @@ impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
         // length and the message bytes written before. A CAS, not a store: if the slot is
         // not as we claimed it, a repair took it (see the module docs) and we must not
         // overwrite what is there now.
-        let result = q
-            .seq(self.pos)
-            .compare_exchange(free, published, Ordering::Release, Ordering::Relaxed);
+        let result =
+            q.seq(self.pos)
+                .compare_exchange(free, published, Ordering::Release, Ordering::Relaxed);
         wait::notify(q.parked(), q.wake());
         result.map(|_| ()).map_err(|found| {
             corrupt(
