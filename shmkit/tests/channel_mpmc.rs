@@ -697,7 +697,7 @@ fn scribbled_words_are_corrupt_errors() {
         rx.try_recv(&mut buf).unwrap_err().kind(),
         ErrorKind::Corrupt
     );
-    put(slot(1), 2 * 1);
+    put(slot(1), 2); // free for position 1
     assert_eq!(rx.try_recv(&mut buf).unwrap(), None);
     tx.try_send(b"again").unwrap();
     assert_eq!(rx.try_recv(&mut buf).unwrap(), Some(5));
