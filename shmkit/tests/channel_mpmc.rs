@@ -6,7 +6,7 @@
 mod channel_probe;
 mod common;
 
-use channel_probe::{fnv, say};
+use channel_probe::say;
 use common::ProbeOptions;
 use shmkit::channel::mpmc::{self, Consumer, Producer, TrySendError};
 use shmkit::channel::Wait;
@@ -23,45 +23,20 @@ fn probe() {
 
 /// Long enough that a working queue never hits it; a hang fails instead of blocking CI.
 const NO_HANG: Duration = Duration::from_secs(30);
-/// Slot size of the test queues.
-const MSG: usize = 64;
+/// Slot size of the test queues: the longest test message is 316 bytes.
+const MSG: usize = 320;
 /// The producer id of the message that tells a consumer process to stop.
-const STOP: u64 = u64::MAX;
+const STOP: u64 = (1 << 24) - 1;
 
-/// Message `seq` of producer `id`: id, seq, 0 to 40 bytes derived from both, then an FNV-1a
-/// checksum of everything before it (24 to 64 bytes).
+/// Message `seq` of producer `id`: the channel tests' message of the number
+/// `id << 40 | seq` (that number, 0 to 300 bytes derived from it, an FNV-1a checksum).
 fn message(id: u64, seq: u64) -> Vec<u8> {
-    let mut x = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id.wrapping_add(1);
-    let body = (x >> 40) as usize % 41;
-    let mut m = Vec::with_capacity(24 + body);
-    m.extend_from_slice(&id.to_le_bytes());
-    m.extend_from_slice(&seq.to_le_bytes());
-    for _ in 0..body {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        m.push(x as u8);
-    }
-    let sum = fnv(&m);
-    m.extend_from_slice(&sum.to_le_bytes());
-    m
+    channel_probe::message(id << 40 | seq)
 }
 
 /// Checks a received message: whole and exactly as sent; returns (producer id, seq).
 fn check(m: &[u8]) -> Result<(u64, u64), String> {
-    if m.len() < 24 {
-        return Err(format!("a message of {} bytes", m.len()));
-    }
-    let (body, sum) = m.split_at(m.len() - 8);
-    if fnv(body) != u64::from_le_bytes(sum.try_into().unwrap()) {
-        return Err(format!("torn message of {} bytes", m.len()));
-    }
-    let id = u64::from_le_bytes(m[..8].try_into().unwrap());
-    let seq = u64::from_le_bytes(m[8..16].try_into().unwrap());
-    if message(id, seq) != m {
-        return Err(format!("message {id}/{seq} has the wrong contents"));
-    }
-    Ok((id, seq))
+    channel_probe::check(m).map(|n| (n >> 40, n & ((1 << 40) - 1)))
 }
 
 /// Sends message `seq` of producer `id`, alternating the zero-copy and copying paths.
@@ -210,7 +185,7 @@ fn probe_main() {
                 let at = match rng % 4 {
                     0 => (rng >> 8) as usize % 256,
                     1 => (rng >> 8) as usize % len,
-                    _ => table_end() + ((rng >> 8) as usize % 64) * 128 + (rng as usize & 8),
+                    _ => slot((rng >> 8) as usize % 8) + (rng as usize & 8),
                 } & !7;
                 let v = if rng & 0x100 == 0 {
                     (rng >> 20) % 256
@@ -227,9 +202,9 @@ fn probe_main() {
     }
 }
 
-/// Offset of the first slot (see the layout in `shmkit::channel::mpmc`).
-fn table_end() -> usize {
-    256 + mpmc::MAX_HANDLES * 64
+/// Offset of slot `i` (see the layout in `shmkit::channel::mpmc`).
+fn slot(i: usize) -> usize {
+    mpmc::size_for(i, MSG)
 }
 
 fn queue_segment(capacity: usize) -> (shmkit::RemoveOnDrop<Segment>, String) {
@@ -657,7 +632,6 @@ fn scribbled_words_are_corrupt_errors() {
     mpmc::create_in(map.region(), 0, 4, MSG).unwrap();
     let put = |at: usize, v: u64| map.atomic_u64(at).unwrap().store(v, Ordering::SeqCst);
     let get = |at: usize| map.atomic_u64(at).unwrap().load(Ordering::SeqCst);
-    let slot = |i: usize| table_end() + i * 128;
     let mut tx = Producer::open_in(map.region(), 0).unwrap();
     let mut rx = Consumer::open_in(map.region(), 0).unwrap();
     let mut buf = [0u8; MSG];

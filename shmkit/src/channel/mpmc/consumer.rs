@@ -250,10 +250,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Consumer<R> {
     /// # Errors
     /// [`ErrorKind::Corrupt`] for an impossible position, sequence word or length.
     pub fn try_recv_ref(&mut self) -> Result<Option<Received<'_, R>>> {
-        match self.poll()? {
-            Some(c) => Ok(Some(self.received(c))),
-            None => Ok(None),
-        }
+        let claimed = self.poll()?;
+        Ok(claimed.map(|c| self.received(c)))
     }
 
     /// The next message, read in place; waits as [`wait_mode`](Consumer::wait_mode) says.
@@ -262,8 +260,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Consumer<R> {
     /// [`ErrorKind::PeerDied`] when the queue is empty and every registered producer is
     /// dead; [`ErrorKind::Corrupt`] as [`try_recv_ref`](Consumer::try_recv_ref).
     pub fn recv_ref(&mut self) -> Result<Received<'_, R>> {
-        let c = self.wait_for(None)?;
-        Ok(self.received(c))
+        self.wait_for(None).map(|c| self.received(c))
     }
 
     /// As [`recv_ref`](Consumer::recv_ref), giving up after `timeout`.
@@ -271,8 +268,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Consumer<R> {
     /// # Errors
     /// As [`recv_ref`](Consumer::recv_ref), and [`ErrorKind::TimedOut`].
     pub fn recv_ref_timeout(&mut self, timeout: Duration) -> Result<Received<'_, R>> {
-        let c = self.wait_for(Some(Instant::now() + timeout))?;
-        Ok(self.received(c))
+        self.wait_for(Some(Instant::now() + timeout))
+            .map(|c| self.received(c))
     }
 
     fn check_buf(&self, buf: &[u8]) -> Result<()> {

@@ -108,8 +108,9 @@
 mod consumer;
 mod producer;
 
+pub use super::spsc::TrySendError;
 pub use consumer::{Consumer, Received};
-pub use producer::{Loan, Producer, TrySendError};
+pub use producer::{Loan, Producer};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -316,13 +317,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
         // masked below capacity); open checked that the queue lies inside the region at a
         // 64-byte aligned address, and all these are multiples of 8. Only accessed
         // atomically.
-        unsafe {
-            &*self
-                .region
-                .as_mut_ptr()
-                .add(self.offset + at)
-                .cast::<AtomicU64>()
-        }
+        unsafe { header::word64(&self.region, self.offset + at) }
     }
 
     fn u32(&self, at: usize) -> &AtomicU32 {

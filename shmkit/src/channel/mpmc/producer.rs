@@ -1,6 +1,6 @@
 //! The producing side of the MPMC queue: claim a position, write the slot, publish.
 
-use super::{context, corrupt, Queue, Slot, PRODUCER};
+use super::{context, corrupt, Queue, Slot, TrySendError, PRODUCER};
 use crate::channel::wait;
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -30,48 +30,6 @@ impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Producer<R> {
             .finish()
     }
 }
-
-/// A send that did not happen; the message is handed back.
-#[derive(Debug)]
-pub enum TrySendError<'a> {
-    /// The queue is full now.
-    Full(&'a [u8]),
-    /// The send failed for another reason: too big, dead consumers, a corrupt queue.
-    Failed(&'a [u8], Error),
-}
-
-impl<'a> TrySendError<'a> {
-    /// The message that was not sent.
-    pub fn into_message(self) -> &'a [u8] {
-        match self {
-            TrySendError::Full(m) | TrySendError::Failed(m, _) => m,
-        }
-    }
-
-    /// The error ([`ErrorKind::WouldBlock`] for a full queue).
-    pub fn into_error(self) -> Error {
-        match self {
-            TrySendError::Full(_) => Error::new(
-                ErrorKind::WouldBlock,
-                "Producer::try_send",
-                String::new(),
-                "the queue is full",
-            ),
-            TrySendError::Failed(_, e) => e,
-        }
-    }
-}
-
-impl fmt::Display for TrySendError<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrySendError::Full(m) => write!(f, "the queue is full ({} bytes not sent)", m.len()),
-            TrySendError::Failed(m, e) => write!(f, "{e} ({} bytes not sent)", m.len()),
-        }
-    }
-}
-
-impl std::error::Error for TrySendError<'_> {}
 
 impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
     /// Opens the queue at `offset` of `region` as a producer.
