@@ -11,101 +11,66 @@
 
 mod pingpong;
 
-use pingpong::{Words, MODE_ECHO, MODE_SPIN, MODE_STOP};
+use pingpong::Words;
 use shmkit::channel::mpmc::{self, Consumer, Producer};
 use shmkit::channel::Wait;
-use shmkit::{Key, Region, Segment, ShmId};
-use std::process::Command;
-use std::time::Instant;
+use shmkit::Region;
 
-const CHILD_ENV: &str = "SHMKIT_MPMC_BENCH_CHILD";
 const CAP: usize = 64;
 const MSG: usize = 64;
-/// Parent → child queue, child → parent queue, then the ping-pong words.
+/// Parent → child queue, child → parent queue.
 const TO_CHILD: usize = 0;
 const TO_PARENT: usize = mpmc::size_for(CAP, MSG);
-const WORDS: usize = 2 * mpmc::size_for(CAP, MSG);
-const SEGMENT: usize = WORDS + pingpong::WORDS;
 
 /// The child: answers pings, or echoes 64-byte messages from one queue to the other.
-fn child(id: i32) {
-    pingpong::pin(1);
-    let segment = Segment::from_id(ShmId::from_raw(id)).expect("the bench segment");
-    let map = segment.attach().expect("attach");
-    let region: &Region = map.region();
+fn child(region: &Region, words: Words<'_>) {
     let mut rx = Consumer::open_in(region, TO_CHILD).unwrap();
     let mut tx = Producer::open_in(region, TO_PARENT).unwrap();
-    let words = Words::new(region, WORDS);
     let mut buf = [0u8; MSG];
-    loop {
-        match words.follow() {
-            MODE_SPIN => words.answer_pings(),
-            MODE_ECHO => {
-                while words.mode().load(std::sync::atomic::Ordering::Relaxed) == MODE_ECHO {
-                    if let Some(msg) = rx.try_recv_ref().unwrap() {
-                        msg.read_at(0, &mut buf).unwrap();
-                        drop(msg);
-                        let loan = tx.loan(MSG).unwrap();
-                        loan.write_at(0, &buf).unwrap();
-                        loan.commit().unwrap();
-                    }
-                    std::hint::spin_loop();
-                }
-            }
-            MODE_STOP => return,
-            _ => std::hint::spin_loop(),
+    words.serve(|| {
+        if let Some(msg) = rx.try_recv_ref().unwrap() {
+            msg.read_at(0, &mut buf).unwrap();
+            drop(msg);
+            let loan = tx.loan(MSG).unwrap();
+            loan.write_at(0, &buf).unwrap();
+            loan.commit().unwrap();
         }
-    }
+    });
 }
 
-fn main() {
-    if let Ok(id) = std::env::var(CHILD_ENV) {
-        child(id.parse().expect("shmid"));
-        return;
-    }
-    let Some((rounds, iters)) = pingpong::settings("mpmc") else {
-        return;
-    };
-    pingpong::pin(0);
-    let segment = Segment::create(Key::PRIVATE, SEGMENT)
-        .expect("shmget")
-        .remove_on_drop();
-    let map = segment.attach().expect("shmat");
-    let region: &Region = map.region();
-    mpmc::create_in(region, TO_CHILD, CAP, MSG).unwrap();
-    mpmc::create_in(region, TO_PARENT, CAP, MSG).unwrap();
+/// This process: interleaved rounds of the bare ping-pong and of 64-byte round trips.
+fn parent(region: &Region, words: Words<'_>, rounds: u32, iters: u32) -> pingpong::Rounds {
     let mut tx = Producer::open_in(region, TO_CHILD).unwrap();
     let mut rx = Consumer::open_in(region, TO_PARENT).unwrap();
     rx.set_wait(Wait::Poll);
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .env(CHILD_ENV, segment.id().raw().to_string())
-        .spawn()
-        .expect("spawning the bench child");
-
-    let words = Words::new(region, WORDS);
     let mut n = 0u32;
     let payload = [0xa5u8; MSG];
     let mut back = [0u8; MSG];
-    let result = pingpong::interleave(
+    pingpong::interleave(
         rounds,
         || words.ping_rtt(&mut n, iters),
         || {
-            words.set_mode(MODE_ECHO);
-            let start = Instant::now();
-            for _ in 0..iters {
+            words.echo_rtt(iters, || {
                 let loan = tx.loan(MSG).unwrap();
                 loan.write_at(0, &payload).unwrap();
                 loan.commit().unwrap();
                 let msg = rx.recv_ref().unwrap();
                 msg.read_at(0, &mut back).unwrap();
-            }
-            start.elapsed()
+            })
         },
-    );
-    words.set_mode(MODE_STOP);
-    assert!(child.wait().unwrap().success());
-    println!(
-        "64-byte one-way latency, processes pinned to CPUs 0 and 1 (bare cache-line ping-pong vs MPMC queue, busy-poll): {}",
-        result.summary(rounds, iters)
+    )
+}
+
+fn main() {
+    pingpong::run(
+        "mpmc",
+        "bare cache-line ping-pong vs MPMC queue, busy-poll",
+        2 * mpmc::size_for(CAP, MSG),
+        |region| {
+            mpmc::create_in(region, TO_CHILD, CAP, MSG).unwrap();
+            mpmc::create_in(region, TO_PARENT, CAP, MSG).unwrap();
+        },
+        child,
+        parent,
     );
 }

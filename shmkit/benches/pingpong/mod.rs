@@ -4,7 +4,8 @@
 //! median.
 #![allow(dead_code)]
 
-use shmkit::Region;
+use shmkit::{Key, Region, Segment, ShmId};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -75,6 +76,35 @@ impl<'a> Words<'a> {
             }
             std::hint::spin_loop();
         }
+    }
+
+    /// Child: follows the parent's mode until [`MODE_STOP`]: answers pings, or calls `echo`
+    /// (which passes on a message if one arrived) in a busy loop.
+    pub(crate) fn serve(&self, mut echo: impl FnMut()) {
+        loop {
+            match self.follow() {
+                MODE_SPIN => self.answer_pings(),
+                MODE_ECHO => {
+                    while self.mode().load(Ordering::Relaxed) == MODE_ECHO {
+                        echo();
+                        std::hint::spin_loop();
+                    }
+                }
+                MODE_STOP => return,
+                _ => std::hint::spin_loop(),
+            }
+        }
+    }
+
+    /// Parent: `iters` calls of `round_trip` (send a message, wait for the echo) with the
+    /// child echoing.
+    pub(crate) fn echo_rtt(&self, iters: u32, mut round_trip: impl FnMut()) -> Duration {
+        self.set_mode(MODE_ECHO);
+        let start = Instant::now();
+        for _ in 0..iters {
+            round_trip();
+        }
+        start.elapsed()
     }
 
     /// Parent: `iters` round trips of the bare ping-pong; `n` numbers the pings.
@@ -186,4 +216,50 @@ impl Rounds {
             r[r.len() - 1]
         )
     }
+}
+
+/// A whole two-process benchmark named `name`: the structures under test take the first
+/// `structures` bytes of a new private segment (laid out by `setup`), the ping-pong words
+/// follow. The child process (this executable again, pinned to CPU 1) runs `child`; this
+/// process (pinned to CPU 0) runs `parent`, which returns the interleaved rounds, and
+/// prints "64-byte one-way latency, … `label`: <summary>".
+pub(crate) fn run(
+    name: &str,
+    label: &str,
+    structures: usize,
+    setup: impl FnOnce(&Region),
+    child: impl FnOnce(&Region, Words<'_>),
+    parent: impl FnOnce(&Region, Words<'_>, u32, u32) -> Rounds,
+) {
+    let child_env = format!("SHMKIT_{}_BENCH_CHILD", name.to_uppercase());
+    if let Ok(id) = std::env::var(&child_env) {
+        pin(1);
+        let id = ShmId::from_raw(id.parse().expect("shmid"));
+        let segment = Segment::from_id(id).expect("the bench segment");
+        let map = segment.attach().expect("attach");
+        child(map.region(), Words::new(map.region(), structures));
+        return;
+    }
+    let Some((rounds, iters)) = settings(name) else {
+        return;
+    };
+    pin(0);
+    let segment = Segment::create(Key::PRIVATE, structures + WORDS)
+        .expect("shmget")
+        .remove_on_drop();
+    let map = segment.attach().expect("shmat");
+    let region: &Region = map.region();
+    setup(region);
+    let mut process = Command::new(std::env::current_exe().unwrap())
+        .env(child_env, segment.id().raw().to_string())
+        .spawn()
+        .expect("spawning the bench child");
+    let words = Words::new(region, structures);
+    let result = parent(region, words, rounds, iters);
+    words.set_mode(MODE_STOP);
+    assert!(process.wait().unwrap().success());
+    println!(
+        "64-byte one-way latency, processes pinned to CPUs 0 and 1 ({label}): {}",
+        result.summary(rounds, iters)
+    );
 }
