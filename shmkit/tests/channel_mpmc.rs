@@ -322,7 +322,15 @@ fn a_full_queue_hands_the_message_back_and_sizes_are_checked() {
         assert_eq!(&buf[..10], &[want; 10]);
     }
     // Bad capacities, message sizes and places.
-    for (cap, size) in [(0, 8), (3, 8), (1, 8), (4, 0), (4, mpmc::MAX_MESSAGE + 1)] {
+    let too_big = (mpmc::MAX_CAPACITY, mpmc::MAX_MESSAGE); // past 4 GiB in all
+    for (cap, size) in [
+        (0, 8),
+        (3, 8),
+        (1, 8),
+        (4, 0),
+        (4, mpmc::MAX_MESSAGE + 1),
+        too_big,
+    ] {
         assert_eq!(
             mpmc::create_in(map.region(), 0, cap, size)
                 .unwrap_err()

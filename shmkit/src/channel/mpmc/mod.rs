@@ -172,15 +172,19 @@ fn corrupt(call: &'static str, offset: usize, message: String) -> Error {
     Error::new(ErrorKind::Corrupt, call, context(offset), message)
 }
 
+/// Whether a queue of these sizes can be laid out: the header records its total size as a
+/// 32-bit number, so that must fit too.
 fn valid(capacity: usize, message_size: usize) -> bool {
     capacity.is_power_of_two()
         && (2..=MAX_CAPACITY).contains(&capacity)
         && (1..=MAX_MESSAGE).contains(&message_size)
+        && size_for(capacity, message_size) <= u32::MAX as usize
 }
 
 /// Lays out a new, empty queue of `capacity` slots (a power of two from 2 to
-/// [`MAX_CAPACITY`]) for messages of up to `message_size` bytes (1 to [`MAX_MESSAGE`]) at
-/// `offset` of `region` (64-byte aligned, with [`size_for`] bytes free and zeroed).
+/// [`MAX_CAPACITY`]) for messages of up to `message_size` bytes (1 to [`MAX_MESSAGE`]),
+/// [`size_for`] bytes in all (below 4 GiB), at `offset` of `region` (64-byte aligned, with
+/// those bytes free and zeroed).
 ///
 /// # Errors
 /// [`ErrorKind::InvalidArgument`] for a bad capacity or message size;
@@ -199,7 +203,7 @@ pub fn create_in(
             CALL,
             context(offset),
             format!(
-                "capacity {capacity} (a power of two from 2 to {MAX_CAPACITY}) or message size {message_size} (1 to {MAX_MESSAGE}) out of range"
+                "capacity {capacity} (a power of two from 2 to {MAX_CAPACITY}) or message size {message_size} (1 to {MAX_MESSAGE}) out of range, or a total size past 4 GiB"
             ),
         ));
     }
