@@ -786,3 +786,40 @@ fn a_scribbler_process_gives_only_errors() {
     }
     eprintln!("scribbled: {ok} receives returned data, {errors} errors");
 }
+
+#[test]
+fn typed_values_round_trip_and_a_full_queue_hands_the_value_back() {
+    use shmkit::channel::mpmc::{TypedConsumer, TypedProducer};
+    let seg = common::private_segment(mpmc::size_for(4, 24));
+    let map = seg.attach().unwrap();
+    mpmc::create_in(map.region(), 0, 4, 24).unwrap();
+    let mut tx = TypedProducer::<[u64; 3], _>::open_in(map.region(), 0).unwrap();
+    let mut rx = TypedConsumer::<[u64; 3], _>::open_in(map.region(), 0).unwrap();
+    rx.untyped().set_wait(Wait::Block);
+    for i in 0..4 {
+        tx.try_send([i, i * 2, i * 3]).unwrap();
+    }
+    let err = tx.try_send([9, 9, 9]).unwrap_err();
+    assert_eq!(err.error.kind(), ErrorKind::WouldBlock);
+    assert_eq!(err.value, [9, 9, 9]);
+    let err = tx
+        .send_timeout([8, 8, 8], Duration::from_millis(20))
+        .unwrap_err();
+    assert_eq!(
+        (err.error.kind(), err.value),
+        (ErrorKind::TimedOut, [8, 8, 8])
+    );
+    for i in 0..4 {
+        assert_eq!(rx.recv_timeout(NO_HANG).unwrap(), [i, i * 2, i * 3]);
+    }
+    assert_eq!(rx.try_recv().unwrap(), None);
+    // A message of another size is corrupt for this type.
+    tx.untyped().try_send(b"short").unwrap();
+    assert_eq!(rx.try_recv().unwrap_err().kind(), ErrorKind::Corrupt);
+    assert_eq!(
+        TypedProducer::<[u64; 4], _>::open_in(map.region(), 0)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::TooBig
+    );
+}

@@ -23,6 +23,9 @@
 //! slot that carries no message (a *skip*, see below), which the consumer of the position
 //! releases without returning it.
 //!
+//! [`TypedProducer`] and [`TypedConsumer`] carry values of a
+//! [`ShmSafe`](crate::sync::ShmSafe) type instead of bytes.
+//!
 //! ## Process death
 //! In the plain algorithm a process killed between its claim and its publish (or release)
 //! blocks the queue at that slot forever. Here every handle registers in a table of
@@ -107,10 +110,12 @@
 
 mod consumer;
 mod producer;
+mod typed;
 
 pub use super::spsc::TrySendError;
 pub use consumer::{Consumer, Received};
 pub use producer::{Loan, Producer};
+pub use typed::{TypedConsumer, TypedProducer};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
