@@ -64,14 +64,18 @@ impl<'a> Words<'a> {
         m
     }
 
-    /// Child: answers pings while the mode stays [`MODE_SPIN`].
+    /// Child: answers pings while the mode stays [`MODE_SPIN`]: whenever `ping` differs
+    /// from the last `pong`, copies it. The last answer is read from `pong` (the child is
+    /// its only writer), not from `ping` on entry: the parent may send its first ping right
+    /// after the acknowledgement, before this function runs, and a copy of `ping` taken
+    /// then would never be answered (the two processes would spin forever).
     pub(crate) fn answer_pings(&self) {
         let (ping, pong) = (self.ping(), self.pong());
-        let mut seen = ping.load(Ordering::Acquire);
+        let mut answered = pong.load(Ordering::Relaxed);
         while self.mode().load(Ordering::Relaxed) == MODE_SPIN {
             let now = ping.load(Ordering::Acquire);
-            if now != seen {
-                seen = now;
+            if now != answered {
+                answered = now;
                 pong.store(now, Ordering::Release);
             }
             std::hint::spin_loop();
