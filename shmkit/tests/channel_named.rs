@@ -266,3 +266,27 @@ fn a_pub_sub_channel_by_name_and_kinds_are_checked() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
 }
+
+#[test]
+fn an_mpmc_queue_by_name() {
+    let name = unique("mpmc");
+    let channel = NamedChannel::builder(&name).mpmc(8, 32).create().unwrap();
+    let _g = guard(&channel);
+    assert_eq!(channel.kind(), Kind::Mpmc);
+    let other = NamedChannel::open(&name).unwrap();
+    let mut consumer = other.consumer().unwrap();
+    let mut producer = channel.producer().unwrap();
+    producer.try_send(b"by name").unwrap();
+    let mut buf = [0u8; 32];
+    let n = consumer.try_recv(&mut buf).unwrap().unwrap();
+    assert_eq!(&buf[..n], b"by name");
+    assert_eq!(
+        channel.publisher().unwrap_err().kind(),
+        ErrorKind::LayoutMismatch
+    );
+    let err = NamedChannel::builder(&unique("badmpmc"))
+        .mpmc(8, 0)
+        .create()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+}

@@ -7,6 +7,9 @@
 //! - [`named`]: channels found by a name instead of a key: the key derives from the name,
 //!   and the segment records the name, so two names whose keys collide are detected
 //!   ([`ErrorKind::NameCollision`](crate::ErrorKind::NameCollision)).
+//! - [`mpmc`]: any number of producers and consumers in any processes, fixed-size messages
+//!   in a bounded array of slots (Vyukov's queue), with repair of slots that a killed
+//!   process left claimed.
 //! - [`Wait`]: how a receiver waits for a message: busy-polling, blocking on a futex in the
 //!   segment ([`futex(2)`], shared, not `FUTEX_PRIVATE_FLAG`), or spinning a bounded number of
 //!   times and then blocking. The sender makes the wake-up system call only when the receiver
@@ -63,6 +66,7 @@
 #![allow(unsafe_code)]
 
 mod endpoint;
+pub mod mpmc;
 pub mod named;
 pub mod pubsub;
 pub mod spsc;

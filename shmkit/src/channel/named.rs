@@ -19,7 +19,7 @@
 //! |-------:|-----:|------------------------------------------------------------------|
 //! | 0      | 64   | header (magic `shmkNAME`; see `sync::header`)                   |
 //! | 64     | 8    | [`name_hash`] of the name                                        |
-//! | 72     | 4    | the channel's kind: 1 SPSC, 3 pub-sub                            |
+//! | 72     | 4    | the channel's kind: 1 SPSC, 2 MPMC, 3 pub-sub                    |
 //! | 76     | 4    | the name's length in bytes, 1 to [`MAX_NAME`]                    |
 //! | 80     | 8    | the channel's size in bytes (it starts at offset 256)            |
 //! | 96     | 160  | the name's bytes                                                 |
@@ -43,6 +43,7 @@
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 
+use super::mpmc::{self, Consumer, Producer};
 use super::pubsub::{self, Publisher, Subscriber};
 use super::spsc::{self, Receiver, Sender};
 use crate::error::{Error, ErrorKind, Result};
@@ -73,6 +74,8 @@ const READY_WAIT: Duration = Duration::from_secs(2);
 pub enum Kind {
     /// A single-producer single-consumer byte channel ([`spsc`]).
     Spsc,
+    /// A bounded multi-producer multi-consumer queue ([`mpmc`]).
+    Mpmc,
     /// A publish-subscribe channel ([`pubsub`]).
     PubSub,
 }
@@ -81,12 +84,14 @@ impl Kind {
     fn code(self) -> u32 {
         match self {
             Kind::Spsc => 1,
+            Kind::Mpmc => 2,
             Kind::PubSub => 3,
         }
     }
     fn from_code(code: u32) -> Option<Kind> {
         match code {
             1 => Some(Kind::Spsc),
+            2 => Some(Kind::Mpmc),
             3 => Some(Kind::PubSub),
             _ => None,
         }
@@ -186,6 +191,16 @@ impl NamedBuilder {
     /// An SPSC channel with a ring of `capacity` bytes (see [`spsc::create_in`]).
     pub fn spsc(mut self, capacity: usize) -> Self {
         self.channel = Some(Shape::Spsc { capacity });
+        self
+    }
+
+    /// A bounded MPMC queue of `capacity` messages of `message_size` bytes (see
+    /// [`mpmc::create_in`]).
+    pub fn mpmc(mut self, capacity: usize, message_size: usize) -> Self {
+        self.channel = Some(Shape::Mpmc {
+            capacity,
+            message_size,
+        });
         self
     }
 
@@ -344,14 +359,24 @@ impl NamedBuilder {
 /// The channel a builder creates.
 #[derive(Debug, Clone, Copy)]
 enum Shape {
-    Spsc { capacity: usize },
-    PubSub { slots: usize, slot_size: usize },
+    Spsc {
+        capacity: usize,
+    },
+    Mpmc {
+        capacity: usize,
+        message_size: usize,
+    },
+    PubSub {
+        slots: usize,
+        slot_size: usize,
+    },
 }
 
 impl Shape {
     fn kind(self) -> Kind {
         match self {
             Shape::Spsc { .. } => Kind::Spsc,
+            Shape::Mpmc { .. } => Kind::Mpmc,
             Shape::PubSub { .. } => Kind::PubSub,
         }
     }
@@ -379,6 +404,19 @@ impl Shape {
                 }
                 Ok(spsc::size_for(capacity))
             }
+            Shape::Mpmc {
+                capacity,
+                message_size,
+            } => {
+                if !mpmc::valid(capacity, message_size) {
+                    return invalid(format!(
+                        "{capacity} messages of {message_size} bytes is not an MPMC shape (capacity: a power of two up to {}; message size: 1 to {})",
+                        mpmc::MAX_CAPACITY,
+                        mpmc::MAX_MESSAGE
+                    ));
+                }
+                Ok(mpmc::size_for(capacity, message_size))
+            }
             Shape::PubSub { slots, slot_size } => {
                 if !pubsub::valid_shape(slots, slot_size) {
                     return invalid(format!(
@@ -396,6 +434,10 @@ impl Shape {
     fn create_in(self, region: &Region<ReadWrite>, offset: usize) -> Result<()> {
         match self {
             Shape::Spsc { capacity } => spsc::create_in(region, offset, capacity),
+            Shape::Mpmc {
+                capacity,
+                message_size,
+            } => mpmc::create_in(region, offset, capacity, message_size),
             Shape::PubSub { slots, slot_size } => {
                 pubsub::create_in(region, offset, slots, slot_size)
             }
@@ -558,6 +600,24 @@ impl NamedChannel {
 
     fn spsc(&self, call: &'static str) -> Result<()> {
         self.expect(Kind::Spsc, call)
+    }
+
+    /// A producer of the MPMC queue; see [`Producer::open_in`].
+    ///
+    /// # Errors
+    /// As [`Producer::open_in`]; [`ErrorKind::LayoutMismatch`] for another kind of channel.
+    pub fn producer(&self) -> Result<Producer<&Region<ReadWrite>>> {
+        self.expect(Kind::Mpmc, "NamedChannel::producer")?;
+        Producer::open_in(self.map.region(), CHANNEL)
+    }
+
+    /// A consumer of the MPMC queue; see [`Consumer::open_in`].
+    ///
+    /// # Errors
+    /// As [`Consumer::open_in`]; [`ErrorKind::LayoutMismatch`] for another kind of channel.
+    pub fn consumer(&self) -> Result<Consumer<&Region<ReadWrite>>> {
+        self.expect(Kind::Mpmc, "NamedChannel::consumer")?;
+        Consumer::open_in(self.map.region(), CHANNEL)
     }
 
     /// Becomes the pub-sub channel's publisher; see [`Publisher::open_in`].

@@ -172,14 +172,22 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedReceiver<T, R> {
 fn read_value<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>>(
     msg: &super::Received<'_, R>,
 ) -> Result<T> {
-    if msg.len() != size_of::<T>() {
+    value_from(msg.len(), |bytes| msg.read_at(0, bytes))
+}
+
+/// A `T` from a message of `len` bytes that `read` copies out: [`ErrorKind::Corrupt`] when
+/// the message is not the size of a `T`.
+pub(crate) fn value_from<T: ShmSafe>(
+    len: usize,
+    read: impl FnOnce(&mut [u8]) -> Result<()>,
+) -> Result<T> {
+    if len != size_of::<T>() {
         return Err(Error::new(
             ErrorKind::Corrupt,
             "TypedReceiver::recv",
             String::new(),
             format!(
-                "a message of {} bytes where a value of {} was expected",
-                msg.len(),
+                "a message of {len} bytes where a value of {} was expected",
                 size_of::<T>()
             ),
         ));
@@ -188,7 +196,7 @@ fn read_value<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>>(
     // SAFETY: the zeroed bytes of `value` are initialised u8s, borrowed mutably for the copy.
     let bytes =
         unsafe { std::slice::from_raw_parts_mut(value.as_mut_ptr().cast::<u8>(), size_of::<T>()) };
-    msg.read_at(0, bytes)?;
+    read(bytes)?;
     // SAFETY: every byte is initialised, and T: ShmSafe is valid for every bit pattern.
     Ok(unsafe { value.assume_init() })
 }

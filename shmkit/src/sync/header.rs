@@ -22,7 +22,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{Access, ReadWrite, Region};
 use std::os::unix::fs::MetadataExt;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Size of the header.
 pub(crate) const HEADER_SIZE: usize = 64;
@@ -311,6 +311,17 @@ pub(crate) unsafe fn word(region: &Region<ReadWrite>, offset: usize) -> &AtomicU
     // SAFETY: in bounds and aligned per the caller's contract; the memory is mapped
     // read-write while `region` is borrowed, and it is only accessed atomically here.
     unsafe { AtomicU32::from_ptr(region.as_mut_ptr().add(offset).cast()) }
+}
+
+/// The `u64` at `offset` of a region whose bounds and alignment the caller checked.
+///
+/// # Safety
+/// `offset..offset+8` must lie inside `region` and `base + offset` must be 8-aligned.
+#[inline]
+pub(crate) unsafe fn word64(region: &Region<ReadWrite>, offset: usize) -> &AtomicU64 {
+    // SAFETY: in bounds and aligned per the caller's contract; the memory is mapped
+    // read-write while `region` is borrowed, and it is only accessed atomically here.
+    unsafe { AtomicU64::from_ptr(region.as_mut_ptr().add(offset).cast()) }
 }
 
 #[cfg(test)]

@@ -1,0 +1,419 @@
+//! The consuming side of the MPMC queue: claim a position, read the slot, release it.
+
+use super::{announce, context, corrupt, unannounce, Queue, Slot, CONSUMER, PRODUCER};
+use crate::channel::wait::{self, Wait, LIVENESS_PERIOD, SPINS_PER_CHECK};
+use crate::error::{Error, ErrorKind, Result};
+use crate::region::{ReadWrite, Region};
+use std::fmt;
+use std::ops::Deref;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// A consuming handle on an MPMC queue. Any number of consumers, in any processes, may be
+/// open at once; each message goes to exactly one of them.
+pub struct Consumer<R: Deref<Target = Region<ReadWrite>> = crate::Attachment> {
+    q: Queue<R>,
+    entry: usize,
+    wait: Wait,
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Consumer<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("offset", &self.q.offset)
+            .field("capacity", &self.q.capacity)
+            .field("message_size", &self.q.message_size)
+            .field("wait", &self.wait)
+            .finish()
+    }
+}
+
+/// A claimed message: its position, its sequence word, its length.
+#[derive(Clone, Copy)]
+struct Claimed {
+    pos: u64,
+    word: u64,
+    len: usize,
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Consumer<R> {
+    /// Opens the queue at `offset` of `region` as a consumer, waiting with
+    /// [`Wait::default()`].
+    ///
+    /// # Errors
+    /// As [`Producer::open_in`](super::Producer::open_in).
+    pub fn open_in(region: R, offset: usize) -> Result<Consumer<R>> {
+        const CALL: &str = "Consumer::open_in";
+        let q = Queue::open(region, offset, CALL)?;
+        let entry = q.register(CONSUMER, CALL)?;
+        Ok(Consumer {
+            q,
+            entry,
+            wait: Wait::default(),
+        })
+    }
+
+    /// How many messages the queue holds.
+    pub fn capacity(&self) -> usize {
+        self.q.capacity
+    }
+
+    /// The largest message the queue takes.
+    pub fn message_size(&self) -> usize {
+        self.q.message_size
+    }
+
+    /// How receives wait from now on.
+    pub fn set_wait(&mut self, wait: Wait) {
+        self.wait = wait;
+    }
+
+    /// How receives wait.
+    pub fn wait_mode(&self) -> Wait {
+        self.wait
+    }
+
+    /// Whether any producer is alive: `None` when no producer is registered, else whether
+    /// one of their processes exists ([`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html), signal 0).
+    pub fn producers_alive(&self) -> Option<bool> {
+        let registered = (0..super::MAX_HANDLES)
+            .any(|i| (self.q.entry(i).0.load(Ordering::Relaxed) >> 32) as u32 == PRODUCER);
+        registered.then(|| self.q.all_dead(PRODUCER).is_none())
+    }
+
+    /// Releases the slot of a claimed position to the next lap's producer.
+    fn release(&self, c: Claimed) -> Result<()> {
+        let q = &self.q;
+        // Release: pairs with the next producer's Acquire load of the sequence word: our
+        // reads of the message happen before it overwrites the slot. A CAS: if a repair
+        // freed the slot meanwhile, what we read may be torn, and we say so.
+        q.seq(c.pos)
+            .compare_exchange(
+                c.word,
+                2 * (c.pos + q.capacity as u64),
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .map(|_| ())
+            .map_err(|found| {
+                corrupt(
+                    "Consumer::recv",
+                    q.offset,
+                    format!(
+                        "the slot of position {} was taken while it was being read (sequence word {found:#x}); the message is discarded",
+                        c.pos
+                    ),
+                )
+            })
+    }
+
+    /// Claims the next message without waiting: `Ok(None)` when there is none now.
+    fn poll(&mut self) -> Result<Option<Claimed>> {
+        const CALL: &str = "Consumer::recv";
+        let q = &self.q;
+        let mut pos = q.position(q.dequeue(), Ordering::Relaxed, CALL)?;
+        loop {
+            // Acquire: pairs with the producer's Release publish: the length and message
+            // bytes are written. One load; the word is only compared.
+            let word = q.seq(pos).load(Ordering::Acquire);
+            match q.classify(pos, word) {
+                Some(Slot::Ready(n, skip)) if n == pos => {
+                    q.intend(self.entry, pos);
+                    // Release: whoever sees `dequeue` past `pos` sees our intent.
+                    match q.dequeue().compare_exchange_weak(
+                        pos,
+                        pos + 1,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => {
+                            // One load of the length; checked before any use.
+                            let len = q.len(pos).load(Ordering::Relaxed) as usize;
+                            let c = Claimed { pos, word, len };
+                            if skip {
+                                self.release(c)?;
+                                pos += 1;
+                            } else if len > q.message_size {
+                                self.release(c)?;
+                                return Err(corrupt(
+                                    CALL,
+                                    q.offset,
+                                    format!(
+                                        "a message of {len} bytes at position {pos}, in slots of {}",
+                                        q.message_size
+                                    ),
+                                ));
+                            } else {
+                                return Ok(Some(c));
+                            }
+                        }
+                        Err(now) => pos = now,
+                    }
+                }
+                // Not published yet, or the previous lap's message is still being read.
+                Some(Slot::Free(n)) if n == pos => return Ok(None),
+                Some(Slot::Ready(n, _)) if n + q.capacity as u64 == pos => return Ok(None),
+                Some(Slot::Free(n)) | Some(Slot::Ready(n, _)) if n > pos => {
+                    // Another consumer took `pos`: the slot moved on after its claim.
+                    let now = q.position(q.dequeue(), Ordering::Relaxed, CALL)?;
+                    if now == pos {
+                        return Err(q.bad_seq(CALL, pos, word));
+                    }
+                    pos = now;
+                }
+                _ => return Err(q.bad_seq(CALL, pos, word)),
+            }
+            if pos > super::MAX_POS {
+                return Err(corrupt(CALL, q.offset, format!("position {pos} past 2^60")));
+            }
+        }
+    }
+
+    /// Waits for a message as the [`Wait`] mode says, until `deadline`.
+    fn wait_for(&mut self, deadline: Option<Instant>) -> Result<Claimed> {
+        const CALL: &str = "Consumer::recv";
+        let mut spins: u32 = 0;
+        loop {
+            if let Some(c) = self.poll()? {
+                return Ok(c);
+            }
+            let park = match self.wait {
+                Wait::Poll => false,
+                Wait::Block => true,
+                Wait::Adaptive { spins: n } => spins >= n,
+            };
+            if !park {
+                spins = spins.wrapping_add(1);
+                std::hint::spin_loop();
+                if spins % SPINS_PER_CHECK != 0 {
+                    continue;
+                }
+            }
+            // Stuck for a while: repair a slot a dead producer left claimed, then check
+            // whether any producer lives (a dead one publishes nothing more).
+            let pos = self.q.position(self.q.dequeue(), Ordering::Relaxed, CALL)?;
+            if self.q.recover(pos, CALL)? {
+                continue;
+            }
+            if let Some(pid) = self.q.all_dead(PRODUCER) {
+                if let Some(c) = self.poll()? {
+                    return Ok(c);
+                }
+                let enqueue = self.q.position(self.q.enqueue(), Ordering::Acquire, CALL)?;
+                if enqueue <= pos {
+                    return Err(Error::new(
+                        ErrorKind::PeerDied,
+                        CALL,
+                        context(self.q.offset),
+                        format!("the producers are dead (pid {pid}, ...); every message they published was received"),
+                    ));
+                }
+            }
+            let left = wait::remaining(deadline);
+            if left == Some(Duration::ZERO) {
+                return Err(Error::new(
+                    ErrorKind::TimedOut,
+                    "Consumer::recv_timeout",
+                    context(self.q.offset),
+                    "no message arrived in time",
+                ));
+            }
+            if park {
+                let seen = announce(self.q.parked(), self.q.wake());
+                let result = match self.poll() {
+                    Ok(Some(c)) => Ok(Some(c)),
+                    Ok(None) => {
+                        let chunk = left.map_or(LIVENESS_PERIOD, |l| l.min(LIVENESS_PERIOD));
+                        wait::sleep(self.q.wake(), seen, chunk, context(self.q.offset))
+                            .map(|()| None)
+                    }
+                    Err(e) => Err(e),
+                };
+                unannounce(self.q.parked());
+                if let Some(c) = result? {
+                    return Ok(c);
+                }
+            }
+        }
+    }
+
+    fn received(&mut self, c: Claimed) -> Received<'_, R> {
+        Received {
+            consumer: self,
+            c,
+            done: false,
+        }
+    }
+
+    /// The next message, read in place, if one is there now.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Corrupt`] for an impossible position, sequence word or length.
+    pub fn try_recv_ref(&mut self) -> Result<Option<Received<'_, R>>> {
+        let claimed = self.poll()?;
+        Ok(claimed.map(|c| self.received(c)))
+    }
+
+    /// The next message, read in place; waits as [`wait_mode`](Consumer::wait_mode) says.
+    ///
+    /// # Errors
+    /// [`ErrorKind::PeerDied`] when the queue is empty and every registered producer is
+    /// dead; [`ErrorKind::Corrupt`] as [`try_recv_ref`](Consumer::try_recv_ref).
+    pub fn recv_ref(&mut self) -> Result<Received<'_, R>> {
+        self.wait_for(None).map(|c| self.received(c))
+    }
+
+    /// As [`recv_ref`](Consumer::recv_ref), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// As [`recv_ref`](Consumer::recv_ref), and [`ErrorKind::TimedOut`].
+    pub fn recv_ref_timeout(&mut self, timeout: Duration) -> Result<Received<'_, R>> {
+        self.wait_for(Some(Instant::now() + timeout))
+            .map(|c| self.received(c))
+    }
+
+    fn check_buf(&self, buf: &[u8]) -> Result<()> {
+        if buf.len() < self.q.message_size {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "Consumer::recv",
+                context(self.q.offset),
+                format!(
+                    "a buffer of {} bytes; messages here have up to {}",
+                    buf.len(),
+                    self.q.message_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn copy_out(&mut self, c: Claimed, buf: &mut [u8]) -> Result<usize> {
+        self.received(c).finish_into(buf)
+    }
+
+    /// Copies the next message into `buf` (at least [`message_size`](Consumer::message_size)
+    /// bytes) and returns its length, if one is there now.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for a short buffer; as
+    /// [`try_recv_ref`](Consumer::try_recv_ref).
+    pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        self.check_buf(buf)?;
+        match self.poll()? {
+            Some(c) => self.copy_out(c, buf).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Copies the next message into `buf` and returns its length; waits as
+    /// [`wait_mode`](Consumer::wait_mode) says.
+    ///
+    /// # Errors
+    /// As [`try_recv`](Consumer::try_recv) and [`recv_ref`](Consumer::recv_ref).
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self.check_buf(buf)?;
+        let c = self.wait_for(None)?;
+        self.copy_out(c, buf)
+    }
+
+    /// As [`recv`](Consumer::recv), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// As [`recv`](Consumer::recv), and [`ErrorKind::TimedOut`].
+    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize> {
+        self.check_buf(buf)?;
+        let c = self.wait_for(Some(Instant::now() + timeout))?;
+        self.copy_out(c, buf)
+    }
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Drop for Consumer<R> {
+    fn drop(&mut self) {
+        self.q.unregister(self.entry, CONSUMER);
+    }
+}
+
+/// A message read in place, returned by [`Consumer::recv_ref`]. Its slot is released to
+/// the producers when it is dropped (or by [`finish`](Received::finish), which says
+/// whether the bytes read were stable).
+pub struct Received<'a, R: Deref<Target = Region<ReadWrite>>> {
+    consumer: &'a mut Consumer<R>,
+    c: Claimed,
+    done: bool,
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Received<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Received")
+            .field("pos", &self.c.pos)
+            .field("len", &self.c.len)
+            .finish()
+    }
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
+    /// The message's length.
+    pub fn len(&self) -> usize {
+        self.c.len
+    }
+
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.c.len == 0
+    }
+
+    /// Copies message bytes from `offset` into `buf` (byte-wise atomic loads).
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`] when the range reaches past the message's end.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        let q = &self.consumer.q;
+        match offset.checked_add(buf.len()) {
+            Some(end) if end <= self.c.len => q.region.read_at(q.data(self.c.pos) + offset, buf),
+            _ => Err(Error::new(
+                ErrorKind::OutOfBounds,
+                "Received::read_at",
+                format!("offset={offset}, len={}", buf.len()),
+                format!("past the end of a message of {} bytes", self.c.len),
+            )),
+        }
+    }
+
+    /// The message, copied.
+    ///
+    /// # Errors
+    /// Only if the region refuses the copy (it cannot for a checked message).
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
+        let mut v = vec![0; self.c.len];
+        self.read_at(0, &mut v)?;
+        Ok(v)
+    }
+
+    /// Releases the slot, and says whether the message stayed ours while it was read.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Corrupt`] when the slot was repaired as a dead consumer's meanwhile
+    /// (only a scribbled handle table makes a live consumer look dead): what was read may
+    /// be torn.
+    pub fn finish(mut self) -> Result<()> {
+        self.done = true;
+        self.consumer.release(self.c)
+    }
+
+    /// Copies the message into `buf` (long enough, checked by the caller) and releases it.
+    fn finish_into(self, buf: &mut [u8]) -> Result<usize> {
+        let len = self.c.len;
+        let read = self.read_at(0, &mut buf[..len]);
+        let released = self.finish();
+        read.and(released).map(|()| len)
+    }
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Drop for Received<'_, R> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.consumer.release(self.c);
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! The producing side of the MPMC queue: claim a position, write the slot, publish.
+
+use super::{context, corrupt, Queue, Slot, TrySendError, PRODUCER};
+use crate::channel::wait;
+use crate::error::{Error, ErrorKind, Result};
+use crate::region::{ReadWrite, Region};
+use std::fmt;
+use std::ops::Deref;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// How many polls of a full queue between two repairs, liveness and deadline checks, once
+/// the first 64 polls (spinning) found it full; from then on each poll yields the CPU.
+const CHECK_EVERY: u32 = 16;
+
+/// A producing handle on an MPMC queue. Any number of producers, in any processes, may be
+/// open at once (up to [`MAX_HANDLES`](super::MAX_HANDLES) handles in all); each takes an
+/// entry of the queue's handle table, freed on drop.
+pub struct Producer<R: Deref<Target = Region<ReadWrite>> = crate::Attachment> {
+    q: Queue<R>,
+    entry: usize,
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Producer<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("offset", &self.q.offset)
+            .field("capacity", &self.q.capacity)
+            .field("message_size", &self.q.message_size)
+            .finish()
+    }
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
+    /// Opens the queue at `offset` of `region` as a producer.
+    ///
+    /// # Errors
+    /// The header's errors ([`ErrorKind::NotInitialised`], [`ErrorKind::LayoutMismatch`],
+    /// [`ErrorKind::ForeignNamespace`], ...); [`ErrorKind::LimitExceeded`] when the handle
+    /// table is full of live handles.
+    pub fn open_in(region: R, offset: usize) -> Result<Producer<R>> {
+        const CALL: &str = "Producer::open_in";
+        let q = Queue::open(region, offset, CALL)?;
+        let entry = q.register(PRODUCER, CALL)?;
+        Ok(Producer { q, entry })
+    }
+
+    /// How many messages the queue holds.
+    pub fn capacity(&self) -> usize {
+        self.q.capacity
+    }
+
+    /// The largest message the queue takes.
+    pub fn message_size(&self) -> usize {
+        self.q.message_size
+    }
+
+    /// Claims the next position: `Ok(None)` when the queue is full.
+    fn claim(&self, call: &'static str) -> Result<Option<u64>> {
+        let q = &self.q;
+        let mut pos = q.position(q.enqueue(), Ordering::Relaxed, call)?;
+        loop {
+            // Acquire: pairs with the consumer's Release when it freed the slot: its reads
+            // of the previous message happen before we overwrite it.
+            let word = q.seq(pos).load(Ordering::Acquire);
+            match q.classify(pos, word) {
+                Some(Slot::Free(n)) if n == pos => {
+                    q.intend(self.entry, pos);
+                    // Release: whoever sees `enqueue` past `pos` sees our intent (the
+                    // death check). The slot itself is ordered by the sequence word.
+                    match q.enqueue().compare_exchange_weak(
+                        pos,
+                        pos + 1,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return Ok(Some(pos)),
+                        Err(now) => pos = now,
+                    }
+                }
+                // The previous lap's message is still here (published, or being written).
+                Some(Slot::Free(n)) | Some(Slot::Ready(n, _))
+                    if n < pos && n + q.capacity as u64 == pos =>
+                {
+                    return Ok(None)
+                }
+                Some(Slot::Free(n)) | Some(Slot::Ready(n, _)) if n >= pos => {
+                    // Someone claimed `pos` already; the Acquire above saw its publish (or
+                    // later), which came after its claim: `enqueue` has moved.
+                    let now = q.position(q.enqueue(), Ordering::Relaxed, call)?;
+                    if now == pos {
+                        return Err(q.bad_seq(call, pos, word));
+                    }
+                    pos = now;
+                }
+                _ => return Err(q.bad_seq(call, pos, word)),
+            }
+            if pos > super::MAX_POS {
+                return Err(corrupt(call, q.offset, format!("position {pos} past 2^60")));
+            }
+        }
+    }
+
+    fn too_big(&self, len: usize, call: &'static str) -> Error {
+        Error::new(
+            ErrorKind::TooBig,
+            call,
+            context(self.q.offset),
+            format!(
+                "a message of {len} bytes; this queue takes at most {}",
+                self.q.message_size
+            ),
+        )
+    }
+
+    /// Claims a slot for a message of `len` bytes and returns it to be written in place;
+    /// [`Loan::commit`] publishes it. Dropping the loan without committing publishes a skip
+    /// that consumers pass over (the position is used either way).
+    ///
+    /// # Errors
+    /// [`ErrorKind::TooBig`] when `len > message_size()`; [`ErrorKind::WouldBlock`] when the
+    /// queue is full; [`ErrorKind::Corrupt`] for an impossible position or sequence word.
+    pub fn loan(&mut self, len: usize) -> Result<Loan<'_, R>> {
+        const CALL: &str = "Producer::loan";
+        if len > self.q.message_size {
+            return Err(self.too_big(len, CALL));
+        }
+        match self.claim(CALL)? {
+            Some(pos) => Ok(Loan {
+                producer: self,
+                pos,
+                len,
+                done: false,
+            }),
+            None => Err(Error::new(
+                ErrorKind::WouldBlock,
+                CALL,
+                context(self.q.offset),
+                "the queue is full",
+            )),
+        }
+    }
+
+    /// Copies `msg` into the next slot and publishes it. A full queue hands it back.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] when the queue is full now; [`TrySendError::Failed`] with the
+    /// errors of [`loan`](Producer::loan) and [`Loan::commit`] otherwise.
+    pub fn try_send<'m>(&mut self, msg: &'m [u8]) -> std::result::Result<(), TrySendError<'m>> {
+        match self.loan(msg.len()) {
+            Ok(loan) => match loan.write_at(0, msg).and_then(|()| loan.commit()) {
+                Ok(()) => Ok(()),
+                Err(e) => Err(TrySendError::Failed(msg, e)),
+            },
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Err(TrySendError::Full(msg)),
+            Err(e) => Err(TrySendError::Failed(msg, e)),
+        }
+    }
+
+    /// As [`try_send`](Producer::try_send), waiting while the queue is full: it polls
+    /// 64 times, then yields the CPU between polls, and every 16 polls repairs a slot left
+    /// by a dead consumer (see the module docs) and checks whether any consumer lives.
+    ///
+    /// # Errors
+    /// As [`try_send`](Producer::try_send) (never [`TrySendError::Full`]);
+    /// [`ErrorKind::PeerDied`] when the queue is full and every registered consumer is dead.
+    pub fn send<'m>(&mut self, msg: &'m [u8]) -> std::result::Result<(), TrySendError<'m>> {
+        self.send_until(msg, None)
+    }
+
+    /// As [`send`](Producer::send), giving up after `timeout` ([`ErrorKind::TimedOut`]).
+    ///
+    /// # Errors
+    /// As [`send`](Producer::send), and [`ErrorKind::TimedOut`].
+    pub fn send_timeout<'m>(
+        &mut self,
+        msg: &'m [u8],
+        timeout: Duration,
+    ) -> std::result::Result<(), TrySendError<'m>> {
+        self.send_until(msg, Some(Instant::now() + timeout))
+    }
+
+    fn send_until<'m>(
+        &mut self,
+        msg: &'m [u8],
+        deadline: Option<Instant>,
+    ) -> std::result::Result<(), TrySendError<'m>> {
+        const CALL: &str = "Producer::send";
+        let mut polls: u32 = 0;
+        loop {
+            match self.try_send(msg) {
+                Err(TrySendError::Full(_)) => {}
+                other => return other,
+            }
+            polls = polls.wrapping_add(1);
+            if polls < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+            if polls < 64 || polls % CHECK_EVERY != 0 {
+                continue;
+            }
+            let fail = |e| Err(TrySendError::Failed(msg, e));
+            let pos = match self.q.position(self.q.enqueue(), Ordering::Relaxed, CALL) {
+                Ok(pos) => pos,
+                Err(e) => return fail(e),
+            };
+            match self.q.recover(pos, CALL) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => return fail(e),
+            }
+            if let Some(pid) = self.q.all_dead(super::CONSUMER) {
+                match self.try_send(msg) {
+                    Err(TrySendError::Full(_)) => {}
+                    other => return other,
+                }
+                return fail(Error::new(
+                    ErrorKind::PeerDied,
+                    CALL,
+                    context(self.q.offset),
+                    format!("the queue is full and its consumers are dead (pid {pid}, ...)"),
+                ));
+            }
+            if wait::remaining(deadline) == Some(Duration::ZERO) {
+                return fail(Error::new(
+                    ErrorKind::TimedOut,
+                    "Producer::send_timeout",
+                    context(self.q.offset),
+                    "the queue stayed full",
+                ));
+            }
+        }
+    }
+
+    /// Whether any consumer is alive: `None` when no consumer is registered, else whether
+    /// one of their processes exists ([`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html), signal 0).
+    pub fn consumers_alive(&self) -> Option<bool> {
+        let registered = (0..super::MAX_HANDLES)
+            .any(|i| (self.q.entry(i).0.load(Ordering::Relaxed) >> 32) as u32 == super::CONSUMER);
+        registered.then(|| self.q.all_dead(super::CONSUMER).is_none())
+    }
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Drop for Producer<R> {
+    fn drop(&mut self) {
+        self.q.unregister(self.entry, PRODUCER);
+    }
+}
+
+/// A claimed slot, loaned by [`Producer::loan`]. Write it with [`write_at`](Loan::write_at),
+/// publish it with [`commit`](Loan::commit); dropping it publishes a skip instead.
+pub struct Loan<'a, R: Deref<Target = Region<ReadWrite>>> {
+    producer: &'a mut Producer<R>,
+    pos: u64,
+    len: usize,
+    done: bool,
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Loan<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loan")
+            .field("pos", &self.pos)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
+    /// The message's length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies `bytes` into the message at `offset` (byte-wise atomic stores).
+    ///
+    /// # Errors
+    /// [`ErrorKind::OutOfBounds`] when the bytes reach past the message's length.
+    pub fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<()> {
+        let q = &self.producer.q;
+        match offset.checked_add(bytes.len()) {
+            Some(end) if end <= self.len => q.region.write_at(q.data(self.pos) + offset, bytes),
+            _ => Err(Error::new(
+                ErrorKind::OutOfBounds,
+                "Loan::write_at",
+                format!("offset={offset}, len={}", bytes.len()),
+                format!("past the end of a message of {} bytes", self.len),
+            )),
+        }
+    }
+
+    /// Moves the slot from free to published (`skip` for no message).
+    fn publish(&mut self, skip: bool) -> Result<()> {
+        self.done = true;
+        let q = &self.producer.q;
+        let free = 2 * self.pos;
+        let published = 2 * (self.pos + 1) + u64::from(skip);
+        // Release: pairs with the consumer's Acquire load of the sequence word: it sees the
+        // length and the message bytes written before. A CAS, not a store: if the slot is
+        // not as we claimed it, a repair took it (see the module docs) and we must not
+        // overwrite what is there now.
+        let result =
+            q.seq(self.pos)
+                .compare_exchange(free, published, Ordering::Release, Ordering::Relaxed);
+        wait::notify(q.parked(), q.wake());
+        result.map(|_| ()).map_err(|found| {
+            corrupt(
+                "Loan::commit",
+                q.offset,
+                format!(
+                    "the slot of position {} was taken while it was being written (sequence word {found:#x}); the message was not sent",
+                    self.pos
+                ),
+            )
+        })
+    }
+
+    /// Publishes the message: a consumer can receive it from now on; wakes one if any is
+    /// parked.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Corrupt`] when the slot was repaired as a dead producer's while it was
+    /// being written (only a scribbled handle table makes a live producer look dead): the
+    /// message was not sent.
+    pub fn commit(mut self) -> Result<()> {
+        let q = &self.producer.q;
+        // Relaxed: published by the Release CAS in publish.
+        q.len(self.pos).store(self.len as u32, Ordering::Relaxed);
+        self.publish(false)
+    }
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Drop for Loan<'_, R> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.publish(true);
+        }
+    }
+}
