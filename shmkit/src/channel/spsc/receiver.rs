@@ -47,7 +47,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
     /// but not released are received again.
     ///
     /// # Errors
-    /// As [`Sender::open_in`].
+    /// As [`Sender::open_in`](super::Sender::open_in).
     pub fn open_in(region: R, offset: usize) -> Result<Receiver<R>> {
         const CALL: &str = "Receiver::open_in";
         let capacity = open(&region, offset, CALL)?;
