@@ -108,7 +108,7 @@ pub(crate) const MECHANISMS: &[Mechanism] = &[
         payloads: &[Payload::Copy],
         sweep: false,
         wait: Wait::Poll,
-        note: "shmkit pub-sub channel (64 slots of 64 bytes), subscribers busy-poll: publish, read the number in place",
+        note: "shmkit pub-sub channel (64 slots of 64 bytes), subscribers busy-poll: publish, read the 64 bytes in place",
         parent: pubsub::parent,
         worker: pubsub::worker,
     },

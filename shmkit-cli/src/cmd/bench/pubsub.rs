@@ -15,23 +15,25 @@ fn publish(side: &mut Side<'_>, size: usize, n: u64) -> Result<()> {
     Ok(())
 }
 
-/// Receives the next message (busy-polling), reads its number in place, and returns it. A
+/// Receives the next message (busy-polling), reads it in place, and returns its number. A
 /// lost message (the subscriber was lapped) breaks the measurement: there is one message in
 /// flight.
 fn receive(side: &mut Side<'_>) -> Result<u64> {
     let mut spins = 0;
     loop {
         if let Some(sample) = side.subscriber.try_recv_ref()? {
-            let mut first = [0u8; 8];
-            let l = sample.len().min(8);
-            let check = sample.read_at(0, &mut first[..l])?;
+            // The whole message, as the SPSC rows read theirs (64 bytes: two cache lines
+            // with the slot header).
+            let mut whole = [0u8; 64];
+            let l = sample.len().min(whole.len());
+            let check = sample.read_at(0, &mut whole[..l])?;
             if sample.lost() != 0 || check != Check::Intact {
                 return Err(Error::Message(format!(
                     "bench: the pub-sub subscriber lost messages ({} lost, {check:?})",
                     sample.lost()
                 )));
             }
-            return Ok(number(&first[..l]));
+            return Ok(number(&whole[..l]));
         }
         side.spinner.relax(&mut spins)?;
     }
