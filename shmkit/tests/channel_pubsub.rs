@@ -736,18 +736,25 @@ fn a_scribbler_process_gives_only_errors() {
             common::spawn_probe(&["scribble", &key, &seed], ProbeOptions::default());
         assert_eq!(scribbler.next_result(), "started");
         let modes = [Wait::Poll, Wait::Block, Wait::Adaptive { spins: 16 }];
-        let mut buf = Vec::new();
+        let (mut buf_rw, mut buf_ro) = (Vec::new(), Vec::new());
         for i in 0..300 + 100 * round as usize {
             let _ = p.publish(&message(i as u64));
             let _ = rw.set_wait(modes[i % 3]);
             let _ = sub.set_wait(modes[(i + 1) % 3]);
-            for r in [
-                rw.recv_timeout(&mut buf, Duration::from_micros(200)),
-                sub.recv_timeout(&mut buf, Duration::from_micros(200)),
+            // One buffer each: both receives run before their results are checked.
+            for (r, buf) in [
+                (
+                    rw.recv_timeout(&mut buf_rw, Duration::from_micros(200)),
+                    &buf_rw,
+                ),
+                (
+                    sub.recv_timeout(&mut buf_ro, Duration::from_micros(200)),
+                    &buf_ro,
+                ),
             ] {
                 match r {
                     Ok(d) => {
-                        assert!(d.len <= SLOT && buf.len() == d.len);
+                        assert!(d.len <= SLOT && buf.len() == d.len, "{d:?}, {}", buf.len());
                         received += 1;
                     }
                     Err(_) => errors += 1,

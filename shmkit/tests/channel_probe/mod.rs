@@ -98,6 +98,21 @@ pub fn send_seq<R: std::ops::Deref<Target = shmkit::Region>>(
     }
 }
 
+/// Receives messages 0..`count` in order and reports `received COUNT`, or the first
+/// failure.
+fn receive_in_order<R: std::ops::Deref<Target = shmkit::Region>>(rx: &mut Receiver<R>, count: u64) {
+    let mut buf = Vec::new();
+    for want in 0..count {
+        if let Err(e) = rx.recv(&mut buf) {
+            return say(&format!("recv failed: {:?}", e.kind()));
+        }
+        if check(&buf) != Ok(want) {
+            return say(&format!("message {want}: {:?}", check(&buf)));
+        }
+    }
+    say(&format!("received {count}"));
+}
+
 /// Runs the op named by `$SHMKIT_PROBE`, if any.
 pub fn probe_main() {
     let Ok(spec) = std::env::var("SHMKIT_PROBE") else {
@@ -166,16 +181,7 @@ pub fn probe_main() {
             };
             rx.set_wait(Wait::Block);
             say("opened");
-            let mut buf = Vec::new();
-            for want in 0..count {
-                if let Err(e) = rx.recv(&mut buf) {
-                    return say(&format!("recv failed: {:?}", e.kind()));
-                }
-                if check(&buf) != Ok(want) {
-                    return say(&format!("message {want}: {:?}", check(&buf)));
-                }
-            }
-            say(&format!("received {count}"));
+            receive_in_order(&mut rx, count);
         }
         // named-recv NAME COUNT: open the channel by name, become its receiver, receive
         // COUNT messages in order, report
@@ -190,16 +196,7 @@ pub fn probe_main() {
                 Err(e) => return say(&format!("open failed: {:?}", e.kind())),
             };
             say("opened");
-            let mut buf = Vec::new();
-            for want in 0..count {
-                if let Err(e) = rx.recv(&mut buf) {
-                    return say(&format!("recv failed: {:?}", e.kind()));
-                }
-                if check(&buf) != Ok(want) {
-                    return say(&format!("message {want}: {:?}", check(&buf)));
-                }
-            }
-            say(&format!("received {count}"));
+            receive_in_order(&mut rx, count);
         }
         other => panic!("unknown probe op {other}"),
     }
