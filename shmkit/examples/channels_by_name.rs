@@ -40,7 +40,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let orders = NamedChannel::builder(&orders_name).spsc(1 << 14).create()?;
     let _remove_orders = orders.segment().clone().remove_on_drop();
     // 1024 slots: the child never laps this subscriber here, so nothing is lost.
-    let ticks = NamedChannel::builder(&ticks_name).pubsub(1024, 8).create()?;
+    let ticks = NamedChannel::builder(&ticks_name)
+        .pubsub(1024, 8)
+        .create()?;
     let _remove_ticks = ticks.segment().clone().remove_on_drop();
     println!(
         "{orders_name}: key {} (SPSC); {ticks_name}: key {} (pub-sub)",
@@ -62,7 +64,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tx.send_timeout(&n.to_le_bytes(), PATIENCE)?;
         let delivery = subscriber.recv_timeout(&mut buf, PATIENCE)?;
         lost += delivery.lost;
-        assert_eq!(buf, (n * 2).to_le_bytes(), "the acknowledgement of order {n}");
+        assert_eq!(
+            buf,
+            (n * 2).to_le_bytes(),
+            "the acknowledgement of order {n}"
+        );
     }
     assert!(peer.wait()?.success(), "the child failed");
     println!("{ORDERS} orders sent by name and acknowledged, {lost} lost");
