@@ -100,3 +100,73 @@ pub(crate) fn notify(parked: &AtomicU32, wake: &AtomicU32) {
         let _ = futex::wake(wake, 1);
     }
 }
+
+/// What a receive loop does at each step; [`wait_for`] drives it as a [`Wait`] mode says.
+/// The SPSC receiver, the MPMC consumer and the pub-sub subscriber implement it.
+pub(crate) trait Waiter {
+    /// What a successful look finds.
+    type Found;
+    /// Looks once, without waiting.
+    fn look(&mut self) -> Result<Option<Self::Found>>;
+    /// The occasional checks (every [`SPINS_PER_CHECK`] polls while spinning, and before
+    /// each park): whether the peer lives, and repairs of what a dead one left.
+    fn check(&mut self) -> Result<Checked<Self::Found>>;
+    /// Announces that it parks, looks once more, sleeps at most `chunk` unless that look
+    /// found something, and withdraws the announcement.
+    fn park_once(&mut self, chunk: Duration) -> Result<Option<Self::Found>>;
+    /// The error of a wait that ran out of time.
+    fn expired(&self) -> Error;
+}
+
+/// The outcome of [`Waiter::check`].
+pub(crate) enum Checked<F> {
+    /// Found something after all.
+    Found(F),
+    /// Something changed (a repair): look again at once.
+    Again,
+    /// Nothing to report: go on waiting.
+    Wait,
+}
+
+/// Waits as `mode` says until `waiter` finds something, a check fails, or `deadline`
+/// passes: spins (looking each time; checking every [`SPINS_PER_CHECK`] looks), and in the
+/// parking modes parks for at most [`LIVENESS_PERIOD`] at a time, checking before each park.
+pub(crate) fn wait_for<W: Waiter>(
+    waiter: &mut W,
+    mode: Wait,
+    deadline: Option<Instant>,
+) -> Result<W::Found> {
+    let mut spins: u32 = 0;
+    loop {
+        if let Some(found) = waiter.look()? {
+            return Ok(found);
+        }
+        let park = match mode {
+            Wait::Poll => false,
+            Wait::Block => true,
+            Wait::Adaptive { spins: n } => spins >= n,
+        };
+        if !park {
+            spins = spins.wrapping_add(1);
+            std::hint::spin_loop();
+            if spins % SPINS_PER_CHECK != 0 {
+                continue;
+            }
+        }
+        match waiter.check()? {
+            Checked::Found(found) => return Ok(found),
+            Checked::Again => continue,
+            Checked::Wait => {}
+        }
+        let left = remaining(deadline);
+        if left == Some(Duration::ZERO) {
+            return Err(waiter.expired());
+        }
+        if park {
+            let chunk = left.map_or(LIVENESS_PERIOD, |l| l.min(LIVENESS_PERIOD));
+            if let Some(found) = waiter.park_once(chunk)? {
+                return Ok(found);
+            }
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! The consuming side of the MPMC queue: claim a position, read the slot, release it.
 
 use super::{announce, context, corrupt, unannounce, Queue, Slot, CONSUMER, PRODUCER};
-use crate::channel::wait::{self, Wait, LIVENESS_PERIOD, SPINS_PER_CHECK};
+use crate::channel::wait::{self, Checked, Wait, Waiter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use std::fmt;
@@ -30,7 +30,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Consumer<R> {
 
 /// A claimed message: its position, its sequence word, its length.
 #[derive(Clone, Copy)]
-struct Claimed {
+pub(crate) struct Claimed {
     pos: u64,
     word: u64,
     len: usize,
@@ -171,70 +171,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Consumer<R> {
 
     /// Waits for a message as the [`Wait`] mode says, until `deadline`.
     fn wait_for(&mut self, deadline: Option<Instant>) -> Result<Claimed> {
-        const CALL: &str = "Consumer::recv";
-        let mut spins: u32 = 0;
-        loop {
-            if let Some(c) = self.poll()? {
-                return Ok(c);
-            }
-            let park = match self.wait {
-                Wait::Poll => false,
-                Wait::Block => true,
-                Wait::Adaptive { spins: n } => spins >= n,
-            };
-            if !park {
-                spins = spins.wrapping_add(1);
-                std::hint::spin_loop();
-                if spins % SPINS_PER_CHECK != 0 {
-                    continue;
-                }
-            }
-            // Stuck for a while: repair a slot a dead producer left claimed, then check
-            // whether any producer lives (a dead one publishes nothing more).
-            let pos = self.q.position(self.q.dequeue(), Ordering::Relaxed, CALL)?;
-            if self.q.recover(pos, CALL)? {
-                continue;
-            }
-            if let Some(pid) = self.q.all_dead(PRODUCER) {
-                if let Some(c) = self.poll()? {
-                    return Ok(c);
-                }
-                let enqueue = self.q.position(self.q.enqueue(), Ordering::Acquire, CALL)?;
-                if enqueue <= pos {
-                    return Err(Error::new(
-                        ErrorKind::PeerDied,
-                        CALL,
-                        context(self.q.offset),
-                        format!("the producers are dead (pid {pid}, ...); every message they published was received"),
-                    ));
-                }
-            }
-            let left = wait::remaining(deadline);
-            if left == Some(Duration::ZERO) {
-                return Err(Error::new(
-                    ErrorKind::TimedOut,
-                    "Consumer::recv_timeout",
-                    context(self.q.offset),
-                    "no message arrived in time",
-                ));
-            }
-            if park {
-                let seen = announce(self.q.parked(), self.q.wake());
-                let result = match self.poll() {
-                    Ok(Some(c)) => Ok(Some(c)),
-                    Ok(None) => {
-                        let chunk = left.map_or(LIVENESS_PERIOD, |l| l.min(LIVENESS_PERIOD));
-                        wait::sleep(self.q.wake(), seen, chunk, context(self.q.offset))
-                            .map(|()| None)
-                    }
-                    Err(e) => Err(e),
-                };
-                unannounce(self.q.parked());
-                if let Some(c) = result? {
-                    return Ok(c);
-                }
-            }
-        }
+        wait::wait_for(self, self.wait, deadline)
     }
 
     fn received(&mut self, c: Claimed) -> Received<'_, R> {
@@ -331,6 +268,60 @@ impl<R: Deref<Target = Region<ReadWrite>>> Consumer<R> {
 impl<R: Deref<Target = Region<ReadWrite>>> Drop for Consumer<R> {
     fn drop(&mut self) {
         self.q.unregister(self.entry, CONSUMER);
+    }
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Waiter for Consumer<R> {
+    type Found = Claimed;
+
+    fn look(&mut self) -> Result<Option<Claimed>> {
+        self.poll()
+    }
+
+    fn check(&mut self) -> Result<Checked<Claimed>> {
+        const CALL: &str = "Consumer::recv";
+        // Stuck for a while: repair a slot a dead producer left claimed, then check
+        // whether any producer lives (a dead one publishes nothing more).
+        let pos = self.q.position(self.q.dequeue(), Ordering::Relaxed, CALL)?;
+        if self.q.recover(pos, CALL)? {
+            return Ok(Checked::Again);
+        }
+        if let Some(pid) = self.q.all_dead(PRODUCER) {
+            if let Some(c) = self.poll()? {
+                return Ok(Checked::Found(c));
+            }
+            let enqueue = self.q.position(self.q.enqueue(), Ordering::Acquire, CALL)?;
+            if enqueue <= pos {
+                return Err(Error::new(
+                    ErrorKind::PeerDied,
+                    CALL,
+                    context(self.q.offset),
+                    format!("the producers are dead (pid {pid}, ...); every message they published was received"),
+                ));
+            }
+        }
+        Ok(Checked::Wait)
+    }
+
+    fn park_once(&mut self, chunk: Duration) -> Result<Option<Claimed>> {
+        let seen = announce(self.q.parked(), self.q.wake());
+        let result = match self.poll() {
+            Ok(None) => {
+                wait::sleep(self.q.wake(), seen, chunk, context(self.q.offset)).map(|()| None)
+            }
+            other => other,
+        };
+        unannounce(self.q.parked());
+        result
+    }
+
+    fn expired(&self) -> Error {
+        Error::new(
+            ErrorKind::TimedOut,
+            "Consumer::recv_timeout",
+            context(self.q.offset),
+            "no message arrived in time",
+        )
     }
 }
 

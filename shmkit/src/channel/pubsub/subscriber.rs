@@ -5,7 +5,7 @@ use super::{
     SLOT_HEADER, TABLE, WAKE,
 };
 use crate::channel::endpoint::{claim, dead_peer, peer_alive, release};
-use crate::channel::wait::{self, Wait, LIVENESS_PERIOD, SPINS_PER_CHECK};
+use crate::channel::wait::{self, Checked, Wait, Waiter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{Access, ReadOnly, Region};
 use std::cell::Cell;
@@ -90,7 +90,7 @@ impl Check {
 
 /// A ready slot found by `poll`: its offset and the message's stamp and length.
 #[derive(Clone, Copy)]
-struct Found {
+pub(crate) struct Found {
     slot: usize,
     stamp: u64,
     len: usize,
@@ -308,9 +308,9 @@ impl<R: Deref<Target = Region<A>>, A: Access> Subscriber<R, A> {
         )
     }
 
-    /// Sleeps on the wake word for at most `left` (or a liveness period), announcing it
-    /// first when registered; returns a message found on the last look before sleeping.
-    fn park(&mut self, left: Option<Duration>) -> Result<Option<Found>> {
+    /// Sleeps on the wake word for at most `chunk`, announcing it first when registered;
+    /// returns a message found on the last look before sleeping.
+    fn park(&mut self, chunk: Duration) -> Result<Option<Found>> {
         let bit = self.entry.map(|(i, _)| 1u64 << i);
         if let Some(bit) = bit {
             // Writable: only read-write subscribers have an entry.
@@ -325,7 +325,6 @@ impl<R: Deref<Target = Region<A>>, A: Access> Subscriber<R, A> {
         fence(Ordering::Acquire);
         let result = match self.poll() {
             Ok(None) => {
-                let chunk = left.map_or(LIVENESS_PERIOD, |l| l.min(LIVENESS_PERIOD));
                 wait::sleep(self.w.u32(WAKE), seen, chunk, context(self.w.offset)).map(|()| None)
             }
             other => other,
@@ -339,40 +338,7 @@ impl<R: Deref<Target = Region<A>>, A: Access> Subscriber<R, A> {
 
     /// Waits for the cursor's message as the [`Wait`] mode says, until `deadline`.
     fn wait_for(&mut self, deadline: Option<Instant>) -> Result<Found> {
-        let spin_limit = match self.wait {
-            Wait::Poll => u32::MAX,
-            Wait::Block => 0,
-            Wait::Adaptive { spins } => spins,
-        };
-        let mut polls: u32 = 0;
-        loop {
-            if let Some(found) = self.poll()? {
-                return Ok(found);
-            }
-            polls = polls.saturating_add(1);
-            let spinning = polls <= spin_limit;
-            if spinning && polls % SPINS_PER_CHECK != 0 {
-                std::hint::spin_loop();
-                continue;
-            }
-            // Liveness before the deadline: a dead publisher commits nothing more, so if
-            // the slot is still empty after its death, nothing will come.
-            if let Some(pid) = dead_peer(self.w.u32(PUBLISHER_PID)) {
-                return match self.poll()? {
-                    Some(found) => Ok(found),
-                    None => Err(self.peer_died(pid)),
-                };
-            }
-            let left = wait::remaining(deadline);
-            if left == Some(Duration::ZERO) {
-                return Err(self.timed_out());
-            }
-            if !spinning {
-                if let Some(found) = self.park(left)? {
-                    return Ok(found);
-                }
-            }
-        }
+        wait::wait_for(self, self.wait, deadline)
     }
 
     fn sample(&mut self, found: Found) -> Sample<'_, R, A> {
@@ -484,6 +450,34 @@ impl<R: Deref<Target = Region<A>>, A: Access> Drop for Subscriber<R, A> {
             self.w.u64(PARKED).fetch_and(!(1 << i), Ordering::Relaxed);
             release(self.w.u32(TABLE + 4 * i), pid);
         }
+    }
+}
+
+impl<R: Deref<Target = Region<A>>, A: Access> Waiter for Subscriber<R, A> {
+    type Found = Found;
+
+    fn look(&mut self) -> Result<Option<Found>> {
+        self.poll()
+    }
+
+    fn check(&mut self) -> Result<Checked<Found>> {
+        // A dead publisher commits nothing more: if the slot is still empty after its
+        // death, nothing will come.
+        match dead_peer(self.w.u32(PUBLISHER_PID)) {
+            Some(pid) => match self.poll()? {
+                Some(found) => Ok(Checked::Found(found)),
+                None => Err(self.peer_died(pid)),
+            },
+            None => Ok(Checked::Wait),
+        }
+    }
+
+    fn park_once(&mut self, chunk: Duration) -> Result<Option<Found>> {
+        self.park(chunk)
+    }
+
+    fn expired(&self) -> Error {
+        self.timed_out()
     }
 }
 

@@ -4,7 +4,7 @@ use super::{
     context, corrupt, open, Words, MAX_INDEX, PARKED, RECEIVER_PID, RECORD, RING, SENDER_PID, WAKE,
 };
 use crate::channel::endpoint::{claim, dead_peer, peer_alive};
-use crate::channel::wait::{self, Wait, LIVENESS_PERIOD, SPINS_PER_CHECK};
+use crate::channel::wait::{self, Checked, Wait, Waiter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use std::fmt;
@@ -35,7 +35,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Receiver<R> {
 /// What a successful poll found: the message's ring position and length, and the head
 /// value that releases it.
 #[derive(Clone, Copy)]
-struct Found {
+pub(crate) struct Found {
     record: usize,
     len: usize,
     next: u64,
@@ -152,57 +152,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
 
     /// Waits for a message as the [`Wait`] mode says, until `deadline`.
     fn wait_for(&mut self, deadline: Option<Instant>) -> Result<Found> {
-        let mut spins: u32 = 0;
-        loop {
-            if let Some(found) = self.poll()? {
-                return Ok(found);
-            }
-            let park = match self.wait {
-                Wait::Poll => false,
-                Wait::Block => true,
-                Wait::Adaptive { spins: n } => spins >= n,
-            };
-            if !park {
-                spins = spins.wrapping_add(1);
-                std::hint::spin_loop();
-                if spins % SPINS_PER_CHECK != 0 {
-                    continue;
-                }
-            }
-            // Check the sender, then the ring once more: a dead process commits nothing
-            // more, so an empty ring after its death stays empty.
-            if let Some(pid) = dead_peer(self.w.u32(SENDER_PID)) {
-                if let Some(found) = self.poll()? {
-                    return Ok(found);
-                }
-                return Err(self.peer_died(pid));
-            }
-            let left = wait::remaining(deadline);
-            if left == Some(Duration::ZERO) {
-                return Err(Error::new(
-                    ErrorKind::TimedOut,
-                    "Receiver::recv_timeout",
-                    context(self.w.offset),
-                    "no message arrived in time",
-                ));
-            }
-            if park {
-                let seen = wait::announce(self.w.u32(PARKED), self.w.u32(WAKE));
-                let result = match self.poll() {
-                    Ok(Some(found)) => Ok(Some(found)),
-                    Ok(None) => {
-                        let chunk = left.map_or(LIVENESS_PERIOD, |l| l.min(LIVENESS_PERIOD));
-                        wait::sleep(self.w.u32(WAKE), seen, chunk, context(self.w.offset))
-                            .map(|()| None)
-                    }
-                    Err(e) => Err(e),
-                };
-                wait::unannounce(self.w.u32(PARKED));
-                if let Some(found) = result? {
-                    return Ok(found);
-                }
-            }
-        }
+        wait::wait_for(self, self.wait, deadline)
     }
 
     fn received(&mut self, found: Found) -> Received<'_, R> {
@@ -264,6 +214,47 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
         let msg = self.recv_ref_timeout(timeout)?;
         msg.copy_into(buf)?;
         Ok(buf.len())
+    }
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Waiter for Receiver<R> {
+    type Found = Found;
+
+    fn look(&mut self) -> Result<Option<Found>> {
+        self.poll()
+    }
+
+    fn check(&mut self) -> Result<Checked<Found>> {
+        // A dead process commits nothing more, so an empty ring after its death stays
+        // empty: look once more after seeing the death.
+        match dead_peer(self.w.u32(SENDER_PID)) {
+            Some(pid) => match self.poll()? {
+                Some(found) => Ok(Checked::Found(found)),
+                None => Err(self.peer_died(pid)),
+            },
+            None => Ok(Checked::Wait),
+        }
+    }
+
+    fn park_once(&mut self, chunk: Duration) -> Result<Option<Found>> {
+        let seen = wait::announce(self.w.u32(PARKED), self.w.u32(WAKE));
+        let result = match self.poll() {
+            Ok(None) => {
+                wait::sleep(self.w.u32(WAKE), seen, chunk, context(self.w.offset)).map(|()| None)
+            }
+            other => other,
+        };
+        wait::unannounce(self.w.u32(PARKED));
+        result
+    }
+
+    fn expired(&self) -> Error {
+        Error::new(
+            ErrorKind::TimedOut,
+            "Receiver::recv_timeout",
+            context(self.w.offset),
+            "no message arrived in time",
+        )
     }
 }
 
