@@ -5,68 +5,33 @@
 //! `cargo bench --bench ipc` (`SHMKIT_BENCH_ROUNDS`, `SHMKIT_BENCH_ITERS` change the effort).
 #![allow(missing_docs)]
 
+mod common;
+
 use shmkit::{Key, MessageQueue, Selector, SemOp, SemaphoreSet};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MSG_LEN: usize = 64;
 
-fn env(name: &str, default: u32) -> u32 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn time(iters: u32, mut f: impl FnMut()) -> Duration {
-    let start = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    start.elapsed()
-}
-
 fn compare(name: &str, rounds: u32, iters: u32, mut raw: impl FnMut(), mut ours: impl FnMut()) {
-    time(iters, &mut raw);
-    time(iters, &mut ours);
-    let (mut raw_total, mut ours_total) = (Duration::ZERO, Duration::ZERO);
-    let mut ratios = Vec::new();
-    for round in 0..rounds {
-        let (r, o) = if round % 2 == 0 {
-            let r = time(iters, &mut raw);
-            (r, time(iters, &mut ours))
-        } else {
-            let o = time(iters, &mut ours);
-            (time(iters, &mut raw), o)
-        };
-        raw_total += r;
-        ours_total += o;
-        ratios.push(o.as_secs_f64() / r.as_secs_f64());
-    }
-    ratios.sort_by(f64::total_cmp);
+    let run = common::interleave(
+        rounds,
+        iters,
+        |n| common::time(n, &mut raw),
+        |n| common::time(n, &mut ours),
+    );
     let per = |d: Duration| d.as_nanos() as f64 / f64::from(rounds * iters);
+    let (median, min, max) = run.ratios();
     println!(
-        "{name}: raw libc {:.0} ns/op, shmkit {:.0} ns/op; ratio shmkit/raw median {:.3} (min {:.3}, max {:.3}) over {rounds} interleaved rounds of {iters}",
-        per(raw_total),
-        per(ours_total),
-        ratios[ratios.len() / 2],
-        ratios[0],
-        ratios[ratios.len() - 1]
+        "{name}: raw libc {:.0} ns/op, shmkit {:.0} ns/op; ratio shmkit/raw median {median:.3} (min {min:.3}, max {max:.3}) over {rounds} interleaved rounds of {iters}",
+        per(run.baseline),
+        per(run.candidate),
     );
 }
 
 fn main() {
-    let smoke = !std::env::args().any(|a| a == "--bench");
-    let rounds = if smoke {
-        2
-    } else {
-        env("SHMKIT_BENCH_ROUNDS", 31)
-    };
-    let iters = if smoke {
-        10
-    } else {
-        env("SHMKIT_BENCH_ITERS", 20_000)
-    };
+    // `cargo test --benches` runs this without `--bench`: a smoke run only.
+    let (rounds, iters) = common::effort_with(20_000);
 
     let set = SemaphoreSet::create(Key::PRIVATE, 1)
         .expect("semget")

@@ -8,9 +8,11 @@
 //! change the effort).
 #![allow(missing_docs)]
 
+mod common;
+
 use shmkit::{Key, Segment};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SIZE: usize = 4096;
 
@@ -69,38 +71,13 @@ fn shmkit_once() {
     segment.remove().expect("remove");
 }
 
-fn time(iters: u32, f: fn()) -> Duration {
-    let start = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    start.elapsed()
-}
-
-fn env(name: &str, default: u32) -> u32 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    // `cargo test --benches` runs this with `--bench` absent: do a smoke run only.
-    let smoke = !std::env::args().any(|a| a == "--bench");
-    let rounds = if smoke {
-        2
-    } else {
-        env("SHMKIT_BENCH_ROUNDS", 31)
-    };
-    let iters = if smoke {
-        10
-    } else {
-        env("SHMKIT_BENCH_ITERS", 2000)
-    };
+    // `cargo test --benches` runs this without `--bench`: a smoke run only.
+    let (rounds, iters) = common::effort_with(2000);
 
-    time(iters, raw_once); // warm up every path
-    time(iters, raw_with_stat_once);
-    time(iters, shmkit_once);
+    common::time(iters, raw_once); // warm up every path
+    common::time(iters, raw_with_stat_once);
+    common::time(iters, shmkit_once);
     // Each round runs the three loops in a rotating order (ABC, BCA, CAB, ...).
     let arms: [fn(); 3] = [raw_once, raw_with_stat_once, shmkit_once];
     let mut totals = [Duration::ZERO; 3];
@@ -109,7 +86,7 @@ fn main() {
         let mut t = [Duration::ZERO; 3];
         for k in 0..3 {
             let arm = (round + k) % 3;
-            t[arm] = time(iters, arms[arm]);
+            t[arm] = common::time(iters, arms[arm]);
             totals[arm] += t[arm];
         }
         vs_raw.push(t[2].as_secs_f64() / t[0].as_secs_f64());

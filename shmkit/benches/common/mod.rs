@@ -1,7 +1,7 @@
-//! Shared by the cross-process latency benches (`channel`, `pubsub`): pinning, the mode
-//! handshake between the bench and its child process, the bare cache-line ping-pong that is
-//! the baseline, and the interleaved rounds (A B, then B A, …) reported as the median of the
-//! per-round ratios.
+//! Shared by the benches: the effort from the environment, the interleaved rounds (A B,
+//! then B A, …) reported as the median of the per-round ratios, and for the cross-process
+//! latency benches (`channel`, `mpmc`, `pubsub`) pinning, the mode handshake between the
+//! bench and its child process, and the bare cache-line ping-pong that is the baseline.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use shmkit::{Key, Region, RemoveOnDrop, Segment, ShmId};
@@ -16,7 +16,8 @@ pub const MODE_STOP: u32 = 3;
 /// Modes from here on are the bench's own.
 pub const MODE_BENCH: u32 = 2;
 
-fn env(name: &str, default: u32) -> u32 {
+/// The number in the environment variable `name`, or `default`.
+pub fn env(name: &str, default: u32) -> u32 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -34,16 +35,79 @@ fn pin(cpu: usize) -> bool {
     }
 }
 
-/// Rounds and round trips per round: `(2, 10)` for a smoke run (`cargo test --benches`),
-/// else `SHMKIT_BENCH_ROUNDS` (31) and `SHMKIT_BENCH_ITERS` (20000).
-fn effort() -> (u32, u32) {
+/// Rounds and iterations per round: `(2, 10)` for a smoke run (`cargo test --benches`),
+/// else `SHMKIT_BENCH_ROUNDS` (31) and `SHMKIT_BENCH_ITERS` (`iters`).
+pub fn effort_with(iters: u32) -> (u32, u32) {
     if !std::env::args().any(|a| a == "--bench") {
         return (2, 10);
     }
     (
         env("SHMKIT_BENCH_ROUNDS", 31),
-        env("SHMKIT_BENCH_ITERS", 20_000),
+        env("SHMKIT_BENCH_ITERS", iters),
     )
+}
+
+/// [`effort_with`] 20,000 round trips per round.
+fn effort() -> (u32, u32) {
+    effort_with(20_000)
+}
+
+/// The time `iters` calls of `f` take.
+pub fn time(iters: u32, mut f: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed()
+}
+
+/// Interleaved rounds of a baseline and a candidate: their total times and the per-round
+/// ratios candidate/baseline, sorted.
+pub struct Interleaved {
+    pub baseline: Duration,
+    pub candidate: Duration,
+    pub ratios: Vec<f64>,
+}
+
+impl Interleaved {
+    /// The median, smallest and largest per-round ratio.
+    pub fn ratios(&self) -> (f64, f64, f64) {
+        let r = &self.ratios;
+        (r[r.len() / 2], r[0], r[r.len() - 1])
+    }
+}
+
+/// Runs `rounds` rounds of `iters` iterations of the baseline `a` and of `b` (each returns
+/// the time its `iters` iterations took), alternating which goes first, after one warm-up
+/// of each.
+pub fn interleave(
+    rounds: u32,
+    iters: u32,
+    mut a: impl FnMut(u32) -> Duration,
+    mut b: impl FnMut(u32) -> Duration,
+) -> Interleaved {
+    a(iters);
+    b(iters);
+    let (mut baseline, mut candidate) = (Duration::ZERO, Duration::ZERO);
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let (ta, tb) = if round % 2 == 0 {
+            let ta = a(iters);
+            (ta, b(iters))
+        } else {
+            let tb = b(iters);
+            (a(iters), tb)
+        };
+        baseline += ta;
+        candidate += tb;
+        ratios.push(tb.as_secs_f64() / ta.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    Interleaved {
+        baseline,
+        candidate,
+        ratios,
+    }
 }
 
 /// A bench's start. In the child process (`var` names the bench segment's id) it pins the
@@ -209,33 +273,15 @@ fn compare(
     what: &str,
     rounds: u32,
     iters: u32,
-    mut a: impl FnMut(u32) -> Duration,
-    mut b: impl FnMut(u32) -> Duration,
+    a: impl FnMut(u32) -> Duration,
+    b: impl FnMut(u32) -> Duration,
 ) {
-    a(iters);
-    b(iters);
-    let (mut a_total, mut b_total) = (Duration::ZERO, Duration::ZERO);
-    let mut ratios = Vec::new();
-    for round in 0..rounds {
-        let (ta, tb) = if round % 2 == 0 {
-            let ta = a(iters);
-            (ta, b(iters))
-        } else {
-            let tb = b(iters);
-            (a(iters), tb)
-        };
-        a_total += ta;
-        b_total += tb;
-        ratios.push(tb.as_secs_f64() / ta.as_secs_f64());
-    }
-    ratios.sort_by(f64::total_cmp);
+    let run = interleave(rounds, iters, a, b);
     let per = |d: Duration| d.as_nanos() as f64 / f64::from(rounds * iters) / 2.0;
+    let (median, min, max) = run.ratios();
     println!(
-        "64-byte one-way latency, processes pinned to CPUs 0 and 1 (bare cache-line ping-pong vs {what}): baseline {:.1} ns, shmkit {:.1} ns; ratio shmkit/baseline median {:.3} (min {:.3}, max {:.3}) over {rounds} interleaved rounds of {iters} round trips",
-        per(a_total),
-        per(b_total),
-        ratios[ratios.len() / 2],
-        ratios[0],
-        ratios[ratios.len() - 1]
+        "64-byte one-way latency, processes pinned to CPUs 0 and 1 (bare cache-line ping-pong vs {what}): baseline {:.1} ns, shmkit {:.1} ns; ratio shmkit/baseline median {median:.3} (min {min:.3}, max {max:.3}) over {rounds} interleaved rounds of {iters} round trips",
+        per(run.baseline),
+        per(run.candidate),
     );
 }
