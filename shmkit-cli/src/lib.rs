@@ -47,9 +47,14 @@ enum Command {
     /// List System V IPC objects (all kinds, or those of --shm, --sem, --msg), with whether
     /// each is stale.
     ///
-    /// Stale: a segment with no attachments whose creator and last attacher are gone; a set
-    /// nobody waits on whose last users are all gone; an empty queue whose last sender and
-    /// receiver are gone. Objects never used are not stale. "?" (JSON null): cannot tell.
+    /// Stale: used once, unused now, and every process the kernel recorded as its user is
+    /// gone. A segment that was attached once, has no attachments, and whose creator and
+    /// last attacher are gone; a set that was operated on (semop), that nobody waits on, and
+    /// whose last users are all gone; an empty queue that was sent to or received from, and
+    /// whose last sender and receiver are gone. An object never used (never attached,
+    /// operated on, sent to or received from) is never stale, even when its creator is
+    /// gone: a script that creates objects and then starts their users does not race
+    /// against rm --stale. "?" (JSON null): cannot tell.
     Ls(LsArgs),
     /// Show everything about one object, by id (a segment's unless --sem or --msg) or key.
     Stat(StatArgs),
@@ -57,13 +62,14 @@ enum Command {
     Ftok(FtokArgs),
     /// Create a segment, a semaphore set and/or a message queue (mode 0600 unless --mode).
     ///
-    /// Prints one line per object: its kind, id and key (shm 32769 0x00000000). A key
-    /// already in use for that kind is an error. If one creation fails, the objects created
+    /// Prints one line per object: created KIND id ID key KEY
+    /// (created shm id 32769 key 0x00000000). A key already in use for that kind is an
+    /// error. If one creation fails, the objects created
     /// before it are removed again.
     Mk(MkArgs),
     /// Remove objects by id or key, or every stale object (--stale).
     ///
-    /// Prints one line per object: removed KIND ID KEY. Failures are reported and the
+    /// Prints one line per object: removed KIND id ID key KEY. Failures are reported and the
     /// other objects still removed; the exit status is then 1.
     Rm(RmArgs),
     /// Copy a segment's bytes to standard output (attached read-only).
@@ -246,8 +252,9 @@ struct RmArgs {
     /// kinds is an error, except with --stale, which takes every stale one of them.
     #[arg(long, value_name = "KEY")]
     key: Vec<Key>,
-    /// Remove only stale objects: every stale object, or the stale ones among those
-    /// selected by id or key (the others are kept).
+    /// Remove only stale objects (as ls shows them: used once, unused now, and their
+    /// users gone; an object never used is never stale): every stale object, or the stale
+    /// ones among those selected by id or key (the others are kept).
     #[arg(long)]
     stale: bool,
     /// Print what would be removed; remove nothing.

@@ -3,7 +3,8 @@
 //! exclusively: a key that already names an object of that kind is an error, never a
 //! silent open.
 //!
-//! Prints one line per object, `<kind> <id> <key>` (`shm 32769 0x00000000`); with `--json`
+//! Prints one line per object, `created <kind> id <id> key <key>`
+//! (`created shm id 32769 key 0x00000000`: the same labels as `rm`'s lines); with `--json`
 //! `{"created": [{"kind", "id", "key", "key_raw"}, ...]}`. When one creation fails, the
 //! objects this run already created are removed again before the error is reported.
 
@@ -86,7 +87,7 @@ pub(crate) fn run(out: &mut Out, request: Request, json: bool) -> Result<()> {
     }
     for object in &created {
         out.line(format_args!(
-            "{} {} {}",
+            "created {} id {} key {}",
             object.kind().name(),
             object.id(),
             request.key
