@@ -58,7 +58,8 @@ enum Command {
     Ls(LsArgs),
     /// Show everything about one object, by id (a segment's unless --sem or --msg) or key.
     Stat(StatArgs),
-    /// Print the System V key ftok(3) makes of a path and a project id, as 0x%08x.
+    /// Print the System V key ftok(3) makes of a path and a project id (0 to 255), as
+    /// 0x%08x.
     Ftok(FtokArgs),
     /// Create a segment, a semaphore set and/or a message queue (mode 0600 unless --mode).
     ///
@@ -195,8 +196,9 @@ impl StatArgs {
 struct FtokArgs {
     /// An existing file or directory (its inode and device go into the key).
     path: PathBuf,
-    /// The project id: a number (65, 0x41) or one character (A, as in ftok(path, 'A')).
-    /// Only its low 8 bits count.
+    /// The project id: a number from 0 to 255 (65, 0x41) or one character (A, as in
+    /// ftok(path, 'A')). ftok(3) uses only the low 8 bits, so a larger id is refused
+    /// rather than silently cut (300 would give the same key as 44).
     #[arg(value_parser = cmd::ftok::parse_proj_id, allow_negative_numbers = true)]
     proj_id: i32,
     /// Print JSON: {"path", "proj_id", "key", "key_raw"}.
