@@ -427,6 +427,30 @@ fn mk_defaults_to_a_private_key_and_mode_0600() {
     assert_eq!((stat.id.raw(), stat.mode, stat.size), (*id, 0o600, 100));
 }
 
+/// Issue 10, item 5: `mk` printed `shm 32769 0x00000000`, bare values. Each line now
+/// labels them, as `rm`'s lines do: `created <kind> id <id> key <key>`.
+#[test]
+fn mk_lines_are_labelled_created_kind_id_key() {
+    let key = unique_key(8);
+    let k = key.to_string();
+    let stdout = ok(&["mk", "--shm", "1", "--sem", "1", "--msg", "--key", &k]);
+    let made = guard_mk_lines(&stdout);
+    let expected: String = ["shm", "sem", "msg"]
+        .iter()
+        .zip(&made)
+        .map(|(kind, (_, id, _))| format!("created {kind} id {id} key {k}\n"))
+        .collect();
+    assert_eq!(stdout, expected);
+    let out = ok(&["rm", "--key", &k, "--stale", "--dry-run"]);
+    assert_eq!(
+        out,
+        expected
+            .replace("created ", "kept ")
+            .replace('\n', " (not stale)\n"),
+        "rm labels its lines the same way"
+    );
+}
+
 #[test]
 fn mk_removes_what_it_made_when_a_later_creation_fails() {
     let key = unique_key(3);
@@ -901,6 +925,100 @@ fn values_that_do_not_parse_are_usage_errors() {
         let err = fails(args, 2);
         assert!(err.starts_with("error: "), "{args:?}: {err}");
     }
+}
+
+/// Issue 10, item 5: `mk --sem 100000` said only `semget(...): invalid argument (EINVAL)`.
+/// The error now names the limit that refused it, semmsl, with its value.
+#[test]
+fn mk_past_semmsl_names_the_limit() {
+    let semmsl = shmkit::info::sem_limits().unwrap().semmsl;
+    let count = (semmsl + 1).to_string();
+    let err = fails(&["mk", "--sem", &count], 1);
+    assert!(err.starts_with("shmkit: semget("), "{err}");
+    assert!(err.contains("(EINVAL)"), "{err}");
+    assert!(
+        err.trim_end().ends_with(&format!(
+            "refused by semmsl, the most semaphores in one set: {semmsl}"
+        )),
+        "{err}"
+    );
+}
+
+/// Runs `shmkit args` in a new IPC namespace after `setup` (shell commands that set its
+/// limits in `/proc/sys/kernel`): whatever it creates goes with the namespace. `None` when
+/// not root (`unshare --ipc` needs it).
+fn in_new_ipc_namespace(setup: &str, args: &[&str]) -> Option<Output> {
+    if shmkit::info::effective_uid() != 0 {
+        eprintln!("SKIPPED: needs root (unshare --ipc, to set the namespace's limits)");
+        return None;
+    }
+    let out = Command::new("unshare")
+        .args([
+            "--ipc",
+            "sh",
+            "-c",
+            &format!("{setup} && exec \"$0\" \"$@\""),
+            BIN,
+        ])
+        .args(args)
+        .output()
+        .expect("run unshare");
+    Some(out)
+}
+
+/// Issue 10, item 5: `mk --shm SIZE` refused by the kernel said only `shmget(...)` and the
+/// errno. The error names the limit and its value: shmmax for a size above it, shmall
+/// when the pages would pass it, and, for `ENOMEM`, that no System V limit refused it but
+/// the kernel's memory reservation did. Each case in a namespace of its own, with its
+/// limits set low (the machine's are usually far above any test size).
+#[test]
+fn mk_past_shmmax_or_shmall_names_the_limit() {
+    let page = shmkit::info::page_size();
+    let Some(out) = in_new_ipc_namespace(
+        "echo 8192 > /proc/sys/kernel/shmmax",
+        &["mk", "--shm", "16K"],
+    ) else {
+        return;
+    };
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("(EINVAL)"), "{err}");
+    assert!(
+        err.trim_end()
+            .ends_with("refused by shmmax, the largest segment: 8192 bytes"),
+        "{err}"
+    );
+
+    let out =
+        in_new_ipc_namespace("echo 10 > /proc/sys/kernel/shmall", &["mk", "--shm", "1M"]).unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("(ENOSPC)"), "{err}");
+    let needs = (1 << 20) / page;
+    assert!(
+        err.trim_end().ends_with(&format!(
+            "refused by shmall, the most shared memory in all segments: 10 pages of {page} \
+             bytes (0 in use; this segment needs {needs})"
+        )),
+        "{err}"
+    );
+
+    // 100000 TiB is more than any machine's RAM and swap: refused by the kernel's
+    // overcommit check, unless it is off (vm.overcommit_memory 1 always says yes).
+    let overcommit = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap();
+    if overcommit.trim() == "1" {
+        eprintln!("SKIPPED the ENOMEM case: vm.overcommit_memory is 1");
+        return;
+    }
+    let out = in_new_ipc_namespace("true", &["mk", "--shm", "100000T"]).unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("(ENOMEM)"), "{err}");
+    assert!(
+        err.contains("no System V limit refused it (shmmax is ")
+            && err.contains("the kernel would not reserve 109951162777600000 bytes of memory"),
+        "{err}"
+    );
 }
 
 #[test]
