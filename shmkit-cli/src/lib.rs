@@ -47,23 +47,30 @@ enum Command {
     /// List System V IPC objects (all kinds, or those of --shm, --sem, --msg), with whether
     /// each is stale.
     ///
-    /// Stale: a segment with no attachments whose creator and last attacher are gone; a set
-    /// nobody waits on whose last users are all gone; an empty queue whose last sender and
-    /// receiver are gone. Objects never used are not stale. "?" (JSON null): cannot tell.
+    /// Stale: used once, unused now, and every process the kernel recorded as its user is
+    /// gone. A segment that was attached once, has no attachments, and whose creator and
+    /// last attacher are gone; a set that was operated on (semop), that nobody waits on, and
+    /// whose last users are all gone; an empty queue that was sent to or received from, and
+    /// whose last sender and receiver are gone. An object never used (never attached,
+    /// operated on, sent to or received from) is never stale, even when its creator is
+    /// gone: a script that creates objects and then starts their users does not race
+    /// against rm --stale. "?" (JSON null): cannot tell.
     Ls(LsArgs),
     /// Show everything about one object, by id (a segment's unless --sem or --msg) or key.
     Stat(StatArgs),
-    /// Print the System V key ftok(3) makes of a path and a project id, as 0x%08x.
+    /// Print the System V key ftok(3) makes of a path and a project id (0 to 255), as
+    /// 0x%08x.
     Ftok(FtokArgs),
     /// Create a segment, a semaphore set and/or a message queue (mode 0600 unless --mode).
     ///
-    /// Prints one line per object: its kind, id and key (shm 32769 0x00000000). A key
-    /// already in use for that kind is an error. If one creation fails, the objects created
+    /// Prints one line per object: created KIND id ID key KEY
+    /// (created shm id 32769 key 0x00000000). A key already in use for that kind is an
+    /// error. If one creation fails, the objects created
     /// before it are removed again.
     Mk(MkArgs),
     /// Remove objects by id or key, or every stale object (--stale).
     ///
-    /// Prints one line per object: removed KIND ID KEY. Failures are reported and the
+    /// Prints one line per object: removed KIND id ID key KEY. Failures are reported and the
     /// other objects still removed; the exit status is then 1.
     Rm(RmArgs),
     /// Copy a segment's bytes to standard output (attached read-only).
@@ -189,8 +196,9 @@ impl StatArgs {
 struct FtokArgs {
     /// An existing file or directory (its inode and device go into the key).
     path: PathBuf,
-    /// The project id: a number (65, 0x41) or one character (A, as in ftok(path, 'A')).
-    /// Only its low 8 bits count.
+    /// The project id: a number from 0 to 255 (65, 0x41) or one character (A, as in
+    /// ftok(path, 'A')). ftok(3) uses only the low 8 bits, so a larger id is refused
+    /// rather than silently cut (300 would give the same key as 44).
     #[arg(value_parser = cmd::ftok::parse_proj_id, allow_negative_numbers = true)]
     proj_id: i32,
     /// Print JSON: {"path", "proj_id", "key", "key_raw"}.
@@ -246,8 +254,9 @@ struct RmArgs {
     /// kinds is an error, except with --stale, which takes every stale one of them.
     #[arg(long, value_name = "KEY")]
     key: Vec<Key>,
-    /// Remove only stale objects: every stale object, or the stale ones among those
-    /// selected by id or key (the others are kept).
+    /// Remove only stale objects (as ls shows them: used once, unused now, and their
+    /// users gone; an object never used is never stale): every stale object, or the stale
+    /// ones among those selected by id or key (the others are kept).
     #[arg(long)]
     stale: bool,
     /// Print what would be removed; remove nothing.

@@ -112,15 +112,14 @@ fn table_has_its_header_and_footnotes() {
     let out = bench(&["--quick", "--only", "spsc_poll,pipe", "--sizes", "64,4K"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let mut lines = stdout.lines();
+    // After the --quick warning and a blank line.
+    let mut lines = stdout.lines().skip_while(|l| !l.starts_with("name "));
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
         ["name", "size", "p50_ns", "p99_ns", "ratio", "notes"]
     );
-    let names: Vec<&str> = stdout
-        .lines()
-        .skip(1)
+    let names: Vec<&str> = lines
         .take_while(|l| !l.is_empty())
         .filter_map(|l| l.split_whitespace().next())
         .collect();
@@ -134,6 +133,42 @@ fn table_has_its_header_and_footnotes() {
     // 64 B and 4 KiB, zero-copy and copy.
     assert_eq!(names.iter().filter(|&&n| n == "spsc_poll").count(), 4);
     assert!(stdout.contains("One way = half a round trip"), "{stdout}");
+}
+
+const INDICATIVE: &str = "--quick: the figures are indicative only (";
+
+/// Issue 10, item 5: `bench --quick` printed its figures like a measurement's. It now says
+/// first that they are indicative only (with --json on standard error, so that standard
+/// output stays one JSON document); a run without --quick does not say so.
+#[test]
+fn quick_says_its_figures_are_indicative_only() {
+    let small = ["--only", "pipe", "--sizes", "64"];
+    let out = bench(&[&["--quick"][..], &small].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(first.starts_with(INDICATIVE), "{stdout}");
+    assert!(
+        first.contains("20 round trips in 2 rounds per figure")
+            && first.contains("not a measurement"),
+        "{first}"
+    );
+
+    let out = bench(&[&["--quick", "--json"][..], &small].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("shmkit: {INDICATIVE}")),
+        "{stderr}"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("standard output is JSON");
+    assert!(doc["results"].is_array(), "{doc}");
+
+    let out = bench(&[&["--iterations", "20", "--rounds", "1"][..], &small].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains("indicative"), "{all}");
+    assert!(all.starts_with("name "), "{all}");
 }
 
 #[test]

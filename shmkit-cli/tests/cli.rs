@@ -184,7 +184,7 @@ fn ftok_prints_the_library_key_for_char_decimal_and_hex() {
 #[test]
 fn ftok_all_digits_is_a_number_not_a_character() {
     let dir = TempDir::new("ftok-digits");
-    for (arg, proj_id) in [("1", 1), ("-1", -1), ("S", 83), ("0x1ff", 0x1ff)] {
+    for (arg, proj_id) in [("1", 1), ("0", 0), ("S", 83), ("255", 255), ("0xff", 255)] {
         let out = shmkit(&["ftok", dir.arg(), arg]);
         assert!(out.status.success(), "{arg}: {out:?}");
         let expected = format!("{}\n", Key::ftok(dir.path(), proj_id).unwrap());
@@ -215,6 +215,32 @@ fn ftok_bad_proj_id_is_a_usage_error_naming_the_value() {
         assert!(stderr.contains(&format!("'{bad}'")), "{bad:?}: {stderr:?}");
         assert_eq!(text(&out.stdout), "");
     }
+}
+
+/// Issue 10, item 5: `shmkit ftok /tmp 300` printed the key of proj_id 44 (glibc's ftok
+/// keeps only the low 8 bits) without a word. Now a project id outside 0..=255 is a usage
+/// error that says why and which id would give that key.
+#[test]
+fn ftok_proj_id_past_255_is_a_usage_error_naming_the_id_it_would_equal() {
+    let dir = TempDir::new("ftok-300");
+    for (arg, same) in [("300", 44), ("256", 0), ("-1", 255), ("0x1ff", 255)] {
+        let out = shmkit(&["ftok", dir.arg(), arg]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{arg}: {out:?}");
+        assert_eq!(text(&out.stdout), "", "{arg}");
+        assert!(stderr.contains(&format!("'{arg}'")), "{arg}: {stderr}");
+        assert!(
+            stderr.contains("from 0 to 255") && stderr.contains("low 8 bits"),
+            "{arg}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{arg} would give the same key as {same}")),
+            "{arg}: {stderr}"
+        );
+    }
+    // The help says so too.
+    let help = text(&shmkit(&["ftok", "--help"]).stdout);
+    assert!(help.contains("0 to 255"), "{help}");
 }
 
 #[test]

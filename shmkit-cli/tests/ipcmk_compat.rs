@@ -38,13 +38,13 @@ const MINI_PRELUDE: &str = "set -e\nexport LC_ALL=C.UTF-8\n__pids=()\n";
 fn fast_helpers() -> &'static str {
     static HELPERS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HELPERS.get_or_init(|| {
-        let out = Command::new("python3")
+        let out = Command::new(compat::python())
             .args([
                 "-c",
                 "import sys, os, sysv_ipc; print(sys.executable); print(os.path.dirname(sysv_ipc.__file__))",
             ])
             .output()
-            .expect("python3 with sysv_ipc");
+            .expect("python3 with sysv_ipc (run scripts/test.sh)");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let mut lines = text.lines();
         let (exe, dir) = (lines.next().unwrap_or("python3"), lines.next().unwrap_or("."));

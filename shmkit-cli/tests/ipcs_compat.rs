@@ -18,28 +18,10 @@ mod compat;
 use compat::Run;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 
-/// Puts the Python interpreter itself first on `PATH` (not a slow version-manager shim).
+/// Puts the scenarios' Python interpreter first on `PATH` (see `compat::python_path_line`).
 fn python_path() -> &'static str {
-    static LINE: OnceLock<String> = OnceLock::new();
-    LINE.get_or_init(|| {
-        let dir = Command::new("python3")
-            .args([
-                "-c",
-                "import os, sys; print(os.path.dirname(os.path.realpath(sys.executable)))",
-            ])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_default();
-        if dir.is_empty() {
-            String::new()
-        } else {
-            format!("export PATH='{dir}':\"$PATH\"\n")
-        }
-    })
+    compat::python_path_line()
 }
 
 /// The start of the Python setup: helpers and the lists the fragments fill.

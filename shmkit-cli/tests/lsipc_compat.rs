@@ -123,26 +123,10 @@ until [ "$(py "import ctypes; l = ctypes.CDLL(None); print(l.semctl($sem, 1, 14)
 done
 "#;
 
-/// `setup` with the directory of the real Python interpreter first in `PATH`, so that the
-/// prelude's helpers skip a version manager's shim (which costs a tenth of a second per
-/// start).
+/// `setup` with the directory of the scenarios' Python interpreter first in `PATH`, so
+/// that the prelude's helpers use it (see `compat::python_path_line`).
 fn fast_python(setup: &str) -> String {
-    static DIR: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let out = std::process::Command::new("python3")
-            .args([
-                "-c",
-                "import sys, os; print(os.path.dirname(sys.executable))",
-            ])
-            .output()
-            .ok()?;
-        let dir = String::from_utf8(out.stdout).ok()?.trim().to_owned();
-        (out.status.success() && !dir.is_empty() && !dir.contains('\'')).then_some(dir)
-    });
-    match dir {
-        Some(dir) => format!("export PATH='{dir}':\"$PATH\"\n{setup}"),
-        None => setup.to_owned(),
-    }
+    format!("{}{setup}", compat::python_path_line())
 }
 
 /// Runs `lsipc` with each argument set after `setup` (each in a fresh namespace), with

@@ -161,16 +161,18 @@ impl Guard {
     }
 }
 
-/// Guards for every object in the `<kind> <id> <key>` lines of `mk`'s output, with their
-/// ids and keys.
+/// Guards for every object in the `created <kind> id <id> key <key>` lines of `mk`'s
+/// output, with their ids and keys.
 fn guard_mk_lines(stdout: &str) -> Vec<(Guard, i32, String)> {
     stdout
         .lines()
         .map(|line| {
             let fields: Vec<&str> = line.split(' ').collect();
-            assert_eq!(fields.len(), 3, "{line:?}");
-            let id: i32 = fields[1].parse().expect("an id");
-            (Guard::new(fields[0], id), id, fields[2].to_owned())
+            let ["created", kind, "id", id, "key", key] = fields[..] else {
+                panic!("not a labelled mk line: {line:?}");
+            };
+            let id: i32 = id.parse().expect("an id");
+            (Guard::new(kind, id), id, key.to_owned())
         })
         .collect()
 }
@@ -395,7 +397,7 @@ fn mk_makes_each_kind_and_rm_removes_by_id_and_by_key() {
 
     // By id.
     let out = ok(&["rm", "--shm", &ids[0].to_string()]);
-    assert_eq!(out, format!("removed shm {} {k}\n", ids[0]));
+    assert_eq!(out, format!("removed shm id {} key {k}\n", ids[0]));
     assert!(!guards[0].exists());
 
     // By key: it still names a set and a queue, which is too vague.
@@ -425,6 +427,30 @@ fn mk_defaults_to_a_private_key_and_mode_0600() {
     assert_eq!((stat.id.raw(), stat.mode, stat.size), (*id, 0o600, 100));
 }
 
+/// Issue 10, item 5: `mk` printed `shm 32769 0x00000000`, bare values. Each line now
+/// labels them, as `rm`'s lines do: `created <kind> id <id> key <key>`.
+#[test]
+fn mk_lines_are_labelled_created_kind_id_key() {
+    let key = unique_key(8);
+    let k = key.to_string();
+    let stdout = ok(&["mk", "--shm", "1", "--sem", "1", "--msg", "--key", &k]);
+    let made = guard_mk_lines(&stdout);
+    let expected: String = ["shm", "sem", "msg"]
+        .iter()
+        .zip(&made)
+        .map(|(kind, (_, id, _))| format!("created {kind} id {id} key {k}\n"))
+        .collect();
+    assert_eq!(stdout, expected);
+    let out = ok(&["rm", "--key", &k, "--stale", "--dry-run"]);
+    assert_eq!(
+        out,
+        expected
+            .replace("created ", "kept ")
+            .replace('\n', " (not stale)\n"),
+        "rm labels its lines the same way"
+    );
+}
+
 #[test]
 fn mk_removes_what_it_made_when_a_later_creation_fails() {
     let key = unique_key(3);
@@ -449,42 +475,218 @@ fn mk_removes_what_it_made_when_a_later_creation_fails() {
 }
 
 #[test]
-fn rm_stale_lists_and_removes_a_segment_whose_creator_is_gone() {
+#[ignore = "helper: run by the staleness tests as a child process"]
+fn user_process() {
+    // `SHMKIT_TEST_USE=<shmid> <semid> <msqid> <left>`: use each object once, as a program
+    // does, leave `left` messages in the queue, and exit. Without it (a plain `--ignored`
+    // run) there is nothing to do.
+    let Ok(spec) = std::env::var("SHMKIT_TEST_USE") else {
+        return;
+    };
+    let ids: Vec<i32> = spec.split(' ').map(|f| f.parse().unwrap()).collect();
+    let [shm, sem, msg, left] = ids[..] else {
+        panic!("SHMKIT_TEST_USE={spec:?}");
+    };
+    let segment = Segment::from_id(ShmId::from_raw(shm)).unwrap();
+    segment.attach().unwrap().detach().unwrap();
+    let set = SemaphoreSet::from_id(SemId::from_raw(sem)).unwrap();
+    set.op(&[shmkit::SemOp::new(0, 1)]).unwrap();
+    let queue = MessageQueue::from_id(MsgId::from_raw(msg)).unwrap();
+    queue.send(1, b"once").unwrap();
+    let mut buf = [0u8; 8];
+    queue.recv(shmkit::Selector::Any, &mut buf).unwrap();
+    for _ in 0..left {
+        queue.send(1, b"left").unwrap();
+    }
+    println!("USED");
+}
+
+/// Runs [`user_process`] on the objects `ids` (segment, set, queue), leaving `left`
+/// messages in the queue, and waits until it has exited and been reaped: its pid names no
+/// process any more.
+fn use_then_exit(ids: [i32; 3], left: i32) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "user_process", "--nocapture"])
+        .args(["--test-threads", "1"])
+        .env(
+            "SHMKIT_TEST_USE",
+            format!("{} {} {} {left}", ids[0], ids[1], ids[2]),
+        )
+        .output()
+        .expect("run the user process");
+    assert!(
+        out.status.success() && text(&out.stdout).contains("USED"),
+        "the user process failed: {}\n{}{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// `(kind, id)` of each object in a `rm --json` list.
+fn kinds_and_ids(list: &Value) -> Vec<(String, i64)> {
+    list.as_array()
+        .expect("an array")
+        .iter()
+        .map(|o| {
+            (
+                o["kind"].as_str().unwrap().to_owned(),
+                o["id"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 10, item 3: a set-up script creates a segment, a set and a queue with `shmkit mk`
+/// (which exits at once: their creator is gone) and then starts their users; `rm --stale`
+/// runs in between. Nothing was used yet, so nothing is stale and nothing is removed. The
+/// segment used to be removed (creator gone, `lpid` 0 counted as stale).
+#[test]
+fn rm_stale_keeps_objects_mk_just_made_before_their_users_start() {
     let key = unique_key(4);
     let k = key.to_string();
-    // `shmkit mk` exits at once: the segment's creator is gone, nobody ever attached it.
-    let made = guard_mk_lines(&ok(&["mk", "--shm", "4096", "--key", &k]));
-    let (guard, id, _) = &made[0];
-    let line = format!("shm {id} {k}");
+    let made = guard_mk_lines(&ok(&[
+        "mk", "--shm", "4096", "--sem", "1", "--msg", "--key", &k,
+    ]));
+    let kinds: Vec<&str> = made
+        .iter()
+        .map(|(g, _, _)| match g {
+            Guard::Shm(_) => "shm",
+            Guard::Sem(_) => "sem",
+            Guard::Msg(_) => "msg",
+        })
+        .collect();
+    assert_eq!(kinds, ["shm", "sem", "msg"]);
 
-    let stat = ok_json(&["stat", &id.to_string(), "--json"]);
-    assert_eq!(stat["stale"], true, "{stat:#}");
-    assert_eq!(stat["lpid"], 0);
+    // What a bare `rm --stale` would take, every stale object of the machine (a dry run:
+    // removing them would touch other tests' objects): none of these.
+    let dry = ok_json(&["rm", "--stale", "--dry-run", "--json"]);
+    let chosen = kinds_and_ids(&dry["removed"]);
+    for (kind, (_, id, _)) in kinds.iter().zip(&made) {
+        assert!(
+            !chosen.contains(&((*kind).to_owned(), i64::from(*id))),
+            "rm --stale would remove the new {kind} {id}: {dry:#}"
+        );
+    }
+    // ls shows them as not stale.
+    let all = ok_json(&["ls", "--json"]);
+    for (kind, (_, id, _)) in kinds.iter().zip(&made) {
+        assert_eq!(find(&all[*kind], *id)["stale"], false, "{kind} {id}");
+    }
 
-    // A live process's segment, selected alongside it, is not stale.
+    // rm --stale on them: each kept, none removed.
+    let out = ok(&["rm", "--stale", "--key", &k]);
+    for (kind, (guard, id, _)) in kinds.iter().zip(&made) {
+        let line = format!("kept {kind} id {id} key {k} (not stale)");
+        assert!(out.lines().any(|l| l == line), "no {line:?} in\n{out}");
+        assert!(guard.exists(), "the new {kind} {id} was removed:\n{out}");
+    }
+    assert!(!out.contains("removed"), "{out}");
+}
+
+/// The other side of the rule: objects that `shmkit mk` made, that a user process then
+/// used once each (attached and detached the segment, operated on the set, sent to and
+/// received from the queue) and that nobody uses after it exited are stale, and
+/// `rm --stale` removes all three.
+#[test]
+fn rm_stale_removes_a_segment_set_and_queue_whose_user_exited() {
+    let key = unique_key(6);
+    let k = key.to_string();
+    let made = guard_mk_lines(&ok(&[
+        "mk", "--shm", "4096", "--sem", "1", "--msg", "--key", &k,
+    ]));
+    let ids = [made[0].1, made[1].1, made[2].1];
+    use_then_exit(ids, 0);
+
+    let shm = ok_json(&["stat", &ids[0].to_string(), "--json"]);
+    assert!(
+        shm["atime"].as_i64().unwrap() > 0 && shm["nattch"] == 0,
+        "{shm:#}"
+    );
+    assert_eq!(shm["stale"], true, "{shm:#}");
+    let sem = ok_json(&["stat", "--sem", &ids[1].to_string(), "--json"]);
+    assert!(sem["otime"].as_i64().unwrap() > 0, "{sem:#}");
+    assert_eq!(sem["stale"], true, "{sem:#}");
+    let msg = ok_json(&["stat", "--msg", &ids[2].to_string(), "--json"]);
+    assert!(
+        msg["rtime"].as_i64().unwrap() > 0 && msg["qnum"] == 0,
+        "{msg:#}"
+    );
+    assert_eq!(msg["stale"], true, "{msg:#}");
+
+    // A bare dry run picks all three.
+    let dry = ok_json(&["rm", "--stale", "--dry-run", "--json"]);
+    let chosen = kinds_and_ids(&dry["removed"]);
+    for (kind, id) in ["shm", "sem", "msg"].iter().zip(ids) {
+        assert!(
+            chosen.contains(&((*kind).to_owned(), i64::from(id))),
+            "rm --stale would not remove {kind} {id}: {dry:#}"
+        );
+    }
+    assert!(
+        made.iter().all(|(g, _, _)| g.exists()),
+        "a dry run removes nothing"
+    );
+
+    let out = ok(&["rm", "--stale", "--key", &k]);
+    for (kind, id) in ["shm", "sem", "msg"].iter().zip(ids) {
+        let line = format!("removed {kind} id {id} key {k}");
+        assert!(out.lines().any(|l| l == line), "no {line:?} in\n{out}");
+    }
+    assert!(made.iter().all(|(g, _, _)| !g.exists()), "{out}");
+}
+
+/// Used once but still wanted: a segment whose creator (this process) runs, and a queue
+/// whose user exited leaving a message in it, are kept by `rm --stale`; a segment and a
+/// set that were used and left, selected alongside them, go.
+#[test]
+fn rm_stale_keeps_objects_in_use_and_messages_and_removes_the_rest() {
+    let key = unique_key(7);
+    let k = key.to_string();
+    let made = guard_mk_lines(&ok(&[
+        "mk", "--shm", "4096", "--sem", "1", "--msg", "--key", &k,
+    ]));
+    let ids = [made[0].1, made[1].1, made[2].1];
+    // The user leaves a message: removing the queue would lose it.
+    use_then_exit(ids, 1);
+
+    // This process's own segment, attached once and detached: its creator runs.
     let mine = segment(4096, 0o600);
+    mine.attach().unwrap().detach().unwrap();
     let mine_id = mine.id().to_string();
 
-    let dry = ok(&["rm", "--stale", "--dry-run"]);
+    let dry = ok(&["rm", "--stale", "--dry-run", "--key", &k, "--shm", &mine_id]);
     assert!(
-        dry.lines().any(|l| l == format!("would remove {line}")),
+        dry.lines()
+            .any(|l| l == format!("would remove shm id {} key {k}", ids[0])),
         "{dry}"
     );
-    assert!(!dry.contains(&format!(" {mine_id} ")), "{dry}");
-    let dry = ok_json(&["rm", "--stale", "--dry-run", "--json", "--key", &k]);
-    assert_eq!(dry["dry_run"], true);
-    assert_eq!(dry["removed"][0]["id"], *id);
-    assert!(guard.exists(), "a dry run removes nothing");
+    assert!(
+        made.iter().all(|(g, _, _)| g.exists()),
+        "a dry run removes nothing"
+    );
 
     let out = ok(&["rm", "--stale", "--key", &k, "--shm", &mine_id]);
-    assert!(out.lines().any(|l| l == format!("removed {line}")), "{out}");
+    for (kind, id) in [("shm", ids[0]), ("sem", ids[1])] {
+        let line = format!("removed {kind} id {id} key {k}");
+        assert!(out.lines().any(|l| l == line), "no {line:?} in\n{out}");
+    }
     assert!(
         out.lines()
-            .any(|l| l.starts_with(&format!("kept shm {mine_id} ")) && l.ends_with("(not stale)")),
+            .any(|l| l == format!("kept msg id {} key {k} (not stale)", ids[2])),
         "{out}"
     );
-    assert!(!guard.exists(), "the stale segment is gone");
-    assert!(mine.stat().is_ok(), "the live one stays");
+    assert!(
+        out.lines()
+            .any(|l| l == format!("kept shm id {mine_id} key 0x00000000 (not stale)")),
+        "{out}"
+    );
+    assert!(
+        !made[0].0.exists() && !made[1].0.exists(),
+        "the stale segment and set are gone"
+    );
+    assert!(made[2].0.exists(), "the queue with a message stays");
+    assert!(mine.stat().is_ok(), "the live process's segment stays");
 }
 
 #[test]
@@ -723,6 +925,100 @@ fn values_that_do_not_parse_are_usage_errors() {
         let err = fails(args, 2);
         assert!(err.starts_with("error: "), "{args:?}: {err}");
     }
+}
+
+/// Issue 10, item 5: `mk --sem 100000` said only `semget(...): invalid argument (EINVAL)`.
+/// The error now names the limit that refused it, semmsl, with its value.
+#[test]
+fn mk_past_semmsl_names_the_limit() {
+    let semmsl = shmkit::info::sem_limits().unwrap().semmsl;
+    let count = (semmsl + 1).to_string();
+    let err = fails(&["mk", "--sem", &count], 1);
+    assert!(err.starts_with("shmkit: semget("), "{err}");
+    assert!(err.contains("(EINVAL)"), "{err}");
+    assert!(
+        err.trim_end().ends_with(&format!(
+            "refused by semmsl, the most semaphores in one set: {semmsl}"
+        )),
+        "{err}"
+    );
+}
+
+/// Runs `shmkit args` in a new IPC namespace after `setup` (shell commands that set its
+/// limits in `/proc/sys/kernel`): whatever it creates goes with the namespace. `None` when
+/// not root (`unshare --ipc` needs it).
+fn in_new_ipc_namespace(setup: &str, args: &[&str]) -> Option<Output> {
+    if shmkit::info::effective_uid() != 0 {
+        eprintln!("SKIPPED: needs root (unshare --ipc, to set the namespace's limits)");
+        return None;
+    }
+    let out = Command::new("unshare")
+        .args([
+            "--ipc",
+            "sh",
+            "-c",
+            &format!("{setup} && exec \"$0\" \"$@\""),
+            BIN,
+        ])
+        .args(args)
+        .output()
+        .expect("run unshare");
+    Some(out)
+}
+
+/// Issue 10, item 5: `mk --shm SIZE` refused by the kernel said only `shmget(...)` and the
+/// errno. The error names the limit and its value: shmmax for a size above it, shmall
+/// when the pages would pass it, and, for `ENOMEM`, that no System V limit refused it but
+/// the kernel's memory reservation did. Each case in a namespace of its own, with its
+/// limits set low (the machine's are usually far above any test size).
+#[test]
+fn mk_past_shmmax_or_shmall_names_the_limit() {
+    let page = shmkit::info::page_size();
+    let Some(out) = in_new_ipc_namespace(
+        "echo 8192 > /proc/sys/kernel/shmmax",
+        &["mk", "--shm", "16K"],
+    ) else {
+        return;
+    };
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("(EINVAL)"), "{err}");
+    assert!(
+        err.trim_end()
+            .ends_with("refused by shmmax, the largest segment: 8192 bytes"),
+        "{err}"
+    );
+
+    let out =
+        in_new_ipc_namespace("echo 10 > /proc/sys/kernel/shmall", &["mk", "--shm", "1M"]).unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("(ENOSPC)"), "{err}");
+    let needs = (1 << 20) / page;
+    assert!(
+        err.trim_end().ends_with(&format!(
+            "refused by shmall, the most shared memory in all segments: 10 pages of {page} \
+             bytes (0 in use; this segment needs {needs})"
+        )),
+        "{err}"
+    );
+
+    // 100000 TiB is more than any machine's RAM and swap: refused by the kernel's
+    // overcommit check, unless it is off (vm.overcommit_memory 1 always says yes).
+    let overcommit = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap();
+    if overcommit.trim() == "1" {
+        eprintln!("SKIPPED the ENOMEM case: vm.overcommit_memory is 1");
+        return;
+    }
+    let out = in_new_ipc_namespace("true", &["mk", "--shm", "100000T"]).unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("(ENOMEM)"), "{err}");
+    assert!(
+        err.contains("no System V limit refused it (shmmax is ")
+            && err.contains("the kernel would not reserve 109951162777600000 bytes of memory"),
+        "{err}"
+    );
 }
 
 #[test]

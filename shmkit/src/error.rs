@@ -267,6 +267,20 @@ impl Error {
         self
     }
 
+    /// The same error, reported as a step of a higher-level operation: `call(context)`
+    /// become the operation's and the step's whole message follows, e.g.
+    /// `NamedChannel::open(name="orders", key=0xd62dd5be): shmget(key=0xd62dd5be): ...`.
+    /// Kind and errno stay (a squatting reason does not: wrap system-call errors only).
+    pub(crate) fn within(self, call: &'static str, context: String) -> Error {
+        let step = self.to_string();
+        Error {
+            call,
+            context,
+            detail: Detail::Message(step),
+            ..self
+        }
+    }
+
     /// Open-or-create refused an existing object.
     pub(crate) fn squatting(call: &'static str, context: String, why: Squatting) -> Error {
         Error {

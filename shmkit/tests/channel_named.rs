@@ -290,3 +290,21 @@ fn an_mpmc_queue_by_name() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
 }
+
+/// Issue 10, item 5: opening a name that no channel has said `shmget(key=0x…)` and not
+/// which name the key stands for. The error names the operation and the name, then the
+/// kernel's step, and keeps its kind and errno.
+#[test]
+fn open_of_a_missing_name_names_it() {
+    let name = unique("no-such");
+    let err = NamedChannel::open(&name).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{err}");
+    assert_eq!(err.call(), "NamedChannel::open", "{err}");
+    let text = err.to_string();
+    let expected = format!(
+        "NamedChannel::open(name={name:?}): shmget(key={}",
+        key_for(&name)
+    );
+    assert!(text.starts_with(&expected), "{text}\nexpected: {expected}…");
+}

@@ -1,5 +1,6 @@
 //! Interoperability with a real Python peer using the `sysv_ipc` package from PyPI
-//! (`pip install sysv-ipc`; these tests fail, not skip, without it): both sides compute the
+//! (`scripts/test.sh` sets it up in a virtual environment and passes its interpreter as
+//! `SHMKIT_PYTHON`; these tests fail, not skip, without it): both sides compute the
 //! same key with `ftok`, and segments, semaphores and message queues made on one side are
 //! opened by key and used on the other, in both directions, including blocking handoffs.
 //!
@@ -17,7 +18,11 @@ use std::sync::OnceLock;
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/sysv_peer.py");
 const SIZE: usize = 10_007;
 
-const INSTALL: &str = "`pip install sysv-ipc` (or `python3 -m pip install sysv-ipc`)";
+/// How to get an interpreter with `sysv_ipc`. Not `pip install`: Debian 12 and other
+/// PEP 668 systems refuse it outside a virtual environment.
+const INSTALL: &str = "scripts/test.sh, which makes a virtual environment with it under \
+     target/pyenv (scripts/python-env.sh prints its interpreter; set SHMKIT_PYTHON to that \
+     or to any python3 that imports sysv_ipc)";
 
 /// The interpreter `program args…`, resolved to its real executable (not a pyenv shim), if
 /// it can import `sysv_ipc`; otherwise what to install.
@@ -35,7 +40,7 @@ fn check_python(program: &str, args: &[&str]) -> Result<PathBuf, String> {
     if !out.status.success() {
         return Err(format!(
             "{program:?} cannot import the sysv_ipc package that the Python peer tests need: \
-             install it with {INSTALL}\n{}",
+             run {INSTALL}\n{}",
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
@@ -47,11 +52,14 @@ fn check_python(program: &str, args: &[&str]) -> Result<PathBuf, String> {
     })
 }
 
-/// `$PYTHON` or `python3`, checked once; panics (fails the test) with install advice.
+/// `$SHMKIT_PYTHON` (set by `scripts/test.sh`), else `$PYTHON`, else `python3`, checked
+/// once; panics (fails the test) with set-up advice.
 fn python() -> &'static Path {
     static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let found = PYTHON.get_or_init(|| {
-        let program = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        let program = std::env::var("SHMKIT_PYTHON")
+            .or_else(|_| std::env::var("PYTHON"))
+            .unwrap_or_else(|_| "python3".into());
         check_python(&program, &[])
     });
     match found {
@@ -91,14 +99,19 @@ fn our_tid() -> i32 {
     tid.to_str().unwrap().parse().expect("a thread id")
 }
 
+/// The advice points at `scripts/test.sh`, which works on Debian 12, and not at
+/// `pip install sysv-ipc`, which Debian 12 refuses (externally-managed-environment).
 #[test]
 fn missing_python_or_sysv_ipc_fails_with_install_advice() {
     let err = check_python("/nonexistent/python3", &[]).unwrap_err();
-    assert!(err.contains("pip install sysv-ipc"), "{err}");
+    assert!(err.contains("run scripts/test.sh"), "{err}");
+    assert!(!err.contains("pip install"), "{err}");
     // -I -S: no site-packages, so sysv_ipc cannot be imported.
     let program = python().to_str().unwrap();
     let err = check_python(program, &["-I", "-S"]).unwrap_err();
-    assert!(err.contains("pip install sysv-ipc"), "{err}");
+    assert!(err.contains("run scripts/test.sh"), "{err}");
+    assert!(err.contains("SHMKIT_PYTHON"), "{err}");
+    assert!(!err.contains("pip install"), "{err}");
     assert!(err.contains("sysv_ipc"), "{err}");
 }
 

@@ -3,15 +3,16 @@
 //! exclusively: a key that already names an object of that kind is an error, never a
 //! silent open.
 //!
-//! Prints one line per object, `<kind> <id> <key>` (`shm 32769 0x00000000`); with `--json`
+//! Prints one line per object, `created <kind> id <id> key <key>`
+//! (`created shm id 32769 key 0x00000000`: the same labels as `rm`'s lines); with `--json`
 //! `{"created": [{"kind", "id", "key", "key_raw"}, ...]}`. When one creation fails, the
 //! objects this run already created are removed again before the error is reported.
 
 use super::objects::Kind;
-use super::{Out, Result};
+use super::{Error, Out, Result};
 use crate::format;
 use serde_json::Value;
-use shmkit::{Key, MessageQueue, Segment, SemaphoreSet};
+use shmkit::{info, ErrorKind, Key, MessageQueue, Segment, SemaphoreSet};
 
 /// What to create.
 #[derive(Debug, Clone, Copy)]
@@ -66,14 +67,19 @@ impl Created {
 ///
 /// # Errors
 /// The library's creation error (key in use, size or count out of the kernel's limits,
-/// no space left); the objects created before it are removed first.
+/// no space left), followed by the limit that refused it with its value where one did
+/// (`refused by semmsl, the most semaphores in one set: 32000`); the objects created
+/// before it are removed first.
 pub(crate) fn run(out: &mut Out, request: Request, json: bool) -> Result<()> {
     let mut created: Vec<Created> = Vec::new();
-    if let Err(e) = create_all(&request, &mut created) {
+    if let Err((kind, e)) = create_all(&request, &mut created) {
         for object in created.iter().rev() {
             let _ = object.remove();
         }
-        return Err(e.into());
+        return Err(match refusing_limit(kind, &request, &e) {
+            Some(why) => Error::Message(format!("{e}: {why}")),
+            None => e.into(),
+        });
     }
     if json {
         let items: Vec<Value> = created
@@ -86,7 +92,7 @@ pub(crate) fn run(out: &mut Out, request: Request, json: bool) -> Result<()> {
     }
     for object in &created {
         out.line(format_args!(
-            "{} {} {}",
+            "created {} id {} key {}",
             object.kind().name(),
             object.id(),
             request.key
@@ -95,29 +101,131 @@ pub(crate) fn run(out: &mut Out, request: Request, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Creates each object asked for, recording it in `created` as soon as it exists.
-fn create_all(request: &Request, created: &mut Vec<Created>) -> shmkit::Result<()> {
+/// Creates each object asked for, recording it in `created` as soon as it exists; on
+/// failure, the kind that failed and why.
+fn create_all(request: &Request, created: &mut Vec<Created>) -> Result<(), (Kind, shmkit::Error)> {
     if let Some(size) = request.shm {
         let segment = Segment::builder(request.key)
             .size(size)
             .mode(request.mode)
-            .create()?;
+            .create()
+            .map_err(|e| (Kind::Shm, e))?;
         created.push(Created::Shm(segment));
     }
     if let Some(count) = request.sem {
         let set = SemaphoreSet::builder(request.key)
             .count(count)
             .mode(request.mode)
-            .create()?;
+            .create()
+            .map_err(|e| (Kind::Sem, e))?;
         created.push(Created::Sem(set));
     }
     if request.msg {
         let queue = MessageQueue::builder(request.key)
             .mode(request.mode)
-            .create()?;
+            .create()
+            .map_err(|e| (Kind::Msg, e))?;
         created.push(Created::Msg(queue));
     }
     Ok(())
+}
+
+/// Which of the kernel's limits (as `shmkit limits` shows them) refused creating `kind`,
+/// in words with the limit's name and value, or `None` when the error is not a limit's or
+/// the limits cannot be read.
+///
+/// The kernel's checks, in its order: `shmget` fails with `EINVAL` for a size above
+/// `shmmax` (or below `shmmin`), with `ENOSPC` when the pages in use plus this segment's
+/// would pass `shmall` or when `shmmni` segments exist, and with `ENOMEM` when it cannot
+/// reserve the memory itself (its overcommit check against RAM and swap, which no System V
+/// limit sets). `semget` fails with `EINVAL` for more than `semmsl` semaphores, with
+/// `ENOSPC` past `semmns` semaphores in all or `semmni` sets; `msgget` with `ENOSPC` when
+/// `msgmni` queues exist.
+fn refusing_limit(kind: Kind, request: &Request, e: &shmkit::Error) -> Option<String> {
+    match kind {
+        Kind::Shm => shm_refusal(request.shm? as u64, e.kind()),
+        Kind::Sem => sem_refusal(request.sem? as u64, e.kind()),
+        Kind::Msg => {
+            let limits = info::msg_limits().ok()?;
+            let usage = info::msg_usage().ok()?;
+            (e.kind() == ErrorKind::LimitExceeded && usage.queues >= limits.msgmni).then(|| {
+                format!(
+                    "refused by msgmni, the most queues: {} ({} in use)",
+                    limits.msgmni, usage.queues
+                )
+            })
+        }
+    }
+}
+
+/// [`refusing_limit`] for a segment of `size` bytes.
+fn shm_refusal(size: u64, kind: ErrorKind) -> Option<String> {
+    let limits = info::shm_limits().ok()?;
+    let usage = info::shm_usage().ok()?;
+    let page = info::page_size() as u64;
+    let pages = size.div_ceil(page);
+    match kind {
+        ErrorKind::InvalidArgument if size > limits.shmmax => Some(format!(
+            "refused by shmmax, the largest segment: {} bytes",
+            limits.shmmax
+        )),
+        ErrorKind::InvalidArgument if size < limits.shmmin => Some(format!(
+            "refused by shmmin, the smallest segment: {} bytes",
+            limits.shmmin
+        )),
+        ErrorKind::LimitExceeded
+            if usage
+                .pages
+                .checked_add(pages)
+                .is_none_or(|p| p > limits.shmall) =>
+        {
+            Some(format!(
+                "refused by shmall, the most shared memory in all segments: {} pages of {page} \
+                 bytes ({} in use; this segment needs {pages})",
+                limits.shmall, usage.pages
+            ))
+        }
+        ErrorKind::LimitExceeded if usage.segments >= limits.shmmni => Some(format!(
+            "refused by shmmni, the most segments: {} ({} in use)",
+            limits.shmmni, usage.segments
+        )),
+        ErrorKind::OutOfMemory => Some(format!(
+            "no System V limit refused it (shmmax is {} bytes, shmall {} pages): the kernel \
+             would not reserve {size} bytes of memory, more than its RAM and swap can back \
+             (see vm.overcommit_memory)",
+            limits.shmmax, limits.shmall
+        )),
+        _ => None,
+    }
+}
+
+/// [`refusing_limit`] for a set of `count` semaphores.
+fn sem_refusal(count: u64, kind: ErrorKind) -> Option<String> {
+    let limits = info::sem_limits().ok()?;
+    let usage = info::sem_usage().ok()?;
+    match kind {
+        ErrorKind::InvalidArgument if count > limits.semmsl => Some(format!(
+            "refused by semmsl, the most semaphores in one set: {}",
+            limits.semmsl
+        )),
+        ErrorKind::LimitExceeded
+            if usage
+                .semaphores
+                .checked_add(count)
+                .is_none_or(|n| n > limits.semmns) =>
+        {
+            Some(format!(
+                "refused by semmns, the most semaphores in all sets: {} ({} in use; this set \
+                 needs {count})",
+                limits.semmns, usage.semaphores
+            ))
+        }
+        ErrorKind::LimitExceeded if usage.sets >= limits.semmni => Some(format!(
+            "refused by semmni, the most sets: {} ({} in use)",
+            limits.semmni, usage.sets
+        )),
+        _ => None,
+    }
 }
 
 /// Parses a size in bytes: a number with an optional suffix, `K`/`KiB` (1024), `M`/`MiB`,

@@ -3,26 +3,33 @@
 //! work from, finding an object by id or by key, and whether it is stale.
 //!
 //! # Stale objects
-//! An object is *stale* when, as far as can be told, no process uses it any more and none
-//! is about to: what a crashed program leaves behind. `rm --stale` removes such objects, so
-//! the rules lean one way: in doubt an object is "unknown", never stale.
+//! An object is *stale* when, as far as can be told, it is what a finished or crashed
+//! program left behind: `rm --stale` removes such objects, so the rule leans one way, and
+//! in doubt an object is "unknown", never stale. One rule covers the three kinds; an object
+//! is stale when all three of these hold:
 //!
-//! - **Segment**: no attachments (`nattch` 0), its creator (`cpid`) is gone, and the last
-//!   process that attached or detached it (`lpid`) is gone too, or there was none
-//!   (`lpid` 0).
-//! - **Semaphore set**: nobody waits on it (`ncnt` and `zcnt` are 0 for every semaphore),
-//!   it was used (some semaphore's last pid, `GETPID`, is not 0) and every last pid that is
-//!   not 0 is gone. A set nobody ever operated on is *not* stale: the kernel does not record
-//!   who created it, and its creator may be about to use it.
-//! - **Message queue**: empty (`qnum` 0), used (`lspid` or `lrpid` not 0) and each of those
-//!   pids that is not 0 is gone. An unused queue is not stale, for the same reason as a set;
-//!   a queue that still holds messages is not stale either: removing it would lose them.
+//! 1. **It was used.** The kernel recorded a use: a segment was attached (`atime` not 0), a
+//!    set was operated on with `semop` (`otime` not 0), a queue was sent to or received from
+//!    (`stime` or `rtime` not 0). An object nobody has used yet is never stale, whoever
+//!    created it and whether its creator still runs: a set-up script that creates objects
+//!    (`shmkit mk`, `ipcmk`) and then starts their users must not race against
+//!    `rm --stale`. Creating an object, setting its mode or initialising a set's values
+//!    (`SETVAL`, `SETALL`) is not a use.
+//! 2. **Nothing uses it now.** A segment has no attachments (`nattch` 0) and is not marked
+//!    for removal; nobody waits on a set (`ncnt` and `zcnt` are 0 for every semaphore); a
+//!    queue is empty (`qnum` 0: removing it would lose its messages).
+//! 3. **Every process recorded as its user is gone.** For a segment its creator (`cpid`)
+//!    and the last process that attached or detached it (`lpid`); for a set the last
+//!    process that changed each semaphore (`GETPID`); for a queue its last sender and
+//!    receiver (`lspid`, `lrpid`).
 //!
 //! "Gone" means that the kernel answers `kill(pid, 0)` with `ESRCH`
 //! ([`shmkit::os::process_exists`]; `EPERM` means the process exists). Staleness is unknown
-//! when that cannot answer: a creator pid is 0 (the kernel reports 0 for a process outside
-//! this pid namespace), or this user may not read a set's semaphores. A pid that was reused by a
-//! new process makes an object look in use: the safe mistake.
+//! when that cannot answer: a used object whose pid is 0 where the kernel records one (it
+//! reports 0 for a process outside this pid namespace: a segment's `cpid` or `lpid`, a
+//! queue's `lspid` after a send or `lrpid` after a receive, every semaphore's pid of a set
+//! that was operated on), or a used set whose semaphores this user may not read. A pid that
+//! was reused by a new process makes an object look in use: the safe mistake.
 
 use super::{Error, Result};
 use shmkit::{
@@ -193,20 +200,29 @@ impl Processes {
         verdict
     }
 
-    /// Whether a segment is stale.
+    /// Whether a segment is stale: attached once (`atime`), not attached now, not marked
+    /// for removal, and its creator and last attacher are gone. `lpid` is set by every
+    /// attach and detach, so a segment attached once with `lpid` 0 was attached from
+    /// outside this pid namespace: unknown.
     pub(crate) fn segment_stale(&self, stat: &SegmentStat) -> Stale {
-        if stat.nattch > 0 || stat.dest {
+        if stat.atime == 0 || stat.nattch > 0 || stat.dest {
             return Stale::No;
         }
-        if stat.cpid <= 0 {
+        if stat.cpid <= 0 || stat.lpid <= 0 {
             return Stale::Unknown;
         }
         self.all_gone([stat.cpid, stat.lpid])
             .unwrap_or(Stale::Unknown)
     }
 
-    /// Whether a semaphore set is stale, given its semaphores (`None`: not readable).
-    pub(crate) fn set_stale(&self, semaphores: Option<&[Semaphore]>) -> Stale {
+    /// Whether a semaphore set is stale, given its `otime` and its semaphores (`None`: not
+    /// readable): operated on once, nobody waits on it, and the last process that changed
+    /// each semaphore is gone (a semaphore nobody changed has pid 0; when every one has,
+    /// the users were outside this pid namespace: unknown).
+    pub(crate) fn set_stale(&self, otime: i64, semaphores: Option<&[Semaphore]>) -> Stale {
+        if otime == 0 {
+            return Stale::No;
+        }
         let Some(semaphores) = semaphores else {
             return Stale::Unknown;
         };
@@ -214,15 +230,21 @@ impl Processes {
             return Stale::No;
         }
         self.all_gone(semaphores.iter().map(|s| s.pid))
-            .unwrap_or(Stale::No)
+            .unwrap_or(Stale::Unknown)
     }
 
-    /// Whether a message queue is stale.
+    /// Whether a message queue is stale: sent to or received from once, empty, and its
+    /// last sender and receiver are gone. A send (`stime`) with no sender pid, or a receive
+    /// (`rtime`) with no receiver pid, happened outside this pid namespace: unknown.
     pub(crate) fn queue_stale(&self, stat: &MsgStat) -> Stale {
-        if stat.qnum > 0 {
+        if (stat.stime == 0 && stat.rtime == 0) || stat.qnum > 0 {
             return Stale::No;
         }
-        self.all_gone([stat.lspid, stat.lrpid]).unwrap_or(Stale::No)
+        if (stat.stime != 0 && stat.lspid <= 0) || (stat.rtime != 0 && stat.lrpid <= 0) {
+            return Stale::Unknown;
+        }
+        self.all_gone([stat.lspid, stat.lrpid])
+            .unwrap_or(Stale::Unknown)
     }
 }
 
@@ -279,7 +301,7 @@ impl Object {
     /// A set, its semaphores (where readable) and its staleness.
     fn set(stat: SemStat, procs: &Processes) -> Object {
         let semaphores = read_semaphores(stat.id);
-        let stale = procs.set_stale(semaphores.as_deref());
+        let stale = procs.set_stale(stat.otime, semaphores.as_deref());
         Object::Sem {
             stat,
             semaphores,
@@ -560,6 +582,9 @@ mod tests {
         assert_eq!(procs.liveness(0), Liveness::Unknown);
     }
 
+    /// A time stamp that is not 0: "used".
+    const USED: i64 = 1_700_000_000;
+
     #[test]
     fn set_rules() {
         let procs = Processes::new();
@@ -567,16 +592,34 @@ mod tests {
             return;
         }
         let me = i32::try_from(std::process::id()).unwrap();
-        assert_eq!(procs.set_stale(None), Stale::Unknown, "unreadable");
-        assert_eq!(procs.set_stale(Some(&[sem(0, 0)])), Stale::No, "unused");
-        assert_eq!(procs.set_stale(Some(&[sem(NO_SUCH_PID, 0)])), Stale::Yes);
+        assert_eq!(procs.set_stale(USED, None), Stale::Unknown, "unreadable");
+        assert_eq!(procs.set_stale(0, None), Stale::No, "never operated on");
         assert_eq!(
-            procs.set_stale(Some(&[sem(NO_SUCH_PID, 0), sem(me, 0)])),
+            procs.set_stale(0, Some(&[sem(NO_SUCH_PID, 0)])),
+            Stale::No,
+            "initialised (SETVAL) by a process now gone, never operated on"
+        );
+        assert_eq!(
+            procs.set_stale(USED, Some(&[sem(0, 0)])),
+            Stale::Unknown,
+            "operated on, but no pid recorded"
+        );
+        assert_eq!(
+            procs.set_stale(USED, Some(&[sem(NO_SUCH_PID, 0)])),
+            Stale::Yes
+        );
+        assert_eq!(
+            procs.set_stale(USED, Some(&[sem(NO_SUCH_PID, 0), sem(0, 0)])),
+            Stale::Yes,
+            "a semaphore nobody changed does not count"
+        );
+        assert_eq!(
+            procs.set_stale(USED, Some(&[sem(NO_SUCH_PID, 0), sem(me, 0)])),
             Stale::No,
             "one user still runs"
         );
         assert_eq!(
-            procs.set_stale(Some(&[sem(NO_SUCH_PID, 1)])),
+            procs.set_stale(USED, Some(&[sem(NO_SUCH_PID, 1)])),
             Stale::No,
             "someone waits"
         );
@@ -587,7 +630,7 @@ mod tests {
         let procs = Processes { visible: false };
         assert_eq!(procs.liveness(1), Liveness::Unknown);
         assert_eq!(
-            procs.set_stale(Some(&[sem(NO_SUCH_PID, 0)])),
+            procs.set_stale(USED, Some(&[sem(NO_SUCH_PID, 0)])),
             Stale::Unknown
         );
     }
@@ -604,14 +647,17 @@ mod tests {
             .unwrap()
             .remove_on_drop();
         let fresh = segment.stat().unwrap();
-        assert_eq!(procs.segment_stale(&fresh), Stale::No, "its creator runs");
+        assert_eq!(fresh.atime, 0);
+        assert_eq!(procs.segment_stale(&fresh), Stale::No, "never attached");
         let mut stat = fresh.clone();
         stat.cpid = NO_SUCH_PID;
         assert_eq!(
             procs.segment_stale(&stat),
-            Stale::Yes,
-            "creator gone, lpid 0"
+            Stale::No,
+            "creator gone, but never attached: its users may be about to start"
         );
+        stat.atime = USED;
+        stat.dtime = USED;
         stat.lpid = fresh.cpid;
         assert_eq!(procs.segment_stale(&stat), Stale::No, "last attacher runs");
         stat.lpid = NO_SUCH_PID;
@@ -619,12 +665,24 @@ mod tests {
         stat.nattch = 1;
         assert_eq!(procs.segment_stale(&stat), Stale::No, "attached");
         stat.nattch = 0;
+        stat.dest = true;
+        assert_eq!(procs.segment_stale(&stat), Stale::No, "marked for removal");
+        stat.dest = false;
+        stat.lpid = 0;
+        assert_eq!(
+            procs.segment_stale(&stat),
+            Stale::Unknown,
+            "attached from outside this pid namespace"
+        );
+        stat.lpid = NO_SUCH_PID;
         stat.cpid = 0;
         assert_eq!(
             procs.segment_stale(&stat),
             Stale::Unknown,
             "creator outside this pid namespace"
         );
+        stat.cpid = fresh.cpid;
+        assert_eq!(procs.segment_stale(&stat), Stale::No, "creator runs");
     }
 
     #[test]
@@ -637,6 +695,7 @@ mod tests {
         let fresh = queue.stat().unwrap();
         assert_eq!(procs.queue_stale(&fresh), Stale::No, "never used");
         let mut stat = fresh.clone();
+        stat.stime = USED;
         stat.lspid = NO_SUCH_PID;
         assert_eq!(
             procs.queue_stale(&stat),
@@ -650,8 +709,15 @@ mod tests {
             "messages would be lost"
         );
         stat.qnum = 0;
+        stat.rtime = USED;
         stat.lrpid = i32::try_from(std::process::id()).unwrap();
         assert_eq!(procs.queue_stale(&stat), Stale::No, "receiver runs");
+        stat.lrpid = 0;
+        assert_eq!(
+            procs.queue_stale(&stat),
+            Stale::Unknown,
+            "received from outside this pid namespace"
+        );
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! removal: one whose id now names another object (the kernel reuses ids) is not removed,
 //! and with `--stale` one that is no longer stale is kept.
 //!
-//! Text: one line per object, `removed <kind> <id> <key>` (`would remove` with
-//! `--dry-run`, `kept ... (not stale)` for a selected object that is in use).
+//! Text: one line per object, `removed <kind> id <id> key <key>` (`would remove` with
+//! `--dry-run`, `kept ... (not stale)` for a selected object that is not stale), labelled
+//! as `mk`'s lines are.
 //! JSON: `{"dry_run": bool, "removed": [...], "kept": [...], "failed": [...]}`, each
 //! element `{"kind", "id", "key", "key_raw"}`, a failure with `"error"` (and only
 //! `"error"` when the object could not be found). Every failure is also reported on
@@ -155,13 +156,13 @@ pub(crate) fn run(out: &mut Out, request: &Request, json: bool) -> Result<()> {
     }
 }
 
-/// Prints `<what> <kind> <id> <key>`, unless the output is JSON.
+/// Prints `<what> <kind> id <id> key <key>`, unless the output is JSON.
 fn say(out: &mut Out, what: &str, object: &Object, json: bool) -> Result<()> {
     if json {
         return Ok(());
     }
     out.line(format_args!(
-        "{what} {} {} {}",
+        "{what} {} id {} key {}",
         object.kind().name(),
         object.id(),
         object.key()
@@ -181,7 +182,7 @@ fn keep(out: &mut Out, report: &mut Report, object: &Object, json: bool) -> Resu
         _ => "not stale",
     };
     out.line(format_args!(
-        "kept {} {} {} ({why})",
+        "kept {} id {} key {} ({why})",
         object.kind().name(),
         object.id(),
         object.key()

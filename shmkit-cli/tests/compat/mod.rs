@@ -65,6 +65,40 @@ semid() { awk -v k=$(( $1 )) 'NR>1 && $1==k {print $2; exit}' /proc/sysvipc/sem;
 msqid() { awk -v k=$(( $1 )) 'NR>1 && $1==k {print $2; exit}' /proc/sysvipc/msg; }
 "#;
 
+/// The Python interpreter of the scenarios: `$SHMKIT_PYTHON`, which `scripts/test.sh` sets
+/// to the virtual environment it makes with `sysv_ipc` (system-wide `pip install` is
+/// refused on Debian 12), else `python3`.
+pub fn python() -> String {
+    std::env::var("SHMKIT_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// A bash line that puts the directory of [`python`]'s executable first on `PATH`, so that
+/// `python3` in a scenario is that interpreter (a virtual environment's, or the
+/// interpreter itself rather than a version manager's shim, which costs a tenth of a
+/// second per start); empty when it cannot be found.
+pub fn python_path_line() -> &'static str {
+    static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LINE.get_or_init(|| {
+        // `sys.executable` as it is, not resolved: a virtual environment's `bin/python3` is
+        // a link to the base interpreter, whose directory lacks the environment's packages.
+        let dir = Command::new(python())
+            .args([
+                "-c",
+                "import os, sys; print(os.path.dirname(sys.executable))",
+            ])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        if dir.is_empty() || dir.contains('\'') {
+            String::new()
+        } else {
+            format!("export PATH='{dir}':\"$PATH\"\n")
+        }
+    })
+}
+
 /// Our binary for `tool` (`ipcs`, `ipcrm`, `ipcmk`, `lsipc`).
 pub fn ours(tool: &str) -> PathBuf {
     let bin = match tool {
@@ -78,8 +112,8 @@ pub fn ours(tool: &str) -> PathBuf {
 }
 
 /// Whether the comparison can run here: root (for `unshare --ipc`), the real tools, and
-/// Python's `sysv_ipc` for the prelude. Prints why not and returns false otherwise; CI
-/// runs as root with everything installed (`scripts/test.sh`).
+/// Python's `sysv_ipc` for the prelude ([`python`]). Prints why not and returns false
+/// otherwise; CI runs as root with everything installed (`scripts/test.sh`).
 pub fn available() -> bool {
     if shmkit::os::effective_uid() != 0 {
         eprintln!("SKIPPED: comparing with util-linux needs root (unshare --ipc)");
@@ -96,12 +130,15 @@ pub fn available() -> bool {
             "util-linux's {tool} is missing: apt-get install util-linux"
         );
     }
-    let py = Command::new("python3")
+    let py = Command::new(python())
         .args(["-c", "import sysv_ipc"])
         .status();
     assert!(
         py.map(|s| s.success()).unwrap_or(false),
-        "python3 with sysv_ipc is needed for the scenarios: pip install sysv-ipc"
+        "python3 with sysv_ipc is needed for the scenarios ({} cannot import it): run \
+         scripts/test.sh, which makes a virtual environment with it under target/pyenv, or \
+         set SHMKIT_PYTHON to a python3 that imports it",
+        python()
     );
     true
 }
@@ -136,7 +173,8 @@ pub fn compare(tool: &str, setup: &str, args: &[&str], env: &[(&str, &str)]) -> 
         )
     };
     let script = format!(
-        "{PRELUDE}\n{setup}\n{}{}",
+        "{}{PRELUDE}\n{setup}\n{}{}",
+        python_path_line(),
         run_one("real", &real),
         run_one("ours", ours.to_str().unwrap())
     );
@@ -176,7 +214,8 @@ pub fn compare_separately(tool: &str, setup: &str, args: &[&str], after: &str) -
         std::fs::create_dir_all(&dir).unwrap();
         let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
         let script = format!(
-            "{PRELUDE}\n{setup}\nset +e\n(exec -a {tool} {bin} {args}) > {d}/out 2> {d}/err\necho $? > {d}/rc\nset -e\necho '--- after' >> {d}/out\n{after} >> {d}/out 2>&1\n",
+            "{path}{PRELUDE}\n{setup}\nset +e\n(exec -a {tool} {bin} {args}) > {d}/out 2> {d}/err\necho $? > {d}/rc\nset -e\necho '--- after' >> {d}/out\n{after} >> {d}/out 2>&1\n",
+            path = python_path_line(),
             bin = shell_quote(bin),
             args = quoted.join(" "),
             d = dir.display()

@@ -255,7 +255,7 @@ impl NamedBuilder {
                     Err(other) => other,
                 });
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.within(CALL, format!("name={:?}", self.name))),
         };
         match lay_out(&segment, &self.name, shape, size) {
             Ok(map) => Ok(NamedChannel {
@@ -315,8 +315,10 @@ impl NamedBuilder {
 
     fn open_existing(&self, call: &'static str) -> Result<NamedChannel> {
         let key = key_for(&self.name);
-        let segment = Segment::builder(key).open()?;
-        let stat = segment.stat()?;
+        // The kernel's errors name the key only: say which channel it stands for.
+        let named = |e: Error| e.within(call, format!("name={:?}", self.name));
+        let segment = Segment::builder(key).open().map_err(named)?;
+        let stat = segment.stat().map_err(named)?;
         let trust = crate::trust::Trust {
             owner: self.trust_other_owner,
             mode: true,
@@ -335,7 +337,7 @@ impl NamedBuilder {
                 reason,
             ));
         }
-        let map = segment.attach()?;
+        let map = segment.attach().map_err(named)?;
         let (kind, _) = read_name_block(map.region(), &self.name, key, call)?;
         if let Some(want) = self.channel.map(Shape::kind) {
             if want != kind {

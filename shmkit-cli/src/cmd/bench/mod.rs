@@ -44,6 +44,7 @@ use mechanisms::{MECHANISMS, SPIN_LIMIT};
 use shmkit::channel::spsc;
 use shmkit::{os, Key, Region, Segment};
 use side::{Session, Side};
+use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -106,7 +107,8 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     rounds: Option<u32>,
     /// Small counts and a short idle period: a quick check that everything works, not a
-    /// measurement.
+    /// measurement. The output says that its figures are indicative only (with --json, on
+    /// standard error).
     #[arg(long)]
     quick: bool,
     /// Message sizes of the sweep, comma-separated (suffixes K, M or KiB, MiB: powers of
@@ -213,6 +215,8 @@ struct Config {
     yields: bool,
     idle: Duration,
     throughput_messages: u64,
+    /// `--quick`: the figures are indicative only.
+    quick: bool,
     notes: Vec<String>,
 }
 
@@ -261,6 +265,7 @@ impl Config {
             cpus,
             idle: Duration::from_millis(if quick { 100 } else { 1000 }),
             throughput_messages: if quick { 2 } else { 32 },
+            quick,
             notes,
         })
     }
@@ -374,10 +379,32 @@ pub(crate) fn run(out: &mut Out, args: &BenchArgs) -> Result<()> {
     drop(side);
     drop(map);
     if args.json {
+        // Standard output stays one JSON document; the warning goes to standard error.
+        if let Some(warning) = quick_warning(&config) {
+            let _ = writeln!(std::io::stderr(), "shmkit: {warning}");
+        }
         report::print_json(out, &rows)
     } else {
+        if let Some(warning) = quick_warning(&config) {
+            out.line(warning)?;
+            out.line("")?;
+        }
         report::print_table(out, &rows, &footnotes(&config, timer_overhead()))
     }
+}
+
+/// With `--quick`, that its figures are indicative only, and why.
+fn quick_warning(config: &Config) -> Option<String> {
+    config.quick.then(|| {
+        format!(
+            "--quick: the figures are indicative only ({} round trips in {} rounds per figure, \
+             a {} ms idle period): a check that everything works, not a measurement. Run \
+             without --quick for figures to compare.",
+            config.iterations,
+            config.rounds,
+            config.idle.as_millis()
+        )
+    })
 }
 
 /// The footnotes under the table.
