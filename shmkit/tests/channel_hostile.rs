@@ -86,6 +86,12 @@ fn scribbled_indices_and_records_are_corrupt_errors() {
         Sender::open_in(map.region(), 0).unwrap_err().kind(),
         ErrorKind::Corrupt
     );
+    // (The receiver checks the tail against the head at open too.)
+    assert_eq!(
+        Receiver::open_in(map.region(), 0).unwrap_err().kind(),
+        ErrorKind::Corrupt
+    );
+    put_u64(&map, TAIL, 32);
     // The header: magic and capacity.
     map.write_at(24, &100u32.to_ne_bytes()).unwrap();
     assert_eq!(
@@ -183,5 +189,83 @@ fn a_scribbler_over_the_control_block_and_ring_gives_only_errors() {
         "scribbled: {} receives returned data, {} errors",
         received.load(Ordering::Relaxed),
         errors.load(Ordering::Relaxed)
+    );
+}
+
+fn get_u64(map: &shmkit::Attachment, at: usize) -> u64 {
+    map.atomic_u64(at).unwrap().load(Ordering::SeqCst)
+}
+
+/// Issue 10, SPSC: the receiver never looked at `tail` and trusted the `head` word, so a
+/// `tail` or `head` scribbled further than a ring from the other left its receives waiting
+/// for records that could not come (until the timeout; forever without one), and a receiver
+/// opened over such indices. Now the receiver's checks (at open, before each park, every
+/// few thousand polls) enforce `head - capacity <= tail <= head + capacity` and that the
+/// `head` word holds the receiver's own copy: `Corrupt`. The sender's `head` checks were
+/// already there (`head <= tail <= head + capacity`, `head` never backwards); pinned here
+/// for a waiting send.
+#[test]
+fn indices_further_apart_than_the_ring_are_corrupt() {
+    let (_seg, map) = setup();
+    let mut tx = Sender::open_in(map.region(), 0).unwrap();
+    let mut rx = Receiver::open_in(map.region(), 0).unwrap();
+    let mut buf = Vec::new();
+    // Go round the ring a few times, so that head and tail are past 2 * CAP.
+    for i in 0..40u8 {
+        tx.try_send(&[i; 100]).unwrap();
+        assert_eq!(
+            rx.recv_timeout(&mut buf, Duration::from_secs(5)).unwrap(),
+            100
+        );
+    }
+    let (head, tail) = (get_u64(&map, HEAD), get_u64(&map, TAIL));
+    assert_eq!(head, tail);
+    assert!(head > 2 * CAP as u64);
+    let cap = CAP as u64;
+    // (word, value): each further than a ring from the other index, or a head that is
+    // not the receiver's.
+    let scribbles = [
+        (TAIL, head + cap + 16),
+        (TAIL, head - cap - 16),
+        (HEAD, head + 16),
+        (HEAD, head - 16),
+    ];
+    for (at, value) in scribbles {
+        let saved = get_u64(&map, at);
+        put_u64(&map, at, value);
+        for wait in [Wait::Poll, Wait::Block, Wait::Adaptive { spins: 16 }] {
+            rx.set_wait(wait);
+            let err = rx
+                .recv_timeout(&mut buf, Duration::from_millis(100))
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Corrupt,
+                "{value} at {at}, {wait:?}: {err}"
+            );
+        }
+        put_u64(&map, at, saved);
+    }
+    // A receiver does not open over a head further than a ring past the tail.
+    drop(rx);
+    put_u64(&map, HEAD, tail + cap + 16);
+    assert_eq!(
+        Receiver::open_in(map.region(), 0).unwrap_err().kind(),
+        ErrorKind::Corrupt
+    );
+    // The sender waiting for room: a head past its tail is Corrupt at its next look.
+    for _ in 0..4 {
+        let _ = tx.try_send(&[0; 200]);
+    }
+    let err = tx
+        .send_timeout(&[0; 200], Duration::from_millis(100))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    // Restored, the channel works again.
+    put_u64(&map, HEAD, head);
+    let mut rx = Receiver::open_in(map.region(), 0).unwrap();
+    assert_eq!(
+        rx.recv_timeout(&mut buf, Duration::from_secs(5)).unwrap(),
+        200
     );
 }

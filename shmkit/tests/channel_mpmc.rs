@@ -6,7 +6,7 @@
 mod channel_probe;
 mod common;
 
-use channel_probe::say;
+use channel_probe::{returns_within, say};
 use common::ProbeOptions;
 use shmkit::channel::mpmc::{self, Consumer, Producer, TrySendError};
 use shmkit::channel::Wait;
@@ -23,6 +23,13 @@ fn probe() {
 
 /// Long enough that a working queue never hits it; a hang fails instead of blocking CI.
 const NO_HANG: Duration = Duration::from_secs(30);
+/// Offsets of the positions (see the layout in `shmkit::channel::mpmc`).
+const ENQUEUE: usize = 64;
+const DEQUEUE: usize = 128;
+/// How long a call with a 100 ms timeout may take at most. The requirement is that it
+/// returns at all (issue 10: one ran for centuries); the bound only has to be far above
+/// 100 ms, on a loaded machine too.
+const DEADLINE_BOUND: Duration = Duration::from_secs(5);
 /// Slot size of the test queues: the longest test message is 316 bytes.
 const MSG: usize = 320;
 /// The producer id of the message that tells a consumer process to stop.
@@ -197,6 +204,24 @@ fn probe_main() {
                 }
             }
             say("done");
+        }
+        // poke KEY OFFSET VALUE: one u64 write, as a hostile peer's
+        "poke" => {
+            let map = attach(args[1]);
+            map.atomic_u64(num(2) as usize)
+                .unwrap()
+                .store(num(3), Ordering::SeqCst);
+            say("done");
+        }
+        // hammer KEY OFFSET VALUE: write the u64 again and again until killed
+        "hammer" => {
+            let map = attach(args[1]);
+            let word = map.atomic_u64(num(2) as usize).unwrap();
+            say("started");
+            loop {
+                word.store(num(3), Ordering::SeqCst);
+                std::hint::spin_loop();
+            }
         }
         other => panic!("unknown probe op {other}"),
     }
@@ -822,4 +847,130 @@ fn typed_values_round_trip_and_a_full_queue_hands_the_value_back() {
             .kind(),
         ErrorKind::TooBig
     );
+}
+
+/// Issue 10: another process set `enqueue` to 2^59 (below the 2^60 limit). Every free slot
+/// then looked like a dead producer's claim: each check repaired one, said "look again",
+/// and the wait looked again without looking at its deadline, so a 100 ms `recv_timeout`
+/// ran at 100 % CPU for as long as 2^59 repairs take. Now the positions are checked against
+/// each other (`Corrupt`), and a deadline is looked at after every check. Every wait mode;
+/// the write comes from another process.
+#[test]
+fn recv_timeout_returns_after_another_process_sets_enqueue_to_2_pow_59() {
+    for mode in ["poll", "block", "adaptive"] {
+        let (seg, key) = queue_segment(8);
+        let map = seg.attach().unwrap();
+        // A live producer, so that the wait has no dead producers to report.
+        let _tx = Producer::open_in(map.region(), 0).unwrap();
+        let mut rx = Consumer::open_in(seg.attach().unwrap(), 0).unwrap();
+        rx.set_wait(wait_mode(mode));
+        let poke = common::run_probe(
+            &[
+                "poke",
+                &key,
+                &ENQUEUE.to_string(),
+                &(1u64 << 59).to_string(),
+            ],
+            ProbeOptions::default(),
+        );
+        assert_eq!(poke.result(), "done");
+        assert_eq!(
+            map.atomic_u64(ENQUEUE).unwrap().load(Ordering::SeqCst),
+            1 << 59
+        );
+        // The bound is the requirement: the call returns (TimedOut or Corrupt), long before
+        // DEADLINE_BOUND.
+        let got = returns_within(DEADLINE_BOUND, move || {
+            let mut buf = [0u8; MSG];
+            rx.recv_timeout(&mut buf, Duration::from_millis(100))
+                .map_err(|e| e.kind())
+        })
+        .unwrap_or_else(|| {
+            panic!("{mode}: recv_timeout(100 ms) still running after {DEADLINE_BOUND:?}")
+        });
+        assert!(
+            matches!(got, Err(ErrorKind::Corrupt | ErrorKind::TimedOut)),
+            "{mode}: {got:?}"
+        );
+    }
+}
+
+/// Issue 10, the producer's side: `send_until` went straight back to polling after a
+/// repair, past its deadline and liveness checks, so a peer that keeps making the slot in
+/// front of a full queue's producer look like a dead producer's claim kept it there. Here
+/// another process writes "position 0 claimed, not published" into slot 0 again and again
+/// (the positions stay consistent: 2 claimed, 0 received, capacity 2), so every check
+/// finds a slot to repair; a 100 ms `send_timeout` must still return.
+#[test]
+fn send_timeout_returns_while_another_process_keeps_writing_a_dead_claim() {
+    let (seg, key) = queue_segment(2);
+    let map = seg.attach().unwrap();
+    // A live consumer, so that the wait has no dead consumers to report.
+    let _rx = Consumer::open_in(map.region(), 0).unwrap();
+    let mut tx = Producer::open_in(seg.attach().unwrap(), 0).unwrap();
+    tx.try_send(b"zero").unwrap();
+    tx.try_send(b"one").unwrap();
+    let mut hammer = common::spawn_probe(
+        &["hammer", &key, &slot(0).to_string(), "0"],
+        ProbeOptions::default(),
+    );
+    assert_eq!(hammer.next_result(), "started");
+    // The bound is the requirement: the call returns (TimedOut), long before DEADLINE_BOUND.
+    let got = returns_within(DEADLINE_BOUND, move || {
+        tx.send_timeout(b"two", Duration::from_millis(100))
+            .map_err(|e| e.into_error().kind())
+    });
+    hammer.kill();
+    let got = got
+        .unwrap_or_else(|| panic!("send_timeout(100 ms) still running after {DEADLINE_BOUND:?}"));
+    assert!(
+        matches!(got, Err(ErrorKind::TimedOut | ErrorKind::Corrupt)),
+        "{got:?}"
+    );
+}
+
+/// Issue 10: positions further apart than the capacity are `Corrupt`, not repairs. With
+/// `enqueue` a lap and one past `dequeue` on an empty queue, every free slot looked like a
+/// dead producer's claim, and a receive skipped them one by one before it timed out; with
+/// `dequeue` past `enqueue` on a full queue, a waiting producer "repaired" the oldest
+/// message, which nobody had received, and overwrote it.
+#[test]
+fn positions_further_apart_than_the_capacity_are_corrupt_not_repaired() {
+    let seg = common::private_segment(mpmc::size_for(4, MSG));
+    let map = seg.attach().unwrap();
+    mpmc::create_in(map.region(), 0, 4, MSG).unwrap();
+    let put = |at: usize, v: u64| map.atomic_u64(at).unwrap().store(v, Ordering::SeqCst);
+    let get = |at: usize| map.atomic_u64(at).unwrap().load(Ordering::SeqCst);
+    let mut tx = Producer::open_in(map.region(), 0).unwrap();
+    let mut rx = Consumer::open_in(map.region(), 0).unwrap();
+    let mut buf = [0u8; MSG];
+    put(ENQUEUE, 4 + 1);
+    for wait in [Wait::Poll, Wait::Block, Wait::Adaptive { spins: 16 }] {
+        rx.set_wait(wait);
+        let err = rx
+            .recv_timeout(&mut buf, Duration::from_millis(100))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt, "{wait:?}: {err}");
+    }
+    assert_eq!(get(DEQUEUE), 0, "no slot was skipped");
+    for i in 0..4 {
+        assert_eq!(get(slot(i)), 2 * i as u64, "slot {i} untouched");
+    }
+    put(ENQUEUE, 0);
+    for i in 0..4u8 {
+        tx.try_send(&[i]).unwrap();
+    }
+    put(DEQUEUE, 4 + 1);
+    let err = tx
+        .send_timeout(b"late", Duration::from_millis(100))
+        .unwrap_err()
+        .into_error();
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    assert_eq!(get(slot(0)), 2, "message 0 still published, not released");
+    put(DEQUEUE, 0);
+    for i in 0..4u8 {
+        assert_eq!(rx.try_recv(&mut buf).unwrap(), Some(1));
+        assert_eq!(buf[0], i);
+    }
+    assert_eq!(rx.try_recv(&mut buf).unwrap(), None);
 }

@@ -820,3 +820,87 @@ fn a_new_publisher_continues_after_a_death_mid_write_or_mid_commit() {
         assert_eq!((d.seq, d.lost, check(&buf)), (want, 0, Ok(want)));
     }
 }
+
+fn get_u64(map: &shmkit::Attachment, at: usize) -> u64 {
+    map.atomic_u64(at).unwrap().load(Ordering::SeqCst)
+}
+
+/// Issue 10, pub-sub: a stamp of a far later lap in the right slot (below 2^62) moved the
+/// subscriber's cursor there, counting ~2^43 messages lost, and the subscriber then waited
+/// for messages that were not coming (until the timeout; forever without one); a `head`
+/// scribbled behind the cursor went unnoticed. Now a stamp must not name a message past
+/// `head` (a publisher stores `head = m` before it stamps message `m`), and a waiting
+/// subscriber checks that its cursor is at most `head + 1`: `Corrupt`, read-write and
+/// read-only subscribers alike.
+#[test]
+fn a_stamp_past_head_or_a_head_behind_the_cursor_is_corrupt() {
+    const SLOTS: usize = 8;
+    let seg = private_channel(SLOTS, Wakeups::Always);
+    let map = seg.attach().unwrap();
+    let ro = seg.attach_read_only().unwrap();
+    let mut p = Publisher::open_in(map.region(), 0).unwrap();
+    let mut rw_sub = Subscriber::open_in(map.region(), 0).unwrap();
+    let mut ro_sub = Subscriber::open_in(ro.region(), 0).unwrap();
+    let mut buf = Vec::new();
+    for i in 0..3u8 {
+        p.publish(&[i]).unwrap();
+        assert_eq!(
+            rw_sub.try_recv(&mut buf).unwrap().unwrap().seq,
+            u64::from(i)
+        );
+        assert_eq!(
+            ro_sub.try_recv(&mut buf).unwrap().unwrap().seq,
+            u64::from(i)
+        );
+    }
+    // Slot 3 (message 3 is next) stamped with message 3 + 8 * 2^40, committed.
+    let far = 3 + SLOTS as u64 * (1 << 40);
+    let stamp = CONTROL + 3 * STRIDE;
+    put_u64(&map, stamp, 2 * far + 2);
+    assert_eq!(
+        rw_sub.try_recv(&mut buf).unwrap_err().kind(),
+        ErrorKind::Corrupt
+    );
+    assert_eq!(
+        ro_sub.try_recv(&mut buf).unwrap_err().kind(),
+        ErrorKind::Corrupt
+    );
+    assert_eq!((rw_sub.cursor(), ro_sub.lost_total()), (3, 0), "no jump");
+    put_u64(&map, stamp, 0);
+    // head behind the cursor (3 > 1 + 1), every wait mode.
+    put_u64(&map, HEAD, 1);
+    for wait in [Wait::Poll, Wait::Block, Wait::Adaptive { spins: 16 }] {
+        for sub in [&mut rw_sub as &mut dyn Recv, &mut ro_sub] {
+            let err = sub.recv_timeout_in(wait, &mut buf).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Corrupt, "{wait:?}: {err}");
+        }
+    }
+    // Restored, both go on.
+    put_u64(&map, HEAD, 3);
+    assert_eq!(get_u64(&map, HEAD), p.next_seq());
+    p.publish(b"three").unwrap();
+    for sub in [&mut rw_sub as &mut dyn Recv, &mut ro_sub] {
+        let d = sub.recv_timeout_in(Wait::Poll, &mut buf).unwrap();
+        assert_eq!((d.seq, d.lost, &buf[..]), (3, 0, &b"three"[..]));
+    }
+}
+
+/// A receive with a 100 ms timeout in a wait mode, for subscribers over either access.
+trait Recv {
+    fn recv_timeout_in(
+        &mut self,
+        wait: Wait,
+        buf: &mut Vec<u8>,
+    ) -> shmkit::Result<pubsub::Delivery>;
+}
+
+impl<R: Deref<Target = Region<A>>, A: Access> Recv for Subscriber<R, A> {
+    fn recv_timeout_in(
+        &mut self,
+        wait: Wait,
+        buf: &mut Vec<u8>,
+    ) -> shmkit::Result<pubsub::Delivery> {
+        self.set_wait(wait)?;
+        self.recv_timeout(buf, Duration::from_millis(100))
+    }
+}

@@ -99,9 +99,21 @@ impl Channel {
         true
     }
 
+    /// Receiver::check_indices (Corrupt when it fails), run by the real receiver before it
+    /// parks: a correct sender must never fail it.
+    fn check_indices(&self, head: u64) {
+        assert_eq!(self.head.load(Ordering::Relaxed), head);
+        let tail = self.tail.load(Ordering::Relaxed);
+        assert!(
+            tail <= head + CAP && head <= tail + CAP,
+            "tail {tail}, head {head}"
+        );
+    }
+
     /// Receiver::poll + Received::drop.
     fn try_recv(&self, head: &mut u64) -> Option<u64> {
         if self.at(*head).load(Ordering::Acquire) != *head + 1 {
+            self.check_indices(*head);
             return None;
         }
         let value = self.at(*head + 1).load(Ordering::Relaxed);

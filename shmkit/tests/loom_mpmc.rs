@@ -92,8 +92,7 @@ impl Queue {
                 return;
             }
             if repair {
-                let pos = self.enqueue.load(Ordering::Relaxed);
-                self.recover(pos);
+                self.recover(false);
             }
             thread::yield_now();
         }
@@ -150,19 +149,36 @@ impl Queue {
         })
     }
 
-    /// Queue::recover: finishes a dead claimant's operation on the slot of `pos`.
-    fn recover(&self, pos: u64) {
+    /// Queue::positions: `enqueue`, then `dequeue`, then `enqueue` again, all Acquire; the
+    /// real queue reports `Corrupt` unless `dequeue <= enqueue <= dequeue + CAP` holds
+    /// between them, so a correct queue must never fail it.
+    fn positions(&self) -> (u64, u64) {
+        let early = self.enqueue.load(Ordering::Acquire);
+        let dequeue = self.dequeue.load(Ordering::Acquire);
+        let enqueue = self.enqueue.load(Ordering::Acquire);
+        assert!(
+            early <= dequeue + CAP && dequeue <= enqueue,
+            "a correct queue seen as corrupt: enqueue {early} then {enqueue}, dequeue {dequeue}"
+        );
+        (dequeue, enqueue)
+    }
+
+    /// Queue::recover: checks the positions, then finishes a dead claimant's operation on
+    /// the slot in front of a consumer (at `dequeue`) or a producer (at `enqueue`).
+    fn recover(&self, consumer: bool) {
+        let (dequeue, enqueue) = self.positions();
+        let pos = if consumer { dequeue } else { enqueue };
         let s = self.slot(pos);
         let word = self.seq[s].load(Ordering::Acquire);
         let n = word >> 1;
         let repaired = if n % CAP == pos % CAP {
-            if self.enqueue.load(Ordering::Acquire) <= n || self.claimant_alive(PRODUCER, n) {
+            if enqueue <= n || self.claimant_alive(PRODUCER, n) {
                 return;
             }
             2 * (n + 1) + 1
         } else {
             let n = n - 1;
-            if self.dequeue.load(Ordering::Acquire) <= n || self.claimant_alive(CONSUMER, n) {
+            if dequeue <= n || self.claimant_alive(CONSUMER, n) {
                 return;
             }
             2 * (n + CAP)
@@ -177,8 +193,7 @@ impl Queue {
                 return v;
             }
             if repair {
-                let pos = self.dequeue.load(Ordering::Relaxed);
-                self.recover(pos);
+                self.recover(true);
             }
             thread::yield_now();
         }
@@ -300,5 +315,39 @@ fn mpmc_a_dead_consumers_slot_is_freed() {
             .map(|_| q.recv(1, false))
             .collect();
         assert_eq!(rest, if claimed { vec![3] } else { vec![2, 3] });
+    });
+}
+
+/// The positions check never reports a correct queue as corrupt: an observer reads the
+/// positions (in Queue::positions's order) while a producer laps the two slots and a
+/// consumer follows. (Reading `dequeue` first would fail here: the producer can go a lap
+/// and more ahead of a stale `dequeue`.)
+#[test]
+fn mpmc_positions_of_a_correct_queue_are_within_a_lap() {
+    model(|| {
+        let q = queue(&[PRODUCER, CONSUMER]);
+        let producer = {
+            let q = q.clone();
+            thread::spawn(move || {
+                for v in 1..=3 {
+                    q.send(0, v, false);
+                }
+            })
+        };
+        let consumer = {
+            let q = q.clone();
+            thread::spawn(move || {
+                for v in 1..=3 {
+                    assert_eq!(q.recv(1, false), v);
+                }
+            })
+        };
+        // Let the others start (loom does not preempt this thread before its first loads
+        // otherwise), then look while they run.
+        thread::yield_now();
+        q.positions();
+        producer.join().unwrap();
+        consumer.join().unwrap();
+        assert_eq!(q.positions(), (4, 4));
     });
 }

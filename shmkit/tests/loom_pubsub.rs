@@ -77,6 +77,13 @@ impl Channel {
         }
     }
 
+    /// Subscriber::check's test of the cursor against head (Corrupt when it fails): a
+    /// correct publisher must never fail it.
+    fn check_cursor(&self, cursor: u64) {
+        let head = self.head.load(Ordering::Acquire);
+        assert!(cursor <= head + 1, "cursor {cursor} past head {head} + 1");
+    }
+
     /// Subscriber::poll + Sample::copy_into + Sample::check, from `cursor`.
     fn try_recv(&self, cursor: &mut u64) -> Got {
         let c = *cursor;
@@ -89,7 +96,10 @@ impl Channel {
             let m = (stamp - 1) / 2;
             assert_eq!(m % SLOTS, c % SLOTS, "a slot holds only its own messages");
             let head = self.head.load(Ordering::Acquire);
-            let to = head.max(m) + 1 - SLOTS;
+            // Subscriber::poll reports Corrupt for a stamp past head: a correct publisher
+            // must never show one.
+            assert!(m <= head, "stamp of message {m} seen with head {head}");
+            let to = head + 1 - SLOTS;
             assert!(to > c);
             *cursor = to;
             return Got::Lost(to - c);
@@ -175,6 +185,7 @@ fn pubsub_stamps_no_tearing_and_every_message_accounted_for() {
         let (mut cursor, mut tally) = (0, Tally::default());
         for _ in 0..3 {
             tally.add(ch.try_recv(&mut cursor));
+            ch.check_cursor(cursor);
         }
         publisher.join().unwrap();
         while cursor < N {

@@ -101,15 +101,26 @@ pub(crate) fn notify(parked: &AtomicU32, wake: &AtomicU32) {
     }
 }
 
+/// How many [`Checked::Again`] in a row one wait acts on at once, looking again without
+/// parking or spinning first. Each `Again` is a repair of a slot that a dead peer left
+/// claimed; a correct queue needs one per dead claim in front of the waiter, but scribbled
+/// words can make every check look like one. So past this many in a row the wait goes on
+/// as after [`Checked::Wait`] (it parks once, or spins [`SPINS_PER_CHECK`] looks, before
+/// the next check) and counts from zero again; and every `Again` checks the deadline too.
+/// 64 is [`mpmc::MAX_HANDLES`](super::mpmc::MAX_HANDLES): one repair per handle entry.
+pub(crate) const MAX_AGAIN: u32 = 64;
+
 /// What a receive loop does at each step; [`wait_for`] drives it as a [`Wait`] mode says.
 /// The SPSC receiver, the MPMC consumer and the pub-sub subscriber implement it.
 pub(crate) trait Waiter {
     /// What a successful look finds.
     type Found;
-    /// Looks once, without waiting.
+    /// Looks once, without waiting. It must return after a bounded amount of work whatever
+    /// the segment holds (`Ok(None)` when it gave up for now).
     fn look(&mut self) -> Result<Option<Self::Found>>;
     /// The occasional checks (every [`SPINS_PER_CHECK`] polls while spinning, and before
-    /// each park): whether the peer lives, and repairs of what a dead one left.
+    /// each park): whether the peer lives, whether the shared counters are consistent, and
+    /// repairs of what a dead peer left (at most one per call).
     fn check(&mut self) -> Result<Checked<Self::Found>>;
     /// Announces that it parks, looks once more, sleeps at most `chunk` unless that look
     /// found something, and withdraws the announcement.
@@ -122,7 +133,8 @@ pub(crate) trait Waiter {
 pub(crate) enum Checked<F> {
     /// Found something after all.
     Found(F),
-    /// Something changed (a repair): look again at once.
+    /// Something changed (a repair): look again at once (at most [`MAX_AGAIN`] times in a
+    /// row, and only before the deadline).
     Again,
     /// Nothing to report: go on waiting.
     Wait,
@@ -131,12 +143,19 @@ pub(crate) enum Checked<F> {
 /// Waits as `mode` says until `waiter` finds something, a check fails, or `deadline`
 /// passes: spins (looking each time; checking every [`SPINS_PER_CHECK`] looks), and in the
 /// parking modes parks for at most [`LIVENESS_PERIOD`] at a time, checking before each park.
+///
+/// Every check is followed by a look at the deadline, whatever it returned, and a park
+/// never sleeps past it, so the wait ends at most [`SPINS_PER_CHECK`] looks and one check
+/// after its deadline (each look and each check is a bounded amount of work); and at most
+/// [`MAX_AGAIN`] checks in a row skip the park (or the spins) that separates two checks.
 pub(crate) fn wait_for<W: Waiter>(
     waiter: &mut W,
     mode: Wait,
     deadline: Option<Instant>,
 ) -> Result<W::Found> {
     let mut spins: u32 = 0;
+    // Checks in a row that said `Again`.
+    let mut again: u32 = 0;
     loop {
         if let Some(found) = waiter.look()? {
             return Ok(found);
@@ -149,24 +168,100 @@ pub(crate) fn wait_for<W: Waiter>(
         if !park {
             spins = spins.wrapping_add(1);
             std::hint::spin_loop();
-            if spins % SPINS_PER_CHECK != 0 {
+            if spins % SPINS_PER_CHECK != 0 && again == 0 {
                 continue;
             }
         }
-        match waiter.check()? {
+        let repaired = match waiter.check()? {
             Checked::Found(found) => return Ok(found),
-            Checked::Again => continue,
-            Checked::Wait => {}
-        }
+            Checked::Again => true,
+            Checked::Wait => false,
+        };
         let left = remaining(deadline);
         if left == Some(Duration::ZERO) {
             return Err(waiter.expired());
         }
+        if repaired && again < MAX_AGAIN {
+            // Look again at once: the repair may have made the next message reachable.
+            again += 1;
+            continue;
+        }
+        again = 0;
         if park {
             let chunk = left.map_or(LIVENESS_PERIOD, |l| l.min(LIVENESS_PERIOD));
             if let Some(found) = waiter.park_once(chunk)? {
                 return Ok(found);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// A waiter that never finds anything and whose every check reports a repair, as a
+    /// queue full of scribbled "dead claims" would; it records the checks between parks.
+    /// Its 10 000th check fails (InvalidArgument), so that a wait loop that never parks
+    /// and never looks at its deadline (the bug) ends the test instead of hanging it.
+    #[derive(Default)]
+    struct Repairing {
+        checks: u32,
+        total: u32,
+        between_parks: Vec<u32>,
+    }
+
+    impl Waiter for Repairing {
+        type Found = ();
+        fn look(&mut self) -> Result<Option<()>> {
+            Ok(None)
+        }
+        fn check(&mut self) -> Result<Checked<()>> {
+            self.checks += 1;
+            self.total += 1;
+            if self.total == 10_000 {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "check",
+                    String::new(),
+                    "10 000 checks without a park or a look at the deadline",
+                ));
+            }
+            Ok(Checked::Again)
+        }
+        fn park_once(&mut self, _chunk: Duration) -> Result<Option<()>> {
+            self.between_parks.push(std::mem::take(&mut self.checks));
+            if self.between_parks.len() == 3 {
+                // Ends the (deadline-free) wait.
+                return Err(Error::new(ErrorKind::Busy, "park", String::new(), "enough"));
+            }
+            Ok(None)
+        }
+        fn expired(&self) -> Error {
+            Error::new(ErrorKind::TimedOut, "wait", String::new(), "expired")
+        }
+    }
+
+    /// Issue 10: a check that always said `Again` kept the wait looping without ever
+    /// looking at its deadline. Now a passed deadline ends the wait after the first check.
+    #[test]
+    fn wait_for_checks_the_deadline_after_a_repair() {
+        for mode in [Wait::Poll, Wait::Block, Wait::Adaptive { spins: 4 }] {
+            let mut w = Repairing::default();
+            let err = wait_for(&mut w, mode, Some(Instant::now())).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::TimedOut, "{mode:?}: {err}");
+            assert_eq!(w.total, 1, "{mode:?}: one check, then the deadline");
+        }
+    }
+
+    /// Issue 10: repairs in a row are bounded: after MAX_AGAIN of them the wait parks (here
+    /// without a deadline) before it checks again.
+    #[test]
+    fn wait_for_parks_after_max_again_repairs_in_a_row() {
+        let mut w = Repairing::default();
+        let err = wait_for(&mut w, Wait::Block, None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Busy, "{err}");
+        assert_eq!(w.between_parks, [MAX_AGAIN + 1; 3]);
     }
 }

@@ -51,6 +51,25 @@ pub fn check(m: &[u8]) -> Result<u64, String> {
     Ok(seq)
 }
 
+/// Runs `f` on a thread of its own and returns its result, or `None` when it has not
+/// returned within `bound` (the thread is then left running; the caller fails the test).
+/// Only for requirements that are themselves a deadline ("a call with a timeout returns"):
+/// the bound is generous, seconds where the timeout is milliseconds.
+pub fn returns_within<T: Send + 'static>(
+    bound: std::time::Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(bound) {
+        Ok(v) => Some(v),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("the call panicked"),
+    }
+}
+
 pub fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "PROBE: {line}");

@@ -107,12 +107,13 @@ impl<R: Deref<Target = Region<ReadWrite>>> Consumer<R> {
             })
     }
 
-    /// Claims the next message without waiting: `Ok(None)` when there is none now.
+    /// Claims the next message without waiting: `Ok(None)` when there is none now, or
+    /// when [`MAX_STEPS`](super::MAX_STEPS) lost races and skips went by without one.
     fn poll(&mut self) -> Result<Option<Claimed>> {
         const CALL: &str = "Consumer::recv";
         let q = &self.q;
         let mut pos = q.position(q.dequeue(), Ordering::Relaxed, CALL)?;
-        loop {
+        for _ in 0..super::MAX_STEPS {
             // Acquire: pairs with the producer's Release publish: the length and message
             // bytes are written. One load; the word is only compared.
             let word = q.seq(pos).load(Ordering::Acquire);
@@ -167,6 +168,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Consumer<R> {
                 return Err(corrupt(CALL, q.offset, format!("position {pos} past 2^60")));
             }
         }
+        Ok(None)
     }
 
     /// Waits for a message as the [`Wait`] mode says, until `deadline`.
@@ -280,18 +282,18 @@ impl<R: Deref<Target = Region<ReadWrite>>> Waiter for Consumer<R> {
 
     fn check(&mut self) -> Result<Checked<Claimed>> {
         const CALL: &str = "Consumer::recv";
-        // Stuck for a while: repair a slot a dead producer left claimed, then check
-        // whether any producer lives (a dead one publishes nothing more).
-        let pos = self.q.position(self.q.dequeue(), Ordering::Relaxed, CALL)?;
-        if self.q.recover(pos, CALL)? {
+        // Stuck for a while: check the positions, repair a slot a dead producer left
+        // claimed, then check whether any producer lives (a dead one publishes nothing
+        // more).
+        if self.q.recover(true, CALL)? {
             return Ok(Checked::Again);
         }
         if let Some(pid) = self.q.all_dead(PRODUCER) {
             if let Some(c) = self.poll()? {
                 return Ok(Checked::Found(c));
             }
-            let enqueue = self.q.position(self.q.enqueue(), Ordering::Acquire, CALL)?;
-            if enqueue <= pos {
+            let (dequeue, enqueue) = self.q.positions(CALL)?;
+            if enqueue <= dequeue {
                 return Err(Error::new(
                     ErrorKind::PeerDied,
                     CALL,

@@ -86,9 +86,15 @@
 //! slot index is always `position & (capacity - 1)`. A sequence word that names neither
 //! the slot's position nor the one before it, a skip bit on a free slot, a position past
 //! 2^60, or a length past the message size is [`ErrorKind::Corrupt`]; so is a position
-//! that a sequence word shows to be stale but does not move. Waits have timeouts and run
-//! the checks above, so a scribbled queue gives errors, never an access outside it, a
-//! panic or a hang.
+//! that a sequence word shows to be stale but does not move. A waiter that checks the
+//! queue (before each repair) reads `enqueue`, `dequeue`, then `enqueue` again, and
+//! requires `dequeue <= enqueue <= dequeue + capacity` between them, which a correct queue
+//! keeps at every instant: otherwise every free slot could look like a dead producer's
+//! claim (or every message like a dead consumer's), and it is [`ErrorKind::Corrupt`]
+//! instead of a repair. One look at the queue takes a bounded number of steps; a check
+//! repairs at most one slot; and a wait looks at its deadline after every check, whatever
+//! the check found, and parks (or spins) after at most 64 repairs in a row. So a scribbled
+//! queue gives errors, never an access outside it, a panic, or a wait past its deadline.
 //!
 //! ```
 //! use shmkit::channel::mpmc::{self, Consumer, Producer};
@@ -136,6 +142,12 @@ const SLOT_HEADER: usize = 16;
 /// The largest position a correct queue reaches in practice (2^60 messages); the
 /// sequence arithmetic (`2 * (pos + capacity) + 1`) stays far from overflowing.
 const MAX_POS: u64 = 1 << 60;
+/// The most steps one look at the queue takes (a claim by a producer, a poll by a
+/// consumer): a step is a lost compare-and-swap, a position another handle moved on, or a
+/// skip passed over. Each one means another handle made progress, or a peer scribbled; past
+/// this many the look reports nothing for now (a full queue, an empty one), and the caller
+/// looks again from its wait loop, which checks its deadline.
+const MAX_STEPS: u32 = 1 << 12;
 
 /// How many handles (producers and consumers together) can be open on one queue.
 pub const MAX_HANDLES: usize = 64;
@@ -381,6 +393,44 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
         Ok(pos)
     }
 
+    /// Reads both positions and checks them against each other; returns `(dequeue,
+    /// enqueue)` with `dequeue <= enqueue <= dequeue + capacity` (each below 2^60).
+    ///
+    /// A correct queue keeps that invariant at every instant, but a reader sees the two
+    /// words at different instants, so the order of the loads matters:
+    /// - `enqueue` first (Acquire), then `dequeue`: the claim of position `e - 1` that
+    ///   wrote `e` came after its producer saw the slot freed for that lap (Acquire), and
+    ///   the release (or the repair) that freed it after `dequeue` passed `e - 1 - capacity`
+    ///   (Release all along). So `dequeue` passed `e - capacity` before we read it, and it
+    ///   only grows: `e - capacity <= dequeue`.
+    /// - `dequeue` (Acquire), then `enqueue` again: the claim of `d - 1` that wrote `d` came
+    ///   after its consumer saw the message published (Acquire), which came after its
+    ///   producer claimed it (or a repairer saw it claimed). So `d <= enqueue`.
+    ///
+    /// Anything else is [`ErrorKind::Corrupt`]: a peer wrote a position that no sequence of
+    /// claims can reach. (Reading `dequeue` first and `enqueue` after would see legitimate
+    /// distances past the capacity: the producers may go round the ring between the loads.)
+    fn positions(&self, call: &'static str) -> Result<(u64, u64)> {
+        // Acquire: pairs with the Release claim that wrote it (see above).
+        let early = self.position(self.enqueue(), Ordering::Acquire, call)?;
+        // Acquire: pairs with the Release claim that wrote it (see above).
+        let dequeue = self.position(self.dequeue(), Ordering::Acquire, call)?;
+        // Acquire: a claim past a position seen here also shows its claimant's intent to
+        // `recover`.
+        let enqueue = self.position(self.enqueue(), Ordering::Acquire, call)?;
+        let capacity = self.capacity as u64;
+        if early > dequeue + capacity || dequeue > enqueue {
+            return Err(corrupt(
+                call,
+                self.offset,
+                format!(
+                    "positions out of range: enqueue {early} then {enqueue}, dequeue {dequeue}, capacity {capacity} (a correct queue keeps dequeue <= enqueue <= dequeue + capacity)"
+                ),
+            ));
+        }
+        Ok((dequeue, enqueue))
+    }
+
     /// Classifies the sequence word `word` of the slot of `pos`: `None` when no correct
     /// peer can write it there.
     fn classify(&self, pos: u64, word: u64) -> Option<Slot> {
@@ -483,25 +533,27 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
         dead
     }
 
-    /// Repairs the slot of `pos` if a dead peer left it claimed (see the module docs).
-    /// Returns whether it changed the slot.
-    fn recover(&self, pos: u64, call: &'static str) -> Result<bool> {
+    /// Repairs the slot in front of a stuck waiter (a consumer's at `dequeue`, a producer's
+    /// at `enqueue`) if a dead peer left it claimed (see the module docs), after checking
+    /// the positions against each other ([`positions`](Queue::positions)). At most one
+    /// repair (one compare-and-swap) per call; returns whether it changed the slot.
+    fn recover(&self, consumer: bool, call: &'static str) -> Result<bool> {
+        let (dequeue, enqueue) = self.positions(call)?;
+        let pos = if consumer { dequeue } else { enqueue };
         // Acquire: pairs with the Release that published or released the slot.
         let word = self.seq(pos).load(Ordering::Acquire);
         let (expected, repaired) = match self.classify(pos, word) {
             Some(Slot::Free(n)) => {
-                // Acquire: pairs with the claimant's Release CAS: we see its intent.
-                if self.position(self.enqueue(), Ordering::Acquire, call)? <= n
-                    || self.claimant_alive(PRODUCER, n)
-                {
+                // `enqueue` was loaded with Acquire after the claim of `n` (if any): we
+                // see its claimant's intent.
+                if enqueue <= n || self.claimant_alive(PRODUCER, n) {
                     return Ok(false);
                 }
                 (word, 2 * (n + 1) + 1)
             }
             Some(Slot::Ready(n, _)) => {
-                if self.position(self.dequeue(), Ordering::Acquire, call)? <= n
-                    || self.claimant_alive(CONSUMER, n)
-                {
+                // As above, with `dequeue` and the consumer's intent.
+                if dequeue <= n || self.claimant_alive(CONSUMER, n) {
                     return Ok(false);
                 }
                 (word, 2 * (n + self.capacity as u64))

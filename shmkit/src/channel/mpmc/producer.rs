@@ -9,8 +9,11 @@ use std::ops::Deref;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// How many polls of a full queue a producer spins through before it checks anything.
+const SPIN_POLLS: u64 = 64;
 /// How many polls of a full queue between two repairs, liveness and deadline checks, once
-/// the first 64 polls (spinning) found it full; from then on each poll yields the CPU.
+/// the first [`SPIN_POLLS`] polls (spinning) found it full; from then on each poll yields
+/// the CPU.
 const CHECK_EVERY: u32 = 16;
 
 /// A producing handle on an MPMC queue. Any number of producers, in any processes, may be
@@ -55,11 +58,12 @@ impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
         self.q.message_size
     }
 
-    /// Claims the next position: `Ok(None)` when the queue is full.
+    /// Claims the next position: `Ok(None)` when the queue is full, or when
+    /// [`MAX_STEPS`](super::MAX_STEPS) claims in a row were lost to other producers.
     fn claim(&self, call: &'static str) -> Result<Option<u64>> {
         let q = &self.q;
         let mut pos = q.position(q.enqueue(), Ordering::Relaxed, call)?;
-        loop {
+        for _ in 0..super::MAX_STEPS {
             // Acquire: pairs with the consumer's Release when it freed the slot: its reads
             // of the previous message happen before we overwrite it.
             let word = q.seq(pos).load(Ordering::Acquire);
@@ -99,6 +103,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
                 return Err(corrupt(call, q.offset, format!("position {pos} past 2^60")));
             }
         }
+        Ok(None)
     }
 
     fn too_big(&self, len: usize, call: &'static str) -> Error {
@@ -158,12 +163,15 @@ impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
     }
 
     /// As [`try_send`](Producer::try_send), waiting while the queue is full: it polls
-    /// 64 times, then yields the CPU between polls, and every 16 polls repairs a slot left
-    /// by a dead consumer (see the module docs) and checks whether any consumer lives.
+    /// 64 times, then yields the CPU between polls, and every 16 polls checks the positions
+    /// against each other, repairs a slot left by a dead consumer (see the module docs) and
+    /// checks whether any consumer lives. After a repair it checks again at the next poll,
+    /// up to 64 repairs in a row.
     ///
     /// # Errors
     /// As [`try_send`](Producer::try_send) (never [`TrySendError::Full`]);
-    /// [`ErrorKind::PeerDied`] when the queue is full and every registered consumer is dead.
+    /// [`ErrorKind::PeerDied`] when the queue is full and every registered consumer is dead;
+    /// [`ErrorKind::Corrupt`] when the positions are further apart than the capacity.
     pub fn send<'m>(&mut self, msg: &'m [u8]) -> std::result::Result<(), TrySendError<'m>> {
         self.send_until(msg, None)
     }
@@ -180,48 +188,51 @@ impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
         self.send_until(msg, Some(Instant::now() + timeout))
     }
 
+    /// The wait loop of [`send`](Producer::send): every check, whatever it finds, is
+    /// followed by a look at the deadline, so it returns at most one check and
+    /// [`CHECK_EVERY`] polls after `deadline`.
     fn send_until<'m>(
         &mut self,
         msg: &'m [u8],
         deadline: Option<Instant>,
     ) -> std::result::Result<(), TrySendError<'m>> {
         const CALL: &str = "Producer::send";
-        let mut polls: u32 = 0;
+        // u64: never wraps back into the spinning phase.
+        let mut polls: u64 = 0;
+        // Checks in a row that repaired a slot.
+        let mut again: u32 = 0;
         loop {
             match self.try_send(msg) {
                 Err(TrySendError::Full(_)) => {}
                 other => return other,
             }
-            polls = polls.wrapping_add(1);
-            if polls < 64 {
+            polls += 1;
+            if polls < SPIN_POLLS {
                 std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
+                continue;
             }
-            if polls < 64 || polls % CHECK_EVERY != 0 {
+            std::thread::yield_now();
+            if again == 0 && polls % u64::from(CHECK_EVERY) != 0 {
                 continue;
             }
             let fail = |e| Err(TrySendError::Failed(msg, e));
-            let pos = match self.q.position(self.q.enqueue(), Ordering::Relaxed, CALL) {
-                Ok(pos) => pos,
+            let repaired = match self.q.recover(false, CALL) {
+                Ok(repaired) => repaired,
                 Err(e) => return fail(e),
             };
-            match self.q.recover(pos, CALL) {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(e) => return fail(e),
-            }
-            if let Some(pid) = self.q.all_dead(super::CONSUMER) {
-                match self.try_send(msg) {
-                    Err(TrySendError::Full(_)) => {}
-                    other => return other,
+            if !repaired {
+                if let Some(pid) = self.q.all_dead(super::CONSUMER) {
+                    match self.try_send(msg) {
+                        Err(TrySendError::Full(_)) => {}
+                        other => return other,
+                    }
+                    return fail(Error::new(
+                        ErrorKind::PeerDied,
+                        CALL,
+                        context(self.q.offset),
+                        format!("the queue is full and its consumers are dead (pid {pid}, ...)"),
+                    ));
                 }
-                return fail(Error::new(
-                    ErrorKind::PeerDied,
-                    CALL,
-                    context(self.q.offset),
-                    format!("the queue is full and its consumers are dead (pid {pid}, ...)"),
-                ));
             }
             if wait::remaining(deadline) == Some(Duration::ZERO) {
                 return fail(Error::new(
@@ -231,6 +242,13 @@ impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
                     "the queue stayed full",
                 ));
             }
+            // After a repair, check again at the next poll, up to MAX_AGAIN times in a row;
+            // then back to one check every CHECK_EVERY polls.
+            again = if repaired && again < wait::MAX_AGAIN {
+                again + 1
+            } else {
+                0
+            };
         }
     }
 

@@ -91,8 +91,12 @@
 //! ## Hostile peers
 //! `slots`, `slot_size` and the policy are read once at open and checked against the header.
 //! After that, a stamp is only compared with the number a subscriber expects; a stamp of a
-//! later lap must name a message of the same slot below 2^62, and `head` must be below 2^62,
-//! else the receive fails with [`ErrorKind::Corrupt`]. A length
+//! later lap must name a message of the same slot below 2^62 and not past `head` (a
+//! publisher stores `head = m` before it stamps message `m`), and `head` must be below 2^62,
+//! else the receive fails with [`ErrorKind::Corrupt`]; so a scribbled stamp cannot move a
+//! cursor past what was published. A waiting subscriber also checks that its cursor is at
+//! most `head + 1` (`Corrupt` otherwise: it would wait for messages that are not coming).
+//! A length
 //! is read once and must be at most `slot_size` (unless the slot was being overwritten,
 //! which is a loss); slot indices are always masked. `parked`, `wake` and the pid table only
 //! decide whom to wake or which pid to check. So a peer that scribbles over the channel can

@@ -47,6 +47,11 @@ impl<R: Deref<Target = Region<ReadWrite>>> Publisher<R> {
         p.next = p.w.newest(CALL)?;
         // Release: a late joiner that reads head sees the slot it names.
         p.w.u64(HEAD).store(p.next, Ordering::Release);
+        // Release fence: orders the head store before the (Relaxed) odd stamp of our first
+        // loan, so a subscriber that sees that stamp sees head at least at its message
+        // (the later loans follow notify's SeqCst fence). Subscribers rely on it to tell a
+        // scribbled stamp from a lap (a stamp never names a message past head).
+        fence(Ordering::Release);
         Ok(p)
     }
 

@@ -271,18 +271,22 @@ impl<R: Deref<Target = Region<A>>, A: Access> Subscriber<R, A> {
             // A later lap: the slot holds (or is receiving) message m.
             let m = (stamp - 1) / 2;
             let mask = self.w.slots as u64 - 1;
-            // Acquire: pairs with the publisher's Release store of head.
+            // Acquire: pairs with the publisher's Release store of head. Loaded after the
+            // stamp, it is at least m: a publisher stores `head = m` before it stamps
+            // message m, and a Release (the commit's store, the fence of the previous
+            // notify, or the one in Publisher::open_in) separates the two, which our
+            // Acquire load of the stamp pairs with.
             let head = self.w.load(HEAD, Ordering::Acquire);
-            if m > MAX_SEQ || head > MAX_SEQ || (m ^ c) & mask != 0 {
+            if m > MAX_SEQ || head > MAX_SEQ || (m ^ c) & mask != 0 || m > head {
                 return Err(corrupt(
                     CALL,
                     self.w.offset,
-                    format!("the slot of message {c} has stamp {stamp} (head {head})"),
+                    format!("the slot of message {c} has stamp {stamp} (head {head}; a correct channel's stamps name messages up to head)"),
                 ));
             }
             // m >= c + slots (same slot, later), so this is past c. Skip the slot the
             // publisher writes next as well: it is about to be overwritten.
-            let to = head.max(m) + 1 - self.w.slots as u64;
+            let to = head + 1 - self.w.slots as u64;
             self.skip(to - c);
         }
         Ok(None)
@@ -461,6 +465,22 @@ impl<R: Deref<Target = Region<A>>, A: Access> Waiter for Subscriber<R, A> {
     }
 
     fn check(&mut self) -> Result<Checked<Found>> {
+        // Our cursor against the channel's head: the cursor only moves to a message whose
+        // committed stamp we saw (Acquire; its publisher stored `head` >= that message
+        // before), to a lapped position computed from a `head` we read, or to at most
+        // `newest` at open. So `cursor <= head + 1`, with the head loaded now (it only
+        // grows). A cursor further ahead waits for messages that are not coming.
+        let head = self.w.load(HEAD, Ordering::Acquire);
+        if self.cursor > head.saturating_add(1) {
+            return Err(corrupt(
+                "Subscriber::recv",
+                self.w.offset,
+                format!(
+                    "head {head} is behind the cursor {} (a correct channel keeps cursor <= head + 1)",
+                    self.cursor
+                ),
+            ));
+        }
         // A dead publisher commits nothing more: if the slot is still empty after its
         // death, nothing will come.
         match dead_peer(self.w.u32(PUBLISHER_PID)) {

@@ -44,8 +44,12 @@
 //! The receiver loads a stamp once and compares it with `head + 1` (a number, never an
 //! index), then loads the length-and-tag word once and checks the tag and that the record
 //! ends inside the ring; anything else is [`ErrorKind::Corrupt`]. The sender checks `head`
-//! against its own `tail`. So nothing a peer writes can make either side access memory
-//! outside the ring.
+//! against its own `tail` (`head <= tail <= head + cap`, and `head` never goes back) when
+//! its cached copy says the ring is full, and at open. The receiver checks, at open and
+//! whenever a wait checks, that the `head` word holds its own copy and that `tail` is
+//! within a ring of it either way (`tail` may trail the stamps by the commit in flight).
+//! So nothing a peer writes can make either side access memory outside the ring, and
+//! indices further apart than the ring are errors, not waits for records that cannot come.
 
 use super::endpoint::{self, context, corrupt};
 use crate::error::{Error, ErrorKind, Result};

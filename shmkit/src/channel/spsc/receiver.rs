@@ -73,6 +73,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
             ));
         }
         r.head = head;
+        r.check_indices(CALL)?;
         r.w.u32(PARKED).store(0, Ordering::Relaxed);
         Ok(r)
     }
@@ -139,6 +140,31 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
                 }
             }
         }
+    }
+
+    /// Checks the channel's indices against our own copy of `head` (the slow path of a
+    /// wait, and open): the `head` word must hold our copy (we are its only writer), and
+    /// `tail` must be within a ring of it either way: `tail <= head + capacity` (the sender
+    /// never commits past the room it saw, and what it saw of `head` is at most ours), and
+    /// `head <= tail + capacity` (`tail` trails the stamps we followed by at most the one
+    /// commit whose stamp came before its `tail` store, which is smaller than the ring;
+    /// we read the stamps with Acquire, and that commit's `tail` store came after the
+    /// previous commit's).
+    fn check_indices(&self, call: &'static str) -> Result<()> {
+        // Relaxed: only compared (see above for why no ordering is needed).
+        let word = self.w.head().load(Ordering::Relaxed);
+        let tail = self.w.tail().load(Ordering::Relaxed);
+        let (head, cap) = (self.head, self.w.capacity as u64);
+        if word != head || tail > head.saturating_add(cap) || head > tail.saturating_add(cap) {
+            return Err(corrupt(
+                call,
+                self.w.offset,
+                format!(
+                    "indices out of range: head {word} (ours {head}), tail {tail}, capacity {cap} (a correct channel keeps head - capacity <= tail <= head + capacity)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn peer_died(&self, pid: u32) -> Error {
@@ -225,6 +251,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Waiter for Receiver<R> {
     }
 
     fn check(&mut self) -> Result<Checked<Found>> {
+        self.check_indices("Receiver::recv")?;
         // A dead process commits nothing more, so an empty ring after its death stays
         // empty: look once more after seeing the death.
         match dead_peer(self.w.u32(SENDER_PID)) {
