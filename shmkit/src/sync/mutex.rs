@@ -21,8 +21,7 @@ use super::{bytes_of, ShmSafe};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use crate::shm::Segment;
-use crate::sys::pthread::{self, PthreadMutex, EBUSY, EOWNERDEAD};
-use crate::sys::Errno;
+use crate::sys::pthread::{self, MutexError, PthreadMutex, EBUSY, EOWNERDEAD};
 use crate::Attachment;
 use std::fmt;
 use std::marker::PhantomData;
@@ -202,18 +201,18 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
 
     fn outcome(
         &self,
-        result: std::result::Result<(), Errno>,
+        result: std::result::Result<(), MutexError>,
         call: &'static str,
     ) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
         match result {
             Ok(()) => Ok(MutexGuard::new(self, false)),
-            Err(e) if e.raw() == EOWNERDEAD => {
+            Err(e) if e.raw() == Some(EOWNERDEAD) => {
                 Err(LockError::OwnerDied(MutexGuard::new(self, true)))
             }
-            Err(e) if e.raw() == EBUSY => Err(LockError::Failed(
-                Error::sys(call, self.context(), e).with_kind(ErrorKind::WouldBlock),
+            Err(e) if e.raw() == Some(EBUSY) => Err(LockError::Failed(
+                mutex_error(call, self.context(), e).with_kind(ErrorKind::WouldBlock),
             )),
-            Err(e) => Err(LockError::Failed(Error::sys(call, self.context(), e))),
+            Err(e) => Err(LockError::Failed(mutex_error(call, self.context(), e))),
         }
     }
 
@@ -349,7 +348,7 @@ impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> 
         }
         // SAFETY: this thread holds the mutex (the guard proves it); see RobustMutex::lock.
         unsafe { pthread::consistent(self.mutex.raw()) }
-            .map_err(|e| Error::sys("pthread_mutex_consistent", self.mutex.context(), e))?;
+            .map_err(|e| mutex_error("pthread_mutex_consistent", self.mutex.context(), e))?;
         self.inconsistent = false;
         Ok(())
     }
@@ -368,18 +367,17 @@ impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> 
     }
 
     fn release(&self) -> Result<()> {
-        self.mutex
-            .held
-            .store(false, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: this thread holds the mutex (the guard proves it), which lies in memory
         // that stays mapped while `self.mutex` is borrowed.
-        unsafe { pthread::unlock(self.mutex.raw()) }.map_err(|e| {
-            // Still held as far as we know: keep the mark.
-            self.mutex
-                .held
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            Error::sys("pthread_mutex_unlock", self.mutex.context(), e)
-        })
+        let result = unsafe { pthread::unlock(self.mutex.raw(), self.inconsistent) };
+        // Still on this thread's robust list (glibc did not unlink it, so the kernel and
+        // glibc may still write into it): keep the mark, so that the mapping is never
+        // detached. Unknown (no robust-list head): go by the result.
+        let linked = pthread::on_robust_list(self.mutex.raw()).unwrap_or(result.is_err());
+        self.mutex
+            .held
+            .store(linked, std::sync::atomic::Ordering::Relaxed);
+        result.map_err(|e| mutex_error("pthread_mutex_unlock", self.mutex.context(), e))
     }
 }
 
@@ -402,6 +400,20 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> DerefMut for MutexGuard<'
         // this guard; no other guard for this mutex can exist while this thread holds it
         // (a second lock by the same thread fails with EDEADLK).
         unsafe { &mut *self.mutex.data() }
+    }
+}
+
+/// The crate error for a failed mutex call: glibc's errno, or [`ErrorKind::Corrupt`] naming
+/// the word another process overwrote.
+pub(crate) fn mutex_error(call: &'static str, context: String, e: MutexError) -> Error {
+    match e {
+        MutexError::Sys(errno) => Error::sys(call, context, errno),
+        MutexError::Corrupt(what) => Error::new(
+            ErrorKind::Corrupt,
+            call,
+            context,
+            format!("the robust mutex was overwritten by another process: {what}"),
+        ),
     }
 }
 
