@@ -28,12 +28,12 @@
 //! [`ErrorKind::WriterDied`]. The next write starts from the odd `seq` and makes it even again.
 
 use super::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
+use super::mutex::mutex_error;
 use super::{bytes_of, ShmSafe};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use crate::shm::Segment;
 use crate::sys::pthread::{self, PthreadMutex, EBUSY, EOWNERDEAD};
-use super::mutex::mutex_error;
 use crate::Attachment;
 use std::fmt;
 use std::marker::PhantomData;

@@ -698,7 +698,11 @@ unsafe fn put_back(
     }
     // SAFETY: as above.
     let owner = unsafe { word32(mutex, OFF_OWNER) };
-    let want_owner = if inconsistent { OWNER_INCONSISTENT } else { tid };
+    let want_owner = if inconsistent {
+        OWNER_INCONSISTENT
+    } else {
+        tid
+    };
     let o = owner.load(Ordering::Relaxed);
     if o != want_owner {
         found.push(format!("__owner was {}", describe_owner(o)));
@@ -868,12 +872,22 @@ mod tests {
         let tid = this_tid();
         let (mut a, mut b) = (Heap::new(), Heap::new());
         assert_eq!(a.get(OFF_KIND), KIND);
-        assert_eq!((a.get(OFF_LOCK), a.get(OFF_OWNER), a.list()), (0, 0, (0, 0)));
+        assert_eq!(
+            (a.get(OFF_LOCK), a.get(OFF_OWNER), a.list()),
+            (0, 0, (0, 0))
+        );
         // SAFETY: a and b are initialised, alive, and this thread unlocks what it locks.
         unsafe {
             lock(a.ptr()).unwrap();
-            assert_eq!((a.get(OFF_LOCK), a.get(OFF_OWNER), a.get(OFF_COUNT)), (tid, tid, 1));
-            assert_eq!(a.list(), (head, head), "first entry: both neighbours are the head");
+            assert_eq!(
+                (a.get(OFF_LOCK), a.get(OFF_OWNER), a.get(OFF_COUNT)),
+                (tid, tid, 1)
+            );
+            assert_eq!(
+                a.list(),
+                (head, head),
+                "first entry: both neighbours are the head"
+            );
             lock(b.ptr()).unwrap();
             assert_eq!(b.list(), (head, entry(a.ptr())));
             assert_eq!(a.list(), (entry(b.ptr()), head));
@@ -907,7 +921,11 @@ mod tests {
             let p = m.ptr();
             // SAFETY: the mutex is initialised and alive; nothing is acquired on Corrupt.
             unsafe {
-                for what in [corrupt(lock(p)), corrupt(try_lock(p)), corrupt(lock_timeout(p, Duration::ZERO))] {
+                for what in [
+                    corrupt(lock(p)),
+                    corrupt(try_lock(p)),
+                    corrupt(lock_timeout(p, Duration::ZERO)),
+                ] {
                     assert!(what.contains(says), "{off}={value:#x}: {what}");
                 }
             }
@@ -932,10 +950,19 @@ mod tests {
             word64(p, OFF_NEXT).store(0x10, Ordering::Relaxed);
             word64(p, OFF_PREV).store(0, Ordering::Relaxed);
             let what = corrupt(unlock(p, false));
-            for says in ["__kind was 0x0", "__owner was 4242", "__list.__prev was 0x0", "__list.__next was 0x10", "unlocked"] {
+            for says in [
+                "__kind was 0x0",
+                "__owner was 4242",
+                "__list.__prev was 0x0",
+                "__list.__next was 0x10",
+                "unlocked",
+            ] {
                 assert!(what.contains(says), "{what}");
             }
-            assert_eq!((m.get(OFF_LOCK), m.get(OFF_OWNER), m.get(OFF_KIND)), (0, 0, KIND));
+            assert_eq!(
+                (m.get(OFF_LOCK), m.get(OFF_OWNER), m.get(OFF_KIND)),
+                (0, 0, KIND)
+            );
             assert_eq!(on_robust_list(p), Some(false));
             assert_eq!(std::ptr::read_volatile(head as *const usize), head);
             // Usable again.
