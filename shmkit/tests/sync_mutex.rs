@@ -322,6 +322,8 @@ const W_PREV: usize = 24;
 const W_NEXT: usize = 32;
 /// The `__kind` shmkit creates: robust (16) | error-checking (2) | process-shared (128).
 const KIND: u64 = 0x92;
+/// Words to write: `(offset in the pthread_mutex_t, value)`.
+type Words = &'static [(usize, u64)];
 
 /// The probe side of the tests below; false if `$SHMKIT_PROBE` names another op.
 fn hostile_probe() -> bool {
@@ -578,7 +580,7 @@ fn other_words_glibc_never_leaves_are_corrupt_in_every_call() {
     let seg = common::keyed_segment(4096, 0o600);
     let map = seg.attach().unwrap();
     let m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
-    let cases: [(&[(usize, u64)], &str); 6] = [
+    let cases: [(Words, &str); 6] = [
         (&[(W_LOCK, 0x8000_0000)], "FUTEX_WAITERS without an owner"),
         (
             &[(W_LOCK, 0x4000_0000 | 4242)],
@@ -650,7 +652,7 @@ fn words_of_a_held_mutex_overwritten_by_another_process_are_put_back_on_unlock()
     let seg = common::keyed_segment(4096, 0o600);
     let map = seg.attach().unwrap();
     let m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
-    let cases: [(&[(usize, u64)], &[&str]); 7] = [
+    let cases: [(Words, &[&str]); 7] = [
         (
             &[(W_NEXT, 0), (W_PREV, 0)],
             &["__list.__prev was 0x0", "__list.__next was 0x0"],

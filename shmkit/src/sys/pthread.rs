@@ -680,8 +680,8 @@ unsafe fn put_back(
     inconsistent: bool,
     found: &mut Vec<String>,
 ) {
-    // SAFETY (all word accesses below): per the caller's contract; this thread holds the
-    // mutex, so the values it stores are the ones glibc left there.
+    // SAFETY: per the caller's contract; this thread holds the mutex, so the values stored
+    // below are the ones glibc left there (the same holds for every word accessed below).
     let kind = unsafe { word32(mutex, OFF_KIND) };
     let k = kind.load(Ordering::Relaxed);
     if k != KIND {
