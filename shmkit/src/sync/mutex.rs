@@ -67,7 +67,7 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 /// |---|---|---|
 /// | `__kind` | exactly `0x92`: robust, error-checking, process-shared, no protocol or elision bits | the same |
 /// | `__lock` | 0; or `FUTEX_OWNER_DIED` (+ `FUTEX_WAITERS`) with thread id 0; or a thread id below `PID_MAX_LIMIT` (+ `FUTEX_WAITERS`) | this thread's id (+ `FUTEX_WAITERS`) |
-/// | `__owner` | 0 or `PTHREAD_MUTEX_NOTRECOVERABLE` when `__lock` is 0; not checked while another thread holds it or its owner died (glibc writes it after the lock word, so any value is transiently legitimate, and glibc reads it only once it holds the lock) | this thread's id, or `PTHREAD_MUTEX_INCONSISTENT` for an owner-died guard |
+/// | `__owner` | 0 or `PTHREAD_MUTEX_NOTRECOVERABLE` when `__lock` is 0 (another value is read again three times after yielding, `__owner` on both sides of `__lock`, since a thread locking or unlocking between the two loads shows a held mutex's owner beside a free lock word for a moment; only a value that stays is corrupt); not checked while another thread holds it or its owner died (glibc writes it after the lock word, so any value is transiently legitimate, and glibc reads it only once it holds the lock) | this thread's id, or `PTHREAD_MUTEX_INCONSISTENT` for an owner-died guard |
 /// | `__count` | 0 or 1 | 1 |
 /// | `__list.__prev`, `__list.__next` | not read by glibc's lock (it overwrites them) | the neighbours in this thread's robust list, which shmkit tracks per thread |
 ///

@@ -205,9 +205,14 @@ fn entry(mutex: *mut pthread_mutex_t) -> usize {
     mutex as usize + OFF_NEXT
 }
 
-fn this_tid() -> u32 {
+fn gettid() -> u32 {
     // SAFETY: gettid takes no arguments and cannot fail.
     (unsafe { libc::gettid() }) as u32
+}
+
+/// This thread's id, cached per thread.
+fn this_tid() -> u32 {
+    with_list(|l| l.tid).unwrap_or_else(gettid)
 }
 
 fn describe_lock(l: u32) -> String {
@@ -266,7 +271,8 @@ unsafe fn check_for_lock(mutex: *mut pthread_mutex_t) -> Result<(), MutexError> 
         // Unlocked: glibc's unlock resets `__owner` to 0 (or NOTRECOVERABLE) before it
         // releases the word. Any other value is not one of glibc's (and with a non-robust
         // `__kind`, glibc asserts on it).
-        if owner != 0 && owner != OWNER_NOTRECOVERABLE {
+        // SAFETY: per the caller's contract.
+        if owner != 0 && owner != OWNER_NOTRECOVERABLE && unsafe { owner_stays(mutex, owner) } {
             return Err(MutexError::Corrupt(format!(
                 "__owner is {} while __lock is 0 (unlocked); glibc leaves 0 or PTHREAD_MUTEX_NOTRECOVERABLE there",
                 describe_owner(owner)
@@ -286,6 +292,33 @@ unsafe fn check_for_lock(mutex: *mut pthread_mutex_t) -> Result<(), MutexError> 
         )));
     }
     Ok(())
+}
+
+/// Whether `__owner` really holds `owner` in an unlocked mutex, and not a value of a
+/// legitimate lock or unlock in another thread: the two words are not read together, so a
+/// thread that locked (lock word, then `__owner`) or unlocked (`__owner`, then lock word)
+/// between the loads shows `__owner` of a held mutex next to the lock word of a free one.
+/// A peer's value stays; a transient one goes: so the pair is read again, `__owner` on
+/// both sides of the lock word, after giving the other thread time to finish.
+///
+/// # Safety
+/// As for [`lock`].
+unsafe fn owner_stays(mutex: *mut pthread_mutex_t, owner: u32) -> bool {
+    for _ in 0..3 {
+        std::thread::yield_now();
+        // SAFETY: per the caller's contract.
+        let (o1, l, o2) = unsafe {
+            (
+                word32(mutex, OFF_OWNER).load(Ordering::Acquire),
+                word32(mutex, OFF_LOCK).load(Ordering::Acquire),
+                word32(mutex, OFF_OWNER).load(Ordering::Acquire),
+            )
+        };
+        if l != 0 || o1 != owner || o2 != owner {
+            return false;
+        }
+    }
+    true
 }
 
 fn check_kind(kind: u32) -> Result<(), MutexError> {
@@ -312,6 +345,9 @@ fn check_kind(kind: u32) -> Result<(), MutexError> {
 /// `e(i-1)` (the head for `e0`) and its `__prev` is `e(i+1)` (the head for `ek`): this is
 /// what [`unlock`] checks before glibc follows them.
 struct RobustList {
+    /// This thread's id (`gettid(2)` is a system call: asked once per thread, and again in
+    /// the child of a fork).
+    tid: u32,
     /// The address of this thread's `struct robust_list_head` (from `get_robust_list(2)`),
     /// 0 if unknown.
     head: usize,
@@ -332,6 +368,7 @@ thread_local! {
             let _ = unsafe { libc::pthread_atfork(None, None, Some(forget_after_fork)) };
         });
         RefCell::new(RobustList {
+            tid: gettid(),
             head: robust_list_head(),
             held: Vec::new(),
             foreign: false,
@@ -346,6 +383,7 @@ thread_local! {
 extern "C" fn forget_after_fork() {
     let _ = ROBUST.try_with(|l| {
         if let Ok(mut l) = l.try_borrow_mut() {
+            l.tid = gettid();
             l.held.clear();
             l.foreign = false;
         }
