@@ -1,6 +1,7 @@
 //! `RobustMutex` with real processes and real SIGKILL: holders killed inside the critical
 //! section, waiters blocked in a third process, not-recoverable mutexes, stopped holders,
-//! and pid namespaces.
+//! pid namespaces, and other processes overwriting the words of the `pthread_mutex_t`
+//! that glibc trusts (issue 10).
 
 mod common;
 mod sync_probe;
@@ -14,7 +15,9 @@ use sync_probe::Guarded;
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    sync_probe::probe_main();
+    if !hostile_probe() {
+        sync_probe::probe_main();
+    }
 }
 
 fn spawn(op: &str, key: Key) -> common::RunningProbe {
@@ -302,4 +305,554 @@ fn a_leaked_guard_keeps_the_segment_attached() {
     }
     assert_eq!(map.locks_held(), 0);
     map.detach().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10: words of the pthread_mutex_t overwritten by another process.
+// ---------------------------------------------------------------------------------------------
+
+/// Where the `pthread_mutex_t` of the mutex at offset 0 sits, and glibc's words in it
+/// (`struct __pthread_mutex_s` on 64-bit Linux).
+const PTHREAD_AT: usize = 64;
+const W_LOCK: usize = 0;
+const W_COUNT: usize = 4;
+const W_OWNER: usize = 8;
+const W_KIND: usize = 16;
+const W_PREV: usize = 24;
+const W_NEXT: usize = 32;
+/// The `__kind` shmkit creates: robust (16) | error-checking (2) | process-shared (128).
+const KIND: u64 = 0x92;
+/// Words to write: `(offset in the pthread_mutex_t, value)`.
+type Words = &'static [(usize, u64)];
+
+/// The probe side of the tests below; false if `$SHMKIT_PROBE` names another op.
+fn hostile_probe() -> bool {
+    let Ok(spec) = std::env::var("SHMKIT_PROBE") else {
+        return false;
+    };
+    let args: Vec<&str> = spec.split(' ').collect();
+    match args[0] {
+        // mutex-write KEY OFF=VALUE...: store words of the pthread_mutex_t (8 bytes at the
+        // list pointers' offsets, 4 elsewhere), then exit
+        "mutex-write" => {
+            let map = sync_probe_attach(args[1]);
+            for w in &args[2..] {
+                let (off, value) = w.split_once('=').expect("OFF=VALUE");
+                let off: usize = off.parse().unwrap();
+                let value = parse_u64(value);
+                let bytes = value.to_ne_bytes();
+                let len = if off == W_PREV || off == W_NEXT { 8 } else { 4 };
+                map.write_at(PTHREAD_AT + off, &bytes[..len]).unwrap();
+            }
+            sync_probe::say("written");
+        }
+        // mutex-call KEY lock|try_lock|lock_timeout: one call, report its outcome
+        "mutex-call" => {
+            let map = sync_probe_attach(args[1]);
+            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
+            let r = match args[2] {
+                "lock" => m.lock(),
+                "try_lock" => m.try_lock(),
+                "lock_timeout" => m.lock_timeout(Duration::from_millis(100)),
+                other => panic!("unknown call {other}"),
+            };
+            sync_probe::say(&describe(r));
+        }
+        // mutex-steps KEY: one call per line on stdin, each reported in one line:
+        // try | timed | lock | hold (lock_timeout, keep the guard) | release (unlock the
+        // held guard) | consistent (mark the held guard consistent)
+        "mutex-steps" => {
+            let map = sync_probe_attach(args[1]);
+            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
+            let mut held = None;
+            sync_probe::say("ready");
+            for line in std::io::stdin().lines() {
+                let line = line.unwrap();
+                let out = match line.trim() {
+                    "try" => describe(m.try_lock()),
+                    "timed" => describe(m.lock_timeout(Duration::from_millis(1))),
+                    "lock" => describe(m.lock()),
+                    "hold" => match m.lock_timeout(Duration::from_millis(1)) {
+                        Ok(g) => {
+                            held = Some(g);
+                            "ok".into()
+                        }
+                        Err(LockError::OwnerDied(g)) => {
+                            held = Some(g);
+                            "owner-died".into()
+                        }
+                        Err(LockError::Failed(e)) => format!("{:?}: {e}", e.kind()),
+                    },
+                    "release" => match held.take() {
+                        Some(g) => match g.unlock() {
+                            Ok(()) => "ok".into(),
+                            Err(e) => format!("{:?}: {e}", e.kind()),
+                        },
+                        None => "nothing held".into(),
+                    },
+                    "consistent" => match held.as_mut() {
+                        Some(g) => match g.mark_consistent() {
+                            Ok(()) => "ok".into(),
+                            Err(e) => format!("{:?}: {e}", e.kind()),
+                        },
+                        None => "nothing held".into(),
+                    },
+                    other => panic!("unknown step {other}"),
+                };
+                sync_probe::say(&out);
+            }
+            // stdin closed: exit (dropping a held guard unlocks it)
+        }
+        // mutex-scribble KEY SEED WORDS: forever, write a random 4-byte value (or put the
+        // original back, one time in four) into one of the pthread_mutex_t's 4-byte words
+        // listed in WORDS (word indexes 0..10, comma-separated), pausing 0..5000 spins
+        "mutex-scribble" => {
+            let map = sync_probe_attach(args[1]);
+            let mut rng = sync_probe::Rng(args[2].parse::<u64>().unwrap() | 1);
+            let words: Vec<usize> = args[3].split(',').map(|w| w.parse().unwrap()).collect();
+            let original = map.read_vec(PTHREAD_AT, 40).unwrap();
+            sync_probe::say("scribbling");
+            loop {
+                let at = 4 * words[rng.next() as usize % words.len()];
+                if rng.next() % 4 == 0 {
+                    map.write_at(PTHREAD_AT + at, &original[at..at + 4])
+                        .unwrap();
+                } else {
+                    map.write_at(PTHREAD_AT + at, &rng.next().to_ne_bytes()[..4])
+                        .unwrap();
+                }
+                for _ in 0..rng.next() % 5000 {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+        // mutex-victim KEY ITERS: try_lock and lock_timeout(300 µs) alternately, holding
+        // each lock for 2000 spins; report the outcomes
+        "mutex-victim" => {
+            let map = sync_probe_attach(args[1]);
+            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
+            let mut stats = std::collections::BTreeMap::<String, u64>::new();
+            for i in 0..args[2].parse::<u64>().unwrap() {
+                let r = if i % 2 == 0 {
+                    m.try_lock()
+                } else {
+                    m.lock_timeout(Duration::from_micros(300))
+                };
+                let out = match r {
+                    Ok(g) => {
+                        for _ in 0..2000 {
+                            std::hint::spin_loop();
+                        }
+                        match g.unlock() {
+                            Ok(()) => "ok".to_string(),
+                            Err(e) => format!("unlock {:?}", e.kind()),
+                        }
+                    }
+                    Err(LockError::OwnerDied(mut g)) => {
+                        let _ = g.mark_consistent();
+                        "owner-died".into()
+                    }
+                    Err(LockError::Failed(e)) => format!("{:?}", e.kind()),
+                };
+                *stats.entry(out).or_default() += 1;
+            }
+            sync_probe::say(&format!("done {stats:?}"));
+        }
+        _ => return false,
+    }
+    true
+}
+
+fn sync_probe_attach(key: &str) -> shmkit::Attachment {
+    Segment::open(key.parse().expect("probe key"))
+        .and_then(|s| s.attach())
+        .expect("attaching the test segment")
+}
+
+fn parse_u64(s: &str) -> u64 {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).unwrap(),
+        None => s.parse().unwrap(),
+    }
+}
+
+/// `ok`, `owner-died` (marked consistent and released), or `Kind: message`.
+fn describe<R: std::ops::Deref<Target = shmkit::Region>>(
+    r: Result<shmkit::sync::MutexGuard<'_, Guarded, R>, LockError<'_, Guarded, R>>,
+) -> String {
+    match r {
+        Ok(_) => "ok".into(),
+        Err(LockError::OwnerDied(mut g)) => {
+            let _ = g.mark_consistent();
+            "owner-died".into()
+        }
+        Err(LockError::Failed(e)) => format!("{:?}: {e}", e.kind()),
+    }
+}
+
+/// Has a separate process write `words` (`(offset in the pthread_mutex_t, value)`).
+fn peer_writes(key: Key, words: &[(usize, u64)]) {
+    let mut op = vec!["mutex-write".to_string(), key.to_string()];
+    op.extend(words.iter().map(|(o, v)| format!("{o}={v:#x}")));
+    let op: Vec<&str> = op.iter().map(String::as_str).collect();
+    let r = common::run_probe(&op, ProbeOptions::default());
+    assert_eq!(r.result(), "written");
+}
+
+/// Runs one call in a child process, so that an abort or a crash in glibc kills the child
+/// (observed here as a signal) and not the test harness. A child still blocked after a
+/// minute is a failure too (`wait_until` gives up).
+fn call_in_child(key: Key, call: &str) -> String {
+    let mut child = common::spawn_probe(
+        &["mutex-call", &key.to_string(), call],
+        ProbeOptions::default(),
+    );
+    common::wait_until(&format!("the child's {call} to return"), || {
+        child.child.try_wait().unwrap().is_some()
+    });
+    let status = child.child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        status.success(),
+        "{call}: the child died ({status:?}, signal {:?})",
+        status.signal()
+    );
+    child.finish()
+}
+
+fn word(map: &shmkit::Attachment, off: usize) -> u64 {
+    let mut b = [0u8; 8];
+    let len = if off == W_PREV || off == W_NEXT { 8 } else { 4 };
+    map.read_at(PTHREAD_AT + off, &mut b[..len]).unwrap();
+    u64::from_ne_bytes(b)
+}
+
+/// The issue's reproduction: another process writes `__kind = 0` and `__owner = 4242`
+/// into an unlocked mutex. `lock()` used to abort in glibc
+/// (`assert (mutex->__data.__owner == 0)`, SIGABRT); `try_lock` and `lock_timeout`
+/// used to succeed on what had become a plain, non-robust mutex.
+#[test]
+fn kind_0_and_owner_4242_from_another_process_give_corrupt_not_sigabrt() {
+    let seg = common::keyed_segment(4096, 0o600);
+    let map = seg.attach().unwrap();
+    let m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
+    assert_eq!(word(&map, W_KIND), KIND, "the kind shmkit creates");
+    peer_writes(seg.key(), &[(W_KIND, 0), (W_OWNER, 4242)]);
+    for call in ["lock", "try_lock", "lock_timeout"] {
+        let out = call_in_child(seg.key(), call);
+        assert!(out.starts_with("Corrupt: "), "{call}: {out}");
+        assert!(out.contains("__kind is 0x0"), "{call}: {out}");
+    }
+    // In this process too (try_lock and lock_timeout cannot abort even in glibc).
+    let e = m.try_lock().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+    let e = m.lock_timeout(Duration::from_millis(1)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+    // No process got a plain, non-robust lock: a holder cannot start holding.
+    let mut holder = spawn("mutex-hold", seg.key());
+    let line = holder.next_result();
+    assert!(line.starts_with("lock failed: "), "{line}");
+    assert!(
+        line.contains("Corrupt") || line.contains("overwritten"),
+        "{line}"
+    );
+    // With only the kind put back, __owner = 4242 in an unlocked mutex is still refused.
+    peer_writes(seg.key(), &[(W_KIND, KIND)]);
+    let out = call_in_child(seg.key(), "lock");
+    assert!(out.contains("__owner is 4242 while __lock is 0"), "{out}");
+    // Words put back: the robust mutex works again, and a killed holder is OwnerDied.
+    peer_writes(seg.key(), &[(W_OWNER, 0)]);
+    let mut holder = spawn("mutex-hold", seg.key());
+    assert_eq!(holder.next_result(), "holding");
+    holder.kill();
+    let mut g = m.lock().unwrap_err().into_owner_died().expect("owner died");
+    g[1] = g[0];
+    g.mark_consistent().unwrap();
+}
+
+/// Every other value glibc never leaves in an unlocked mutex, written by another process:
+/// each call refuses it with `Corrupt` naming the word, instead of waiting forever (a
+/// `FUTEX_WAITERS` bit without an owner, a thread id no thread can have), taking a plain
+/// mutex (`__kind` without the process-shared bit: lockers in different processes would
+/// sleep on different futex keys), or a recursive-looking count.
+#[test]
+fn other_words_glibc_never_leaves_are_corrupt_in_every_call() {
+    let seg = common::keyed_segment(4096, 0o600);
+    let map = seg.attach().unwrap();
+    let m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
+    let cases: [(Words, &str); 6] = [
+        (&[(W_LOCK, 0x8000_0000)], "FUTEX_WAITERS without an owner"),
+        (
+            &[(W_LOCK, 0x4000_0000 | 4242)],
+            "FUTEX_OWNER_DIED together with a thread id",
+        ),
+        (&[(W_LOCK, 0x3fff_ffff)], "PID_MAX_LIMIT"),
+        (&[(W_KIND, KIND & !128)], "__kind is 0x12"),
+        (&[(W_KIND, KIND | 32)], "__kind is 0xb2"),
+        (&[(W_COUNT, 7)], "__count is 7"),
+    ];
+    for (words, says) in cases {
+        peer_writes(seg.key(), words);
+        for call in ["lock", "try_lock", "lock_timeout"] {
+            let out = call_in_child(seg.key(), call);
+            assert!(
+                out.starts_with("Corrupt: ") && out.contains(says),
+                "{words:?} {call}: {out}"
+            );
+        }
+        let e = m.try_lock().unwrap_err();
+        assert!(
+            e.kind() == ErrorKind::Corrupt && e.to_string().contains(says),
+            "{e}"
+        );
+        // Put glibc's values back: usable again.
+        peer_writes(
+            seg.key(),
+            &[(W_LOCK, 0), (W_KIND, KIND), (W_COUNT, 1), (W_OWNER, 0)],
+        );
+        drop(m.try_lock().expect("usable after the words are put back"));
+    }
+    // Values glibc does leave are not corrupt: a not-recoverable mark in an unlocked mutex.
+    peer_writes(seg.key(), &[(W_OWNER, 0x7fff_fffe)]);
+    assert_eq!(
+        call_in_child(seg.key(), "try_lock").split(':').next(),
+        Some("NotRecoverable")
+    );
+}
+
+/// Sends `step` to a `mutex-steps` probe and returns its answer.
+fn step(p: &mut common::RunningProbe, step: &str) -> String {
+    use std::io::Write;
+    let stdin = p.child.stdin.as_mut().unwrap();
+    writeln!(stdin, "{step}").unwrap();
+    stdin.flush().unwrap();
+    p.next_result()
+}
+
+/// Ends a `mutex-steps` probe and checks that it exited normally (not by a signal).
+fn end_steps(mut p: common::RunningProbe, what: &str) {
+    drop(p.child.stdin.take());
+    let status = p.child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        status.success(),
+        "{what}: the probe died ({status:?}, signal {:?})",
+        status.signal()
+    );
+}
+
+/// Another process overwrites words of a mutex that a child process holds, and the child
+/// unlocks. The robust-list pointers used to be followed by glibc's unlock (SIGSEGV on
+/// NULL or garbage), a non-robust `__kind` made glibc unlock without unlinking the mutex
+/// from the robust list, a cleared `__lock` made it refuse (EPERM). Now each is reported
+/// as `Corrupt` naming the word, glibc's values are put back, the mutex is unlocked, and
+/// both the mutex and the child's robust list keep working (a later kill is OwnerDied).
+#[test]
+fn words_of_a_held_mutex_overwritten_by_another_process_are_put_back_on_unlock() {
+    let seg = common::keyed_segment(4096, 0o600);
+    let map = seg.attach().unwrap();
+    let m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
+    let cases: [(Words, &[&str]); 7] = [
+        (
+            &[(W_NEXT, 0), (W_PREV, 0)],
+            &["__list.__prev was 0x0", "__list.__next was 0x0"],
+        ),
+        (
+            &[(W_NEXT, 0x5151_5151_5151_5150)],
+            &["__list.__next was 0x5151515151515150"],
+        ),
+        (
+            &[(W_PREV, 0xdead_beef_0000)],
+            &["__list.__prev was 0xdeadbeef0000"],
+        ),
+        (&[(W_KIND, 0)], &["__kind was 0x0"]),
+        (&[(W_KIND, KIND | 64)], &["__kind was 0xd2"]),
+        (
+            &[(W_OWNER, 4242), (W_COUNT, 9)],
+            &["__owner was 4242", "__count was 9"],
+        ),
+        (&[(W_LOCK, 0)], &["__lock was 0x00000000"]),
+    ];
+    for (words, says) in cases {
+        let mut p = common::spawn_probe(
+            &["mutex-steps", &seg.key().to_string()],
+            ProbeOptions::default(),
+        );
+        assert_eq!(p.next_result(), "ready");
+        assert_eq!(step(&mut p, "hold"), "ok");
+        peer_writes(seg.key(), words);
+        let out = step(&mut p, "release");
+        assert!(out.starts_with("Corrupt: "), "{words:?}: {out}");
+        for s in says {
+            assert!(out.contains(s), "{words:?}: {out}");
+        }
+        assert!(out.contains("unlocked"), "{out}");
+        // Released with glibc's words.
+        assert_eq!(word(&map, W_LOCK), 0, "{words:?}");
+        assert_eq!(word(&map, W_KIND), KIND, "{words:?}");
+        assert_eq!(
+            (word(&map, W_PREV), word(&map, W_NEXT)),
+            (0, 0),
+            "{words:?}: unlinked"
+        );
+        // The child's robust list is intact: it locks again, and its death is OwnerDied.
+        assert_eq!(step(&mut p, "hold"), "ok", "{words:?}");
+        p.kill();
+        let mut g = m.lock().unwrap_err().into_owner_died().expect("owner died");
+        g.mark_consistent().unwrap();
+    }
+}
+
+/// The SIGSEGV of a random-word scribble, narrowed down: `__kind` rewritten to a
+/// non-robust type, the mutex locked (glibc's plain path: not linked into the robust list,
+/// list pointers left NULL by the last unlock), `__kind` put back, then unlocked: glibc's
+/// robust unlock unlinked a mutex that was never linked and wrote through `NULL - 8`.
+/// Now the lock is refused, so the unlock never happens.
+#[test]
+fn kind_rewritten_between_lock_and_unlock_no_longer_segfaults_the_unlocker() {
+    let seg = common::keyed_segment(4096, 0o600);
+    let map = seg.attach().unwrap();
+    let _m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
+    let mut p = common::spawn_probe(
+        &["mutex-steps", &seg.key().to_string()],
+        ProbeOptions::default(),
+    );
+    assert_eq!(p.next_result(), "ready");
+    assert_eq!(step(&mut p, "hold"), "ok");
+    assert_eq!(step(&mut p, "release"), "ok");
+    assert_eq!((word(&map, W_PREV), word(&map, W_NEXT)), (0, 0));
+    peer_writes(seg.key(), &[(W_KIND, 0)]);
+    let out = step(&mut p, "hold");
+    assert!(
+        out.starts_with("Corrupt: ") && out.contains("__kind is 0x0"),
+        "{out}"
+    );
+    peer_writes(seg.key(), &[(W_KIND, KIND)]);
+    assert_eq!(step(&mut p, "release"), "nothing held");
+    assert_eq!(step(&mut p, "hold"), "ok");
+    assert_eq!(step(&mut p, "release"), "ok");
+    end_steps(p, "the unlocker");
+}
+
+/// Random words written over the whole `pthread_mutex_t` (lock words, `__kind`, list
+/// pointers) by this test through its own attachment, between the calls of a child
+/// process that locks, holds and unlocks: a scribble made while no call is in progress is
+/// always caught. The child never dies of a signal and never hangs (it uses deadlines),
+/// and every outcome is a success or a typed error.
+#[test]
+fn random_words_written_between_calls_never_crash_the_locker() {
+    let seg = common::keyed_segment(4096, 0o600);
+    let map = seg.attach().unwrap();
+    let _m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
+    let original = map.read_vec(PTHREAD_AT, 40).unwrap();
+    let seed = common::random_u64() | 1;
+    let mut rng = sync_probe::Rng(seed);
+    let mut p = common::spawn_probe(
+        &["mutex-steps", &seg.key().to_string()],
+        ProbeOptions::default(),
+    );
+    assert_eq!(p.next_result(), "ready");
+    let mut outcomes = std::collections::BTreeMap::<String, u64>::new();
+    let mut holding = false;
+    for round in 0..3000 {
+        // Scribble 1 to 3 random 4-byte words, or put glibc's values back (the whole
+        // pthread_mutex_t as created, unless the child holds it).
+        if !holding && rng.next() % 4 == 0 {
+            map.write_at(PTHREAD_AT, &original).unwrap();
+        } else {
+            for _ in 0..1 + rng.next() % 3 {
+                let at = 4 * (rng.next() as usize % 10);
+                map.write_at(PTHREAD_AT + at, &rng.next().to_ne_bytes()[..4])
+                    .unwrap();
+            }
+        }
+        let op = if holding {
+            "release"
+        } else {
+            ["try", "timed", "hold", "hold"][rng.next() as usize % 4]
+        };
+        let out = step(&mut p, op);
+        let kind = out.split(':').next().unwrap().to_string();
+        assert!(
+            matches!(
+                kind.as_str(),
+                "ok" | "owner-died"
+                    | "Corrupt"
+                    | "WouldBlock"
+                    | "TimedOut"
+                    | "NotRecoverable"
+                    | "Deadlock"
+            ),
+            "round {round} (seed {seed}) {op}: {out}"
+        );
+        if op == "hold" && (kind == "ok" || kind == "owner-died") {
+            holding = true;
+        } else if op == "release" {
+            holding = false;
+        }
+        *outcomes.entry(format!("{op} {kind}")).or_default() += 1;
+    }
+    end_steps(p, "the locker");
+    eprintln!("random words between calls (seed {seed}): {outcomes:?}");
+    assert!(
+        outcomes.keys().any(|k| k.ends_with("Corrupt")),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.keys().any(|k| k == "release Corrupt"),
+        "{outcomes:?}"
+    );
+}
+
+/// Not a pass/fail test: the experiment behind the issue's "a random-word scribble once
+/// killed a locker with SIGSEGV". A scribbler process writes random words into chosen words
+/// of the `pthread_mutex_t` *concurrently* with a locker process, which the checks cannot
+/// fully cover (a word rewritten between the check and glibc's read of it: see
+/// `RobustMutex`'s "Hostile peers"). Prints, per group of words, how many lockers finished
+/// and how many died by which signal (their stderr shows glibc's assertion, if any). Run
+/// with `SHMKIT_EXPERIMENT_RUNS=10 cargo test -p shmkit --test sync_mutex -- --ignored
+/// --nocapture concurrent_scribbler`.
+#[test]
+#[ignore = "experiment: measures crashes under a concurrent scribbler (see the doc comment)"]
+fn concurrent_scribbler_experiment() {
+    use std::os::unix::process::ExitStatusExt;
+    let runs: u64 = std::env::var("SHMKIT_EXPERIMENT_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let groups = [
+        ("__kind only", "4"),
+        ("list pointers only", "6,7,8,9"),
+        ("lock words only", "0,1,2,3"),
+        ("all words", "0,1,2,3,4,5,6,7,8,9"),
+    ];
+    for (name, words) in groups {
+        let mut deaths = std::collections::BTreeMap::<String, u64>::new();
+        for run in 0..runs {
+            let seg = common::keyed_segment(4096, 0o600);
+            let map = seg.attach().unwrap();
+            RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
+            let key = seg.key().to_string();
+            let seed = (run + 1).to_string();
+            let mut scribbler = common::spawn_probe(
+                &["mutex-scribble", &key, &seed, words],
+                ProbeOptions::default(),
+            );
+            assert_eq!(scribbler.next_result(), "scribbling");
+            let mut victim =
+                common::spawn_probe(&["mutex-victim", &key, "20000"], ProbeOptions::default());
+            common::wait_until("the victim to end", || {
+                victim.child.try_wait().unwrap().is_some()
+            });
+            let status = victim.child.wait().unwrap();
+            let outcome = match status.signal() {
+                Some(sig) => format!("signal {sig}"),
+                None => "finished".into(),
+            };
+            *deaths.entry(outcome).or_default() += 1;
+            scribbler.kill();
+        }
+        eprintln!("concurrent scribbler, {name}: {runs} lockers: {deaths:?}");
+        assert_eq!(deaths.values().sum::<u64>(), runs);
+    }
 }

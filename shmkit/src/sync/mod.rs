@@ -61,10 +61,12 @@
 //! as a number (sequence counters), never as an index, a length or a pointer, so a peer that
 //! scribbles over the headers, sequence words or lock words makes operations fail with
 //! errors (or wait, as a peer holding the lock would), never read or write outside the
-//! segment. One exception is glibc's own: a robust `pthread_mutex_t` stores this process's
-//! robust-list pointers inside the mutex while it is held, and glibc follows them on unlock;
-//! a peer that overwrites those two words of a mutex that this process holds can make glibc
-//! write through them. Only share robust mutexes with processes that may write the segment.
+//! segment. The robust `pthread_mutex_t` inside [`RobustMutex`] and [`SeqLock`] is glibc's,
+//! and glibc trusts its words (its type, its owner, and the robust-list pointers it follows
+//! on unlock): they are checked before every call, and a held mutex's are put back on
+//! unlock, so a scribble made between calls gives [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt);
+//! what a write racing a call can still do is listed under
+//! [Hostile peers](RobustMutex#hostile-peers).
 //!
 //! [`Region`]: crate::Region
 //! [`pthread_mutexattr_setrobust(3)`]: https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html

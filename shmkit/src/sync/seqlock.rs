@@ -28,6 +28,7 @@
 //! [`ErrorKind::WriterDied`]. The next write starts from the odd `seq` and makes it even again.
 
 use super::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
+use super::mutex::mutex_error;
 use super::{bytes_of, ShmSafe};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -74,7 +75,7 @@ impl Drop for WriterLock<'_> {
     fn drop(&mut self) {
         // SAFETY: this thread holds the mutex (it was locked when this value was made), in
         // memory that stays mapped for 'a (borrowed from the SeqLock).
-        let _ = unsafe { pthread::unlock(self.raw) };
+        let _ = unsafe { pthread::unlock(self.raw, false) };
     }
 }
 
@@ -198,14 +199,14 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
         };
         match locked {
             Ok(()) => {}
-            Err(e) if e.raw() == EOWNERDEAD => {
+            Err(e) if e.raw() == Some(EOWNERDEAD) => {
                 let held = WriterLock {
                     raw: self.raw(),
                     lifetime: PhantomData,
                 };
                 // SAFETY: as above; this thread holds the mutex.
                 unsafe { pthread::consistent(self.raw()) }
-                    .map_err(|e| Error::sys("pthread_mutex_consistent", self.context(), e))?;
+                    .map_err(|e| mutex_error("pthread_mutex_consistent", self.context(), e))?;
                 return Ok(held);
             }
             Err(e) => {
@@ -214,7 +215,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
                 } else {
                     "pthread_mutex_lock"
                 };
-                return Err(Error::sys(call, self.context(), e));
+                return Err(mutex_error(call, self.context(), e));
             }
         }
         Ok(WriterLock {
@@ -379,25 +380,25 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
         // SAFETY: as in `lock_writer`; the lock is released below on every path.
         let r = unsafe { pthread::try_lock(self.raw()) };
         match r {
-            Err(e) if e.raw() == EBUSY => return Ok(()),
+            Err(e) if e.raw() == Some(EBUSY) => return Ok(()),
             Ok(()) => {}
-            Err(e) if e.raw() == EOWNERDEAD => {
+            Err(e) if e.raw() == Some(EOWNERDEAD) => {
                 // The dead writer's state is in `seq` (odd): the mutex itself needs nothing.
                 // SAFETY: this thread holds the mutex.
                 let c = unsafe { pthread::consistent(self.raw()) };
                 if let Err(e) = c {
                     // SAFETY: this thread holds the mutex.
-                    let _ = unsafe { pthread::unlock(self.raw()) };
-                    return Err(Error::sys("pthread_mutex_consistent", self.context(), e));
+                    let _ = unsafe { pthread::unlock(self.raw(), true) };
+                    return Err(mutex_error("pthread_mutex_consistent", self.context(), e));
                 }
             }
-            Err(e) => return Err(Error::sys("pthread_mutex_trylock", self.context(), e)),
+            Err(e) => return Err(mutex_error("pthread_mutex_trylock", self.context(), e)),
         }
         // We hold the writer mutex, so no write is in progress: an odd `seq` is a dead
         // writer's.
         let odd = self.seq().load(Ordering::Acquire) & 1 != 0;
         // SAFETY: this thread holds the mutex.
-        let _ = unsafe { pthread::unlock(self.raw()) };
+        let _ = unsafe { pthread::unlock(self.raw(), false) };
         if odd {
             Err(Error::new(
                 ErrorKind::WriterDied,
