@@ -77,6 +77,7 @@
 mod condvar;
 pub(crate) mod header;
 mod mutex;
+mod robust;
 mod seqlock;
 
 pub use condvar::{Condvar, Event, EventToken, WaitTimeoutResult};

@@ -17,16 +17,17 @@
 //! [`ErrorKind::Deadlock`] instead of a hang.
 
 use super::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
+use super::robust::{Acquired, MutexError, RobustLock, MAX_HELD};
 use super::{bytes_of, ShmSafe};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use crate::shm::Segment;
-use crate::sys::pthread::{self, MutexError, PthreadMutex, EBUSY, EOWNERDEAD};
+use crate::sys::pthread::{self, PthreadMutex, EBUSY};
 use crate::Attachment;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const MAGIC: [u8; 8] = *b"shmkMUTX";
 /// Where the `pthread_mutex_t` sits in the structure.
@@ -260,6 +261,16 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
             .cast()
     }
 
+    /// The lock protocol's view of the mutex.
+    fn robust(&self) -> RobustLock<'_> {
+        // SAFETY: the mutex lies inside the region, aligned (checked when `self` was made),
+        // and was initialised by its creator (the state was ready). The region stays
+        // mapped while `self` is borrowed, and while this thread holds the lock: a guard
+        // borrows `self`, which holds the region, and a leaked guard marks the region so
+        // that it is never detached (see `Drop`).
+        unsafe { RobustLock::new(self.raw()) }
+    }
+
     fn data(&self) -> *mut T {
         self.region
             .as_mut_ptr()
@@ -273,14 +284,12 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
 
     fn outcome(
         &self,
-        result: std::result::Result<(), MutexError>,
+        result: std::result::Result<Acquired, MutexError>,
         call: &'static str,
     ) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
         match result {
-            Ok(()) => Ok(MutexGuard::new(self, false)),
-            Err(e) if e.raw() == Some(EOWNERDEAD) => {
-                Err(LockError::OwnerDied(MutexGuard::new(self, true)))
-            }
+            Ok(Acquired::Clean) => Ok(MutexGuard::new(self, false)),
+            Ok(Acquired::OwnerDied) => Err(LockError::OwnerDied(MutexGuard::new(self, true))),
             Err(e) if e.raw() == Some(EBUSY) => Err(LockError::Failed(
                 mutex_error(call, self.context(), e).with_kind(ErrorKind::WouldBlock),
             )),
@@ -290,25 +299,27 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
 
     /// Locks, waiting as long as another thread or process holds the lock.
     ///
+    /// While it waits, it checks every 50 ms that the thread named as
+    /// holder still exists: one that vanished without the kernel marking the lock (see
+    /// [Hostile peers](RobustMutex#hostile-peers)) counts as a holder that died.
+    ///
     /// # Errors
     /// - [`LockError::OwnerDied`] with the guard: the previous holder died holding the lock.
     /// - [`ErrorKind::NotRecoverable`]: an earlier owner-died guard was dropped without
     ///   [`mark_consistent`](MutexGuard::mark_consistent).
     /// - [`ErrorKind::Deadlock`]: this thread already holds it.
     /// - [`ErrorKind::Corrupt`]: another process overwrote a word of the mutex with a value
-    ///   glibc never leaves there (see [Hostile peers](RobustMutex#hostile-peers)); glibc
-    ///   was not called.
+    ///   no correct party leaves there (see [Hostile peers](RobustMutex#hostile-peers)).
+    /// - [`ErrorKind::LimitExceeded`]: this thread already holds 32 robust mutexes.
+    /// - [`ErrorKind::Unsupported`]: called from a signal handler that interrupted another
+    ///   lock or unlock on this thread, or glibc registered no robust list for the thread.
     ///
     /// # References
     /// - [`pthread_mutex_lock(3p)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
     /// - [`pthread_mutex_consistent(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
     #[doc(alias = "pthread_mutex_lock")]
     pub fn lock(&self) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
-        // SAFETY: the mutex lies inside the region, aligned (checked when `self` was made),
-        // and was initialised by its creator (the state was ready). The region stays mapped
-        // while the guard lives, since the guard borrows `self`, which holds the region.
-        let r = unsafe { pthread::lock(self.raw()) };
-        self.outcome(r, "pthread_mutex_lock")
+        self.outcome(self.robust().lock(), "RobustMutex::lock")
     }
 
     /// Locks if no one holds the lock, without waiting.
@@ -320,13 +331,11 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
     /// - [`pthread_mutex_trylock(3p)`](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)
     #[doc(alias = "pthread_mutex_trylock")]
     pub fn try_lock(&self) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
-        // SAFETY: as in `lock`.
-        let r = unsafe { pthread::try_lock(self.raw()) };
-        self.outcome(r, "pthread_mutex_trylock")
+        self.outcome(self.robust().try_lock(), "RobustMutex::try_lock")
     }
 
-    /// Locks, waiting at most `timeout` (`pthread_mutex_timedlock` with a `CLOCK_REALTIME`
-    /// deadline, so a change of the system clock moves it).
+    /// Locks, waiting at most `timeout` (measured on `CLOCK_MONOTONIC`): the call returns
+    /// by then, whatever other processes write into the mutex meanwhile.
     ///
     /// # Errors
     /// [`ErrorKind::TimedOut`] when the time runs out; otherwise as
@@ -339,9 +348,12 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
         &self,
         timeout: Duration,
     ) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
-        // SAFETY: as in `lock`.
-        let r = unsafe { pthread::lock_timeout(self.raw(), timeout) };
-        self.outcome(r, "pthread_mutex_timedlock")
+        let robust = self.robust();
+        let r = match Instant::now().checked_add(timeout) {
+            Some(deadline) => robust.lock_until(deadline),
+            None => robust.lock(),
+        };
+        self.outcome(r, "RobustMutex::lock_timeout")
     }
 }
 
@@ -421,9 +433,10 @@ impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> 
         if !self.inconsistent {
             return Ok(());
         }
-        // SAFETY: this thread holds the mutex (the guard proves it); see RobustMutex::lock.
-        unsafe { pthread::consistent(self.mutex.raw()) }
-            .map_err(|e| mutex_error("pthread_mutex_consistent", self.mutex.context(), e))?;
+        self.mutex
+            .robust()
+            .mark_consistent()
+            .map_err(|e| mutex_error("MutexGuard::mark_consistent", self.mutex.context(), e))?;
         self.inconsistent = false;
         Ok(())
     }
@@ -444,17 +457,15 @@ impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> 
     }
 
     fn release(&self) -> Result<()> {
-        // SAFETY: this thread holds the mutex (the guard proves it), which lies in memory
-        // that stays mapped while `self.mutex` is borrowed.
-        let result = unsafe { pthread::unlock(self.mutex.raw(), self.inconsistent) };
-        // Still on this thread's robust list (glibc did not unlink it, so the kernel and
-        // glibc may still write into it): keep the mark, so that the mapping is never
-        // detached. Unknown (no robust-list head): go by the result.
-        let linked = pthread::on_robust_list(self.mutex.raw()).unwrap_or(result.is_err());
-        self.mutex
-            .held
-            .store(linked, std::sync::atomic::Ordering::Relaxed);
-        result.map_err(|e| mutex_error("pthread_mutex_unlock", self.mutex.context(), e))
+        let robust = self.mutex.robust();
+        let result = robust.unlock(self.inconsistent);
+        // Still on this thread's robust list (the kernel may still write into it): keep the
+        // mark, so that the mapping is never detached.
+        self.mutex.held.store(
+            robust.held_by_this_thread(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        result.map_err(|e| mutex_error("MutexGuard::unlock", self.mutex.context(), e))
     }
 }
 
@@ -480,8 +491,9 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> DerefMut for MutexGuard<'
     }
 }
 
-/// The crate error for a failed mutex call: glibc's errno, or [`ErrorKind::Corrupt`] naming
-/// the word another process overwrote.
+/// The crate error for a failed mutex call: the error number glibc gives for the same
+/// outcome, [`ErrorKind::Corrupt`] naming the word another process overwrote, or why the call
+/// cannot be made.
 pub(crate) fn mutex_error(call: &'static str, context: String, e: MutexError) -> Error {
     match e {
         MutexError::Sys(errno) => Error::sys(call, context, errno),
@@ -490,6 +502,13 @@ pub(crate) fn mutex_error(call: &'static str, context: String, e: MutexError) ->
             call,
             context,
             format!("the robust mutex was overwritten by another process: {what}"),
+        ),
+        MutexError::Unsupported(why) => Error::new(ErrorKind::Unsupported, call, context, why),
+        MutexError::TooMany => Error::new(
+            ErrorKind::LimitExceeded,
+            call,
+            context,
+            format!("this thread already holds {MAX_HELD} robust mutexes"),
         ),
     }
 }
@@ -563,7 +582,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> fmt::Display for LockErro
         match self {
             LockError::OwnerDied(g) => write!(
                 f,
-                "pthread_mutex_lock(offset={}): the previous owner died holding the lock (EOWNERDEAD)",
+                "RobustMutex::lock(offset={}): the previous owner died holding the lock (EOWNERDEAD)",
                 g.mutex.offset
             ),
             LockError::Failed(e) => e.fmt(f),

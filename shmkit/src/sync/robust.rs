@@ -1,0 +1,827 @@
+//! The robust-mutex protocol behind [`RobustMutex`](super::RobustMutex) and the writer lock
+//! of [`SeqLock`](super::SeqLock): glibc 2.36's own algorithm for a robust, process-shared,
+//! error-checking `pthread_mutex_t` (`PTHREAD_MUTEX_ROBUST_ERRORCHECK_NP` with the
+//! process-shared bit; no priority inheritance or protection), re-implemented over atomics
+//! on the same words, so that no glibc code runs on memory another process may be rewriting.
+//!
+//! Sources followed: glibc's `nptl/pthread_mutex_lock.c` (`__pthread_mutex_lock_full`),
+//! `pthread_mutex_timedlock.c`, `pthread_mutex_trylock.c`, `pthread_mutex_unlock.c`
+//! (`__pthread_mutex_unlock_full`), `pthread_mutex_consistent.c`, and the list macros
+//! `ENQUEUE_MUTEX`/`DEQUEUE_MUTEX` of `nptl/descr.h`. A C program locking the same mutex
+//! with `pthread_mutex_lock` interoperates (tested against a gcc-built peer).
+//!
+//! # The words
+//!
+//! | word | value | written by |
+//! |---|---|---|
+//! | `__lock` | 0 (free); holder's thread id, with `FUTEX_WAITERS` (bit 31) once someone may sleep on it; `FUTEX_OWNER_DIED` (bit 30) with thread id 0 after its holder died | lockers (compare-and-swap), the holder's unlock (swap to 0), the kernel when the holder dies |
+//! | `__owner` | holder's thread id; 0 when free; `PTHREAD_MUTEX_INCONSISTENT` (`INT_MAX`) while an owner-died lock is not marked consistent; `PTHREAD_MUTEX_NOTRECOVERABLE` (`INT_MAX - 1`) for good after such a lock was unlocked | the holder |
+//! | `__count` | 1 once locked; 0 when found not recoverable | the holder |
+//! | `__nusers` | +1 per clean lock, -1 per unlock (drifts when holders die) | the holder |
+//! | `__kind` | `0x92` as `pthread_mutex_init` made it; never read to choose a path here | nobody after init |
+//! | `__list.__prev`, `__list.__next` | the holder's robust-list neighbours; 0 when free | the holder (and glibc, for its own neighbouring entries) |
+//!
+//! Lock: `list_op_pending` = this mutex; compare-and-swap `__lock` 0 → our id (plus
+//! `FUTEX_WAITERS` once we have waited, as glibc's `assume_other_futex_waiters`); an
+//! owner-died word is taken over the same way and gives [`Acquired::OwnerDied`] with
+//! `__owner = PTHREAD_MUTEX_INCONSISTENT`; otherwise set `FUTEX_WAITERS` and `FUTEX_WAIT`
+//! (shared) on the word. Once acquired: `__owner == PTHREAD_MUTEX_NOTRECOVERABLE` means
+//! release again and fail with `ENOTRECOVERABLE`; else `__count = 1`, link the mutex at the
+//! head of this thread's robust list, clear `list_op_pending`, `__owner = id`, `__nusers += 1`.
+//!
+//! Unlock: `list_op_pending` = this mutex, unlink it, `__owner` = 0 (or
+//! `PTHREAD_MUTEX_NOTRECOVERABLE` for an owner-died lock never marked consistent),
+//! `__nusers -= 1`, swap `__lock` to 0 (Release) and `FUTEX_WAKE` one waiter if
+//! `FUTEX_WAITERS` was set, clear `list_op_pending`.
+//!
+//! # The robust list, without following pointers from shared memory
+//!
+//! glibc registered each thread's `struct robust_list_head` with the kernel; when the thread
+//! dies, the kernel walks it (`head.list`, then each entry's `__next`) and marks every word
+//! that still holds the thread's id `FUTEX_OWNER_DIED`, and does the same for
+//! `list_op_pending`. Entries are the addresses of `__list.__next`, the lock word is
+//! `futex_offset` (-32) away (checked when the head is first used).
+//!
+//! glibc's `DEQUEUE_MUTEX` follows the unlocked mutex's `__next` and `__prev` and writes
+//! through them: a peer that rewrites them makes glibc write where the peer chose. Here
+//! every thread keeps a shadow of the entries it linked, oldest first, with what it wrote
+//! into each entry's `__next`. Unlinking walks from the head (in glibc's thread descriptor,
+//! private memory) using the shadow's `__next` for our entries: it never reads a pointer from
+//! a mutex of ours, so nothing a peer writes there is ever dereferenced. At every lock and
+//! unlock the `__next` of every mutex this thread still holds is rewritten from the shadow,
+//! so a peer that rewrites one can hide this thread's other held mutexes from the kernel's
+//! death walk only until this thread's next call (the window: if the thread dies in it, the
+//! hidden mutexes keep its dead id instead of `FUTEX_OWNER_DIED`, and the next locker
+//! finds them through the liveness check below, up to [`LIVENESS_PERIOD`] later).
+//!
+//! Entries that this module did not link (robust mutexes this thread locked through glibc
+//! directly) are stepped over as glibc would: their `__next` is read from their memory, and
+//! an entry of ours whose shadow `__next` names one of them is read from memory too (glibc
+//! rewrites it when it unlinks its mutex). Only while such a mutex is held, a peer that can
+//! write *that* mutex's words (or ours, next to it) can make the walk follow its pointers,
+//! as it could make glibc's own unlock do.
+//!
+//! # Words from other processes
+//!
+//! Every word is loaded once per use into a local and validated: a lock word no correct
+//! party writes (`FUTEX_WAITERS` with no owner, `FUTEX_OWNER_DIED` with a thread id, a
+//! thread id at or above `PID_MAX_LIMIT`), a `__kind` other than the one created, an
+//! `__owner` other than 0 or `PTHREAD_MUTEX_NOTRECOVERABLE` in a mutex just acquired free, or
+//! a `__count` above 1, gives [`MutexError::Corrupt`] naming the word (a lock acquired to read
+//! them is released again). Timed locks check their deadline at every turn of the loop and
+//! sleep at most until it, so a peer that keeps rewriting the word cannot keep them past it.
+//! A lock word naming a thread that does not exist (checked every [`LIVENESS_PERIOD`] of
+//! waiting, with `kill(tid, 0)`) is taken over as owner-died, as the kernel would have marked
+//! it; so is one naming this thread while it does not hold the mutex.
+//!
+//! # Not supported
+//! - Locking or unlocking from a signal handler that interrupted a call of this module on
+//!   the same thread (the thread's shadow is in use: the call fails with
+//!   [`MutexError::Unsupported`]; and a handler that unlocks what the interrupted code
+//!   holds breaks mutual exclusion anyway). `fork` from such a handler leaves the child's
+//!   shadow stale.
+//! - More than [`MAX_HELD`] of these mutexes held by one thread at once.
+
+use crate::sys::pthread::{
+    self as raw, PthreadMutex, RobustHead, Words, EBUSY, EDEADLK, ENOTRECOVERABLE, EPERM,
+    ETIMEDOUT, FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, KIND, OWNER_INCONSISTENT,
+    OWNER_NOTRECOVERABLE, PID_MAX_LIMIT,
+};
+use crate::sys::{futex, process, Errno};
+use std::cell::RefCell;
+use std::sync::atomic::{compiler_fence, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// How many of these mutexes one thread can hold at once (the size of its shadow list,
+/// which lives in thread-local storage without a destructor, so that it is there even while
+/// other thread-locals are being destroyed).
+pub(crate) const MAX_HELD: usize = 32;
+
+/// How long a blocked lock waits between two checks that the thread named by the lock
+/// word still exists (the same period as the channels' liveness checks).
+pub(crate) const LIVENESS_PERIOD: Duration = Duration::from_millis(50);
+
+/// How many turns `try_lock` takes when the word keeps changing under its
+/// compare-and-swap before it reports the mutex busy.
+const TRY_TURNS: u32 = 64;
+
+/// The most entries walked in this thread's list (the kernel's `ROBUST_LIST_LIMIT`).
+const WALK_LIMIT: usize = 2048;
+
+/// How a lock ended, when it acquired the mutex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Acquired {
+    /// A clean lock.
+    Clean,
+    /// The previous holder died holding it (`EOWNERDEAD`): the caller holds it now, marked
+    /// inconsistent until [`RobustLock::mark_consistent`].
+    OwnerDied,
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MutexError {
+    /// glibc's error number for the same outcome: `EBUSY` (held, `try_lock`), `ETIMEDOUT`,
+    /// `EDEADLK` (this thread holds it), `ENOTRECOVERABLE`, `EPERM` (unlock of a mutex this
+    /// thread does not hold).
+    Sys(Errno),
+    /// A word holds a value no correct party leaves there: which word, what it holds, and
+    /// what was done about it.
+    Corrupt(String),
+    /// The call cannot be made on this thread (no robust list registered, or re-entered
+    /// from a signal handler): why.
+    Unsupported(String),
+    /// This thread already holds [`MAX_HELD`] of these mutexes.
+    TooMany,
+}
+
+impl MutexError {
+    fn sys(errno: i32) -> MutexError {
+        MutexError::Sys(Errno::from_raw(errno))
+    }
+
+    /// The error number, if that is what this is.
+    pub(crate) fn raw(&self) -> Option<i32> {
+        match self {
+            MutexError::Sys(e) => Some(e.raw()),
+            _ => None,
+        }
+    }
+}
+
+/// How long a lock may wait.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// Not at all (`try_lock`).
+    No,
+    /// As long as the holder lives.
+    Forever,
+    /// Until this instant.
+    Until(Instant),
+}
+
+/// One robust mutex, as seen by the protocol.
+pub(crate) struct RobustLock<'a> {
+    w: Words<'a>,
+}
+
+impl<'a> RobustLock<'a> {
+    /// The mutex at `mutex`.
+    ///
+    /// # Safety
+    /// `mutex` must point at a mutex initialised by `init_robust_shared` (in any process),
+    /// in memory that stays mapped for `'a` and, once this thread locks it, until this thread
+    /// has unlocked it or exited (the kernel and later calls on this thread touch the words
+    /// of every mutex on the thread's robust list).
+    pub(crate) unsafe fn new(mutex: *mut PthreadMutex) -> Self {
+        RobustLock {
+            // SAFETY: per the caller's contract; this module only accesses the words
+            // atomically.
+            w: unsafe { raw::words(mutex) },
+        }
+    }
+
+    /// Locks, waiting as long as a live thread holds it.
+    ///
+    /// # Errors
+    /// As [`MutexError`]: `EDEADLK`, `ENOTRECOVERABLE`, `Corrupt`, `Unsupported`, `TooMany`.
+    pub(crate) fn lock(&self) -> Result<Acquired, MutexError> {
+        with_thread(|t| t.lock(&self.w, Wait::Forever))
+    }
+
+    /// Locks if free (or its holder died), without waiting.
+    ///
+    /// # Errors
+    /// `EBUSY` when held; otherwise as [`lock`](RobustLock::lock).
+    pub(crate) fn try_lock(&self) -> Result<Acquired, MutexError> {
+        with_thread(|t| t.lock(&self.w, Wait::No))
+    }
+
+    /// Locks, waiting until `deadline` at most.
+    ///
+    /// # Errors
+    /// `ETIMEDOUT` when the deadline passes; otherwise as [`lock`](RobustLock::lock).
+    pub(crate) fn lock_until(&self, deadline: Instant) -> Result<Acquired, MutexError> {
+        with_thread(|t| t.lock(&self.w, Wait::Until(deadline)))
+    }
+
+    /// Unlocks a mutex this thread holds; `inconsistent` for an owner-died lock never marked
+    /// consistent (the mutex then becomes not recoverable, as in glibc).
+    ///
+    /// # Errors
+    /// `EPERM` when this thread does not hold it (it did not lock it through this module);
+    /// `Corrupt` naming each word found rewritten while this thread held the lock: the words
+    /// were put back and the mutex unlocked all the same.
+    pub(crate) fn unlock(&self, inconsistent: bool) -> Result<(), MutexError> {
+        with_thread(|t| t.unlock(&self.w, inconsistent))
+    }
+
+    /// `pthread_mutex_consistent`: marks an owner-died lock this thread holds consistent
+    /// (`__owner` = this thread's id).
+    ///
+    /// # Errors
+    /// `Corrupt` (the lock stays inconsistent) when `__kind`, `__lock` or `__owner` holds
+    /// another value than this state leaves there.
+    pub(crate) fn mark_consistent(&self) -> Result<(), MutexError> {
+        with_thread(|t| {
+            let kind = self.w.kind.load(Ordering::Relaxed);
+            check_kind(kind)?;
+            let lock = self.w.lock.load(Ordering::Relaxed);
+            if lock & !FUTEX_WAITERS != t.tid {
+                return Err(MutexError::Corrupt(format!(
+                    "__lock is {} while this thread holds the mutex",
+                    describe_lock(lock)
+                )));
+            }
+            let owner = self.w.owner.load(Ordering::Relaxed);
+            if owner != OWNER_INCONSISTENT {
+                return Err(MutexError::Corrupt(format!(
+                    "__owner is {} while the mutex is inconsistent; glibc leaves PTHREAD_MUTEX_INCONSISTENT there",
+                    describe_owner(owner)
+                )));
+            }
+            self.w.owner.store(t.tid, Ordering::Relaxed);
+            Ok(())
+        })
+    }
+
+    /// Whether this thread holds the mutex (locked through this module, not yet unlocked).
+    pub(crate) fn held_by_this_thread(&self) -> bool {
+        let e = self.w.entry();
+        THREAD.with(|t| t.try_borrow().is_ok_and(|t| t.find(e).is_some()))
+    }
+}
+
+/// An entry of this thread's robust list that this module linked.
+#[derive(Clone, Copy)]
+struct Node {
+    /// The entry (the address of the mutex's `__list.__next`).
+    entry: usize,
+    /// What the entry's `__next` must hold: what this module wrote there. If it names an
+    /// entry this module did not link, glibc may have rewritten the word since (when it
+    /// unlinked that entry), and the word is read instead.
+    next: usize,
+}
+
+/// This thread's view of its robust list.
+struct ThreadList {
+    /// This thread's id (`gettid(2)` is a system call: asked once per thread, and again in
+    /// the child of a fork).
+    tid: u32,
+    /// The robust-list head glibc registered; `None` until first used (and after a fork).
+    head: Option<RobustHead>,
+    /// The entries this module linked and has not unlinked, oldest first.
+    held: [Node; MAX_HELD],
+    len: usize,
+}
+
+thread_local! {
+    /// No destructor (every field is `Copy`): usable until the thread's very end.
+    static THREAD: RefCell<ThreadList> = const {
+        RefCell::new(ThreadList {
+            tid: 0,
+            head: None,
+            held: [Node { entry: 0, next: 0 }; MAX_HELD],
+            len: 0,
+        })
+    };
+}
+
+/// Runs `f` on this thread's list, getting its head and id first if needed.
+fn with_thread<R>(
+    f: impl FnOnce(&mut ThreadList) -> Result<R, MutexError>,
+) -> Result<R, MutexError> {
+    THREAD.with(|t| {
+        let Ok(mut t) = t.try_borrow_mut() else {
+            return Err(MutexError::Unsupported(
+                "called while another robust-mutex call was in progress on this thread (from a signal handler?), which is not supported".into(),
+            ));
+        };
+        if t.head.is_none() {
+            static AT_FORK: std::sync::Once = std::sync::Once::new();
+            AT_FORK.call_once(|| {
+                // A failure (ENOMEM) leaves a child of fork with its parent's view: see the
+                // module docs (fork is then not supported while locks are held).
+                let _ = raw::at_fork_in_child(forget_after_fork);
+            });
+            let head = RobustHead::current().map_err(|e| {
+                MutexError::Unsupported(format!(
+                    "this thread has no robust list registered by glibc (get_robust_list: {})",
+                    e.name().unwrap_or("unknown error")
+                ))
+            })?;
+            t.tid = raw::gettid();
+            t.head = Some(head);
+        }
+        f(&mut t)
+    })
+}
+
+/// In the child of `fork(2)`: glibc empties the forking thread's robust list (the child
+/// holds none of the parent's locks) and the child's thread has a new id, so this thread's
+/// view is reset. A guard inherited by the child then is not one of its locks (`EPERM`).
+extern "C" fn forget_after_fork() {
+    THREAD.with(|t| {
+        if let Ok(mut t) = t.try_borrow_mut() {
+            t.tid = 0;
+            t.head = None;
+            t.len = 0;
+        }
+    });
+}
+
+impl ThreadList {
+    fn head(&self) -> RobustHead {
+        self.head.expect("with_thread sets the head first")
+    }
+
+    /// Where `entry` is in the shadow.
+    fn find(&self, entry: usize) -> Option<usize> {
+        self.held[..self.len].iter().rposition(|n| n.entry == entry)
+    }
+
+    /// Whether `next` is a value this module can vouch for: the head or one of its entries.
+    fn trusted(&self, next: usize, head: usize) -> bool {
+        next == head || self.find(next).is_some()
+    }
+
+    /// Our entry `i`'s `__next`: the shadow's, unless it names an entry glibc linked.
+    fn next_of(&mut self, i: usize, head: usize) -> usize {
+        let node = self.held[i];
+        if self.trusted(node.next, head) {
+            return node.next;
+        }
+        // SAFETY: our entry: a mutex this thread holds, mapped while held (RobustLock::new).
+        let (_, next) = unsafe { raw::links(node.entry) };
+        // glibc may have unlinked the entry named in the shadow, and written its successor
+        // here: the word is what glibc's list says (see the module docs for what this trusts).
+        let now = next.load(Ordering::Relaxed);
+        self.held[i].next = now;
+        now
+    }
+
+    /// Rewrites the `__next` of every entry this thread holds from the shadow (those whose
+    /// shadow names the head or another of our entries), so that a value a peer wrote there
+    /// hides none of them from the kernel's death walk after this call.
+    fn refresh(&self, head: usize) {
+        for node in &self.held[..self.len] {
+            if self.trusted(node.next, head) {
+                // SAFETY: our entry, held, mapped (RobustLock::new).
+                let (_, next) = unsafe { raw::links(node.entry) };
+                if next.load(Ordering::Relaxed) != node.next {
+                    next.store(node.next, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Stores `value` into the `__prev` of entry `at` (the head's `robust_prev`, one of our
+    /// entries, or one glibc linked), as glibc's list macros do.
+    fn set_prev_of(&self, at: usize, value: usize, head: RobustHead) {
+        if at == head.addr() {
+            head.set_prev(value);
+        } else if at != 0 && at % 8 == 0 {
+            // SAFETY: `at` is on this thread's list: one of our entries (held, mapped), or
+            // one glibc linked, which is a robust mutex this thread holds through glibc and
+            // whose memory its user keeps mapped while held, as glibc's own unlock requires.
+            let (prev, _) = unsafe { raw::links(at) };
+            prev.store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// Stores `value` into the `__next` of entry `at` (the head's `list`, one of our
+    /// entries, or one glibc linked), keeping the shadow in step.
+    fn set_next_of(&mut self, at: usize, value: usize, head: RobustHead) {
+        if at == head.addr() {
+            head.set_list(value);
+            return;
+        }
+        if let Some(j) = self.find(at) {
+            self.held[j].next = value;
+        }
+        // SAFETY: as in `set_prev_of`: `at` is on this thread's list.
+        let (_, next) = unsafe { raw::links(at) };
+        next.store(value, Ordering::Relaxed);
+    }
+
+    /// `ENQUEUE_MUTEX`: links the mutex at the head of the list.
+    fn enqueue(&mut self, w: &Words<'_>, head: RobustHead) {
+        let e = w.entry();
+        let first = head.list();
+        // The current first entry's `__prev` now names us (glibc: `next->__prev = entry`).
+        self.set_prev_of(first & !1, e, head);
+        w.next.store(first, Ordering::Relaxed);
+        w.prev.store(head.addr(), Ordering::Relaxed);
+        // The entry is complete before the head points at it (the kernel may walk the list
+        // at any instruction, if this thread dies).
+        compiler_fence(Ordering::SeqCst);
+        head.set_list(e);
+        self.held[self.len] = Node {
+            entry: e,
+            next: first,
+        };
+        self.len += 1;
+    }
+
+    /// The entry whose `__next` is `e` (the head if `e` is first), walking from the head
+    /// with the shadow; `None` if `e` is not reachable.
+    fn predecessor(&mut self, e: usize, head: RobustHead) -> Option<usize> {
+        let h = head.addr();
+        let mut prev = h;
+        let mut cur = head.list() & !1;
+        for _ in 0..WALK_LIMIT {
+            if cur == e {
+                return Some(prev);
+            }
+            if cur == h || cur == 0 || cur % 8 != 0 {
+                return None;
+            }
+            let next = match self.find(cur) {
+                Some(j) => self.next_of(j, h),
+                None => {
+                    // SAFETY: an entry this module did not link, reached through glibc's
+                    // own links: a robust mutex this thread holds through glibc, mapped
+                    // while held (as in `set_prev_of`). Read as glibc's unlock would.
+                    let (_, next) = unsafe { raw::links(cur) };
+                    next.load(Ordering::Relaxed)
+                }
+            };
+            prev = cur;
+            cur = next & !1;
+        }
+        None
+    }
+
+    /// `DEQUEUE_MUTEX` of our entry `i`, without reading its links from its memory (only
+    /// from the shadow). Returns whether the entry was found in the list.
+    fn dequeue(&mut self, i: usize, head: RobustHead) -> bool {
+        let e = self.held[i].entry;
+        let next = self.next_of(i, head.addr());
+        let prev = self.predecessor(e, head);
+        if let Some(prev) = prev {
+            self.set_prev_of(next & !1, prev, head);
+            self.set_next_of(prev, next, head);
+        }
+        // Out of the list before its own links are cleared.
+        compiler_fence(Ordering::SeqCst);
+        // SAFETY: our entry, held until the release that follows (RobustLock::new).
+        let (p, n) = unsafe { raw::links(e) };
+        p.store(0, Ordering::Relaxed);
+        n.store(0, Ordering::Relaxed);
+        self.held.copy_within(i + 1..self.len, i);
+        self.len -= 1;
+        prev.is_some()
+    }
+
+    /// Whether the list is exactly the shadow (no entry glibc linked): then every
+    /// neighbour of our entries is known.
+    fn pure(&self, head: RobustHead) -> bool {
+        let h = head.addr();
+        let newest = self.len.checked_sub(1).map_or(h, |i| self.held[i].entry);
+        head.list() == newest
+            && self.held[..self.len]
+                .iter()
+                .enumerate()
+                .all(|(i, n)| n.next == if i == 0 { h } else { self.held[i - 1].entry })
+    }
+
+    fn lock(&mut self, w: &Words<'_>, wait: Wait) -> Result<Acquired, MutexError> {
+        check_kind(w.kind.load(Ordering::Relaxed))?;
+        let head = self.head();
+        self.refresh(head.addr());
+        let e = w.entry();
+        if self.len == MAX_HELD {
+            return Err(if self.find(e).is_some() {
+                MutexError::sys(EDEADLK)
+            } else {
+                MutexError::TooMany
+            });
+        }
+        // The kernel handles a pending entry too if this thread dies from here on (a word
+        // acquired but not yet linked).
+        head.set_pending(e);
+        compiler_fence(Ordering::SeqCst);
+        let result = self.acquire(w, wait, head);
+        if result.is_err() {
+            compiler_fence(Ordering::SeqCst);
+            head.set_pending(0);
+        }
+        result
+    }
+
+    /// The lock loop of `__pthread_mutex_lock_full` (and its timed and try variants).
+    fn acquire(
+        &mut self,
+        w: &Words<'_>,
+        wait: Wait,
+        head: RobustHead,
+    ) -> Result<Acquired, MutexError> {
+        let id = self.tid;
+        let e = w.entry();
+        let mut old = w.lock.load(Ordering::Relaxed);
+        // glibc's `assume_other_futex_waiters`: once we slept, others may sleep too, so the
+        // word we leave must keep FUTEX_WAITERS (or a wake-up is lost).
+        let mut assume = 0;
+        let mut turns = 0u32;
+        let mut liveness_at: Option<Instant> = None;
+        loop {
+            if turns > 0 {
+                match wait {
+                    Wait::No if turns >= TRY_TURNS => return Err(MutexError::sys(EBUSY)),
+                    Wait::Until(deadline) if Instant::now() >= deadline => {
+                        return Err(MutexError::sys(ETIMEDOUT))
+                    }
+                    _ => {}
+                }
+            }
+            turns = turns.saturating_add(1);
+            check_lock_word(old)?;
+            if old == 0 {
+                // Acquire: pairs with the Release swap of the last unlock.
+                match w
+                    .lock
+                    .compare_exchange(0, id | assume, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => return self.acquired_clean(w, head),
+                    Err(now) => {
+                        old = now;
+                        continue;
+                    }
+                }
+            }
+            let holder = old & FUTEX_TID_MASK;
+            let ours = holder == id;
+            if old & FUTEX_OWNER_DIED != 0 || (ours && self.find(e).is_none()) {
+                // The kernel marked the holder dead; or the word names this thread, which
+                // does not hold the mutex: nobody does. Take it over as glibc does.
+                match self.take_over(w, old, assume, head) {
+                    Ok(acquired) => return Ok(acquired),
+                    Err(now) => {
+                        old = now;
+                        continue;
+                    }
+                }
+            }
+            if ours {
+                return Err(MutexError::sys(EDEADLK));
+            }
+            let deadline = match wait {
+                Wait::No => return Err(MutexError::sys(EBUSY)),
+                Wait::Forever => None,
+                Wait::Until(deadline) => Some(deadline),
+            };
+            if old & FUTEX_WAITERS == 0 {
+                if let Err(now) = w.lock.compare_exchange(
+                    old,
+                    old | FUTEX_WAITERS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    old = now;
+                    continue;
+                }
+                old |= FUTEX_WAITERS;
+            }
+            assume |= FUTEX_WAITERS;
+            let now = Instant::now();
+            let check_at = *liveness_at.get_or_insert(now + LIVENESS_PERIOD);
+            if now >= check_at {
+                liveness_at = Some(now + LIVENESS_PERIOD);
+                if !process::thread_exists(holder) {
+                    // Its holder is gone and the kernel did not mark the word (a list a
+                    // peer broke, or a word a peer wrote): what the kernel would have done.
+                    match self.take_over(w, old, assume, head) {
+                        Ok(acquired) => return Ok(acquired),
+                        Err(now) => {
+                            old = now;
+                            continue;
+                        }
+                    }
+                }
+            }
+            let mut sleep =
+                liveness_at.map_or(LIVENESS_PERIOD, |at| at.saturating_duration_since(now));
+            if let Some(deadline) = deadline {
+                sleep = sleep.min(deadline.saturating_duration_since(now));
+            }
+            if !sleep.is_zero() {
+                // Any outcome (woken, EAGAIN because the word changed, EINTR, the time ran
+                // out) leads to the same: look at the word again.
+                let _ = futex::wait(w.lock, old, Some(sleep));
+            }
+            old = w.lock.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Takes over a word `old` whose holder died (or is not holding it): our id, keeping
+    /// `FUTEX_WAITERS`. `Err` with the current word if it changed meanwhile.
+    fn take_over(
+        &mut self,
+        w: &Words<'_>,
+        old: u32,
+        assume: u32,
+        head: RobustHead,
+    ) -> Result<Acquired, u32> {
+        let new = self.tid | (old & FUTEX_WAITERS) | assume;
+        w.lock
+            .compare_exchange(old, new, Ordering::Acquire, Ordering::Relaxed)?;
+        w.count.store(1, Ordering::Relaxed);
+        // Inconsistent until the caller repairs the data and says so.
+        w.owner.store(OWNER_INCONSISTENT, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
+        self.enqueue(w, head);
+        compiler_fence(Ordering::SeqCst);
+        head.set_pending(0);
+        // `__nusers` is not counted up: the dead holder's count stays (as in glibc).
+        Ok(Acquired::OwnerDied)
+    }
+
+    /// The end of a clean acquisition: the state checks glibc makes, and ours.
+    fn acquired_clean(&mut self, w: &Words<'_>, head: RobustHead) -> Result<Acquired, MutexError> {
+        let id = self.tid;
+        let owner = w.owner.load(Ordering::Relaxed);
+        if owner == OWNER_NOTRECOVERABLE {
+            w.count.store(0, Ordering::Relaxed);
+            release(w.lock, id);
+            return Err(MutexError::sys(ENOTRECOVERABLE));
+        }
+        let count = w.count.load(Ordering::Relaxed);
+        let corrupt = if owner != 0 {
+            Some(format!(
+                "__owner is {} while __lock is 0 (unlocked); glibc leaves 0 or PTHREAD_MUTEX_NOTRECOVERABLE there",
+                describe_owner(owner)
+            ))
+        } else if count > 1 {
+            Some(format!(
+                "__count is {count}; glibc sets 1 on lock and 0 when not recoverable (this mutex is not recursive)"
+            ))
+        } else {
+            None
+        };
+        if let Some(what) = corrupt {
+            release(w.lock, id);
+            return Err(MutexError::Corrupt(format!(
+                "{what}; the lock was released again"
+            )));
+        }
+        w.count.store(1, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
+        self.enqueue(w, head);
+        compiler_fence(Ordering::SeqCst);
+        head.set_pending(0);
+        w.owner.store(id, Ordering::Relaxed);
+        let users = w.nusers.load(Ordering::Relaxed);
+        w.nusers.store(users.wrapping_add(1), Ordering::Relaxed);
+        Ok(Acquired::Clean)
+    }
+
+    fn unlock(&mut self, w: &Words<'_>, inconsistent: bool) -> Result<(), MutexError> {
+        let e = w.entry();
+        let Some(i) = self.find(e) else {
+            // Not locked by this thread through this module (a guard inherited across
+            // fork): glibc would refuse too; repairing its words would steal the lock.
+            return Err(MutexError::sys(EPERM));
+        };
+        let id = self.tid;
+        let head = self.head();
+        // This thread holds the lock, so it knows what every word must hold: each is read
+        // once, a different value noted (and put back where the next holder reads it).
+        let mut found = Vec::new();
+        let kind = w.kind.load(Ordering::Relaxed);
+        if kind != KIND {
+            found.push(format!("__kind was {kind:#x}"));
+            w.kind.store(KIND, Ordering::Relaxed);
+        }
+        let lock = w.lock.load(Ordering::Relaxed);
+        let mine = lock & !FUTEX_WAITERS == id;
+        if !mine {
+            found.push(format!("__lock was {}", describe_lock(lock)));
+        }
+        let want_owner = if inconsistent { OWNER_INCONSISTENT } else { id };
+        let owner = w.owner.load(Ordering::Relaxed);
+        if owner != want_owner {
+            found.push(format!("__owner was {}", describe_owner(owner)));
+        }
+        let count = w.count.load(Ordering::Relaxed);
+        if count != 1 {
+            found.push(format!("__count was {count}"));
+            w.count.store(1, Ordering::Relaxed);
+        }
+        if self.pure(head) {
+            let h = head.addr();
+            let want_prev = if i + 1 < self.len {
+                self.held[i + 1].entry
+            } else {
+                h
+            };
+            let want_next = self.held[i].next;
+            let prev = w.prev.load(Ordering::Relaxed);
+            if prev != want_prev {
+                found.push(format!(
+                    "__list.__prev was {prev:#x} (this thread's robust list says {want_prev:#x})"
+                ));
+            }
+            let next = w.next.load(Ordering::Relaxed);
+            if next != want_next {
+                found.push(format!(
+                    "__list.__next was {next:#x} (this thread's robust list says {want_next:#x})"
+                ));
+            }
+        }
+        head.set_pending(e);
+        compiler_fence(Ordering::SeqCst);
+        let linked = self.dequeue(i, head);
+        if !linked {
+            found.push(
+                "this thread's robust list no longer reached the mutex (it was unlinked from the shadow only)"
+                    .into(),
+            );
+        }
+        let new_owner = if inconsistent {
+            OWNER_NOTRECOVERABLE
+        } else {
+            0
+        };
+        w.owner.store(new_owner, Ordering::Relaxed);
+        let users = w.nusers.load(Ordering::Relaxed);
+        w.nusers.store(users.wrapping_sub(1), Ordering::Relaxed);
+        release(w.lock, id);
+        compiler_fence(Ordering::SeqCst);
+        head.set_pending(0);
+        self.refresh(head.addr());
+        if found.is_empty() {
+            Ok(())
+        } else {
+            Err(MutexError::Corrupt(format!(
+                "{}; the words were put back and the mutex unlocked",
+                found.join("; ")
+            )))
+        }
+    }
+}
+
+/// Releases a lock word this thread holds: 0, and a wake-up for a waiter if the word said
+/// there may be one. If the word no longer named this thread (rewritten by a peer while
+/// held), every waiter is woken, to look at the word again.
+fn release(lock: &AtomicU32, id: u32) {
+    // Release: the critical section happens before the next holder's acquiring CAS.
+    let old = lock.swap(0, Ordering::Release);
+    if old & !FUTEX_WAITERS != id {
+        let _ = futex::wake(lock, i32::MAX);
+    } else if old & FUTEX_WAITERS != 0 {
+        let _ = futex::wake(lock, 1);
+    }
+}
+
+fn check_kind(kind: u32) -> Result<(), MutexError> {
+    if kind == KIND {
+        Ok(())
+    } else {
+        Err(MutexError::Corrupt(format!(
+            "__kind is {kind:#x}, not {KIND:#x} (robust, error-checking, process-shared) as created"
+        )))
+    }
+}
+
+/// Refuses a lock word no correct party writes.
+fn check_lock_word(lock: u32) -> Result<(), MutexError> {
+    let tid = lock & FUTEX_TID_MASK;
+    let what = if lock & FUTEX_OWNER_DIED != 0 {
+        if tid == 0 {
+            return Ok(());
+        }
+        "FUTEX_OWNER_DIED together with a thread id, which the kernel never writes"
+    } else if tid == 0 {
+        if lock == 0 {
+            return Ok(());
+        }
+        "FUTEX_WAITERS without an owner, which no unlock leaves (lockers would sleep with nobody to wake them)"
+    } else if tid >= PID_MAX_LIMIT {
+        "no thread has an id at or above 4194304 (PID_MAX_LIMIT)"
+    } else {
+        return Ok(());
+    };
+    Err(MutexError::Corrupt(format!(
+        "__lock is {}: {what}",
+        describe_lock(lock)
+    )))
+}
+
+fn describe_lock(l: u32) -> String {
+    let mut parts = vec![format!("thread id {}", l & FUTEX_TID_MASK)];
+    if l & FUTEX_OWNER_DIED != 0 {
+        parts.push("FUTEX_OWNER_DIED".into());
+    }
+    if l & FUTEX_WAITERS != 0 {
+        parts.push("FUTEX_WAITERS".into());
+    }
+    format!("{l:#010x} ({})", parts.join(" | "))
+}
+
+fn describe_owner(o: u32) -> String {
+    match o {
+        OWNER_INCONSISTENT => format!("{o:#x} (PTHREAD_MUTEX_INCONSISTENT)"),
+        OWNER_NOTRECOVERABLE => format!("{o:#x} (PTHREAD_MUTEX_NOTRECOVERABLE)"),
+        _ => format!("{o}"),
+    }
+}
