@@ -290,10 +290,18 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
         match result {
             Ok(Acquired::Clean) => Ok(MutexGuard::new(self, false)),
             Ok(Acquired::OwnerDied) => Err(LockError::OwnerDied(MutexGuard::new(self, true))),
-            Err(e) if e.raw() == Some(EBUSY) => Err(LockError::Failed(
-                mutex_error(call, self.context(), e).with_kind(ErrorKind::WouldBlock),
-            )),
-            Err(e) => Err(LockError::Failed(mutex_error(call, self.context(), e))),
+            Err(e) => Err(LockError::Failed(self.lock_error(call, e))),
+        }
+    }
+
+    /// The error of a lock that failed (kept out of line: the lock's fast path stays small).
+    #[cold]
+    #[inline(never)]
+    fn lock_error(&self, call: &'static str, e: MutexError) -> Error {
+        if e.raw() == Some(EBUSY) {
+            mutex_error(call, self.context(), e).with_kind(ErrorKind::WouldBlock)
+        } else {
+            mutex_error(call, self.context(), e)
         }
     }
 
@@ -457,15 +465,18 @@ impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> 
     }
 
     fn release(&self) -> Result<()> {
-        let robust = self.mutex.robust();
-        let result = robust.unlock(self.inconsistent);
-        // Still on this thread's robust list (the kernel may still write into it): keep the
-        // mark, so that the mapping is never detached.
-        self.mutex.held.store(
-            robust.held_by_this_thread(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        result.map_err(|e| mutex_error("MutexGuard::unlock", self.mutex.context(), e))
+        let result = self.mutex.robust().unlock(self.inconsistent);
+        // Unlocked and unlinked, except when the call could not be made at all (re-entered
+        // from a signal handler): then it is still on this thread's robust list (the kernel
+        // may still write into it), so keep the mark and the mapping is never detached.
+        let still_held = matches!(result, Err(MutexError::Unsupported(_)));
+        self.mutex
+            .held
+            .store(still_held, std::sync::atomic::Ordering::Relaxed);
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(mutex_error("MutexGuard::unlock", self.mutex.context(), e)),
+        }
     }
 }
 
@@ -494,6 +505,8 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> DerefMut for MutexGuard<'
 /// The crate error for a failed mutex call: the error number glibc gives for the same
 /// outcome, [`ErrorKind::Corrupt`] naming the word another process overwrote, or why the call
 /// cannot be made.
+#[cold]
+#[inline(never)]
 pub(crate) fn mutex_error(call: &'static str, context: String, e: MutexError) -> Error {
     match e {
         MutexError::Sys(errno) => Error::sys(call, context, errno),
@@ -501,9 +514,12 @@ pub(crate) fn mutex_error(call: &'static str, context: String, e: MutexError) ->
             ErrorKind::Corrupt,
             call,
             context,
-            format!("the robust mutex was overwritten by another process: {what}"),
+            format!(
+                "the robust mutex was overwritten by another process: {}",
+                *what
+            ),
         ),
-        MutexError::Unsupported(why) => Error::new(ErrorKind::Unsupported, call, context, why),
+        MutexError::Unsupported(why) => Error::new(ErrorKind::Unsupported, call, context, *why),
         MutexError::TooMany => Error::new(
             ErrorKind::LimitExceeded,
             call,

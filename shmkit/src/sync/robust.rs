@@ -109,7 +109,13 @@ const TRY_TURNS: u32 = 64;
 const WALK_LIMIT: usize = 2048;
 
 /// How a lock ended, when it acquired the mutex.
+///
+/// Four bytes wide (like the error number beside it in a `Result`), so that results are
+/// copied as whole words: a byte here made the compiler copy the `Result` in odd-sized
+/// pieces, and the next whole-word load of it stalled on store forwarding, which cost the
+/// uncontended lock a measurable part of its time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
 pub(crate) enum Acquired {
     /// A clean lock.
     Clean,
@@ -126,11 +132,12 @@ pub(crate) enum MutexError {
     /// thread does not hold).
     Sys(Errno),
     /// A word holds a value no correct party leaves there: which word, what it holds, and
-    /// what was done about it.
-    Corrupt(String),
+    /// what was done about it. (Boxed, like the next one: the error stays two words, so that
+    /// results travel in registers on the fast path.)
+    Corrupt(Box<String>),
     /// The call cannot be made on this thread (no robust list registered, or re-entered
     /// from a signal handler): why.
-    Unsupported(String),
+    Unsupported(Box<String>),
     /// This thread already holds [`MAX_HELD`] of these mutexes.
     TooMany,
 }
@@ -138,6 +145,16 @@ pub(crate) enum MutexError {
 impl MutexError {
     fn sys(errno: i32) -> MutexError {
         MutexError::Sys(Errno::from_raw(errno))
+    }
+
+    #[cold]
+    fn corrupt(what: String) -> MutexError {
+        MutexError::Corrupt(Box::new(what))
+    }
+
+    #[cold]
+    fn unsupported(why: impl Into<String>) -> MutexError {
+        MutexError::Unsupported(Box::new(why.into()))
     }
 
     /// The error number, if that is what this is.
@@ -185,6 +202,7 @@ impl<'a> RobustLock<'a> {
     ///
     /// # Errors
     /// As [`MutexError`]: `EDEADLK`, `ENOTRECOVERABLE`, `Corrupt`, `Unsupported`, `TooMany`.
+    #[inline]
     pub(crate) fn lock(&self) -> Result<Acquired, MutexError> {
         with_thread(|t| t.lock(&self.w, Wait::Forever))
     }
@@ -193,6 +211,7 @@ impl<'a> RobustLock<'a> {
     ///
     /// # Errors
     /// `EBUSY` when held; otherwise as [`lock`](RobustLock::lock).
+    #[inline]
     pub(crate) fn try_lock(&self) -> Result<Acquired, MutexError> {
         with_thread(|t| t.lock(&self.w, Wait::No))
     }
@@ -201,6 +220,7 @@ impl<'a> RobustLock<'a> {
     ///
     /// # Errors
     /// `ETIMEDOUT` when the deadline passes; otherwise as [`lock`](RobustLock::lock).
+    #[inline]
     pub(crate) fn lock_until(&self, deadline: Instant) -> Result<Acquired, MutexError> {
         with_thread(|t| t.lock(&self.w, Wait::Until(deadline)))
     }
@@ -212,6 +232,7 @@ impl<'a> RobustLock<'a> {
     /// `EPERM` when this thread does not hold it (it did not lock it through this module);
     /// `Corrupt` naming each word found rewritten while this thread held the lock: the words
     /// were put back and the mutex unlocked all the same.
+    #[inline]
     pub(crate) fn unlock(&self, inconsistent: bool) -> Result<(), MutexError> {
         with_thread(|t| t.unlock(&self.w, inconsistent))
     }
@@ -224,31 +245,25 @@ impl<'a> RobustLock<'a> {
     /// another value than this state leaves there.
     pub(crate) fn mark_consistent(&self) -> Result<(), MutexError> {
         with_thread(|t| {
-            let kind = self.w.kind.load(Ordering::Relaxed);
+            let kind = self.w.kind().load(Ordering::Relaxed);
             check_kind(kind)?;
-            let lock = self.w.lock.load(Ordering::Relaxed);
+            let lock = self.w.lock().load(Ordering::Relaxed);
             if lock & !FUTEX_WAITERS != t.tid {
-                return Err(MutexError::Corrupt(format!(
+                return Err(MutexError::corrupt(format!(
                     "__lock is {} while this thread holds the mutex",
                     describe_lock(lock)
                 )));
             }
-            let owner = self.w.owner.load(Ordering::Relaxed);
+            let owner = self.w.owner().load(Ordering::Relaxed);
             if owner != OWNER_INCONSISTENT {
-                return Err(MutexError::Corrupt(format!(
+                return Err(MutexError::corrupt(format!(
                     "__owner is {} while the mutex is inconsistent; glibc leaves PTHREAD_MUTEX_INCONSISTENT there",
                     describe_owner(owner)
                 )));
             }
-            self.w.owner.store(t.tid, Ordering::Relaxed);
+            self.w.owner().store(t.tid, Ordering::Relaxed);
             Ok(())
         })
-    }
-
-    /// Whether this thread holds the mutex (locked through this module, not yet unlocked).
-    pub(crate) fn held_by_this_thread(&self) -> bool {
-        let e = self.w.entry();
-        THREAD.with(|t| t.try_borrow().is_ok_and(|t| t.find(e).is_some()))
     }
 }
 
@@ -263,16 +278,19 @@ struct Node {
     next: usize,
 }
 
-/// This thread's view of its robust list.
+/// This thread's view of its robust list. (`repr(C)`: the words every call reads come
+/// first, on the cache line of the first entries.)
+#[repr(C)]
 struct ThreadList {
     /// This thread's id (`gettid(2)` is a system call: asked once per thread, and again in
     /// the child of a fork).
     tid: u32,
+    /// How many entries of `held` are in use.
+    len: usize,
     /// The robust-list head glibc registered; `None` until first used (and after a fork).
     head: Option<RobustHead>,
     /// The entries this module linked and has not unlinked, oldest first.
     held: [Node; MAX_HELD],
-    len: usize,
 }
 
 thread_local! {
@@ -280,41 +298,39 @@ thread_local! {
     static THREAD: RefCell<ThreadList> = const {
         RefCell::new(ThreadList {
             tid: 0,
+            len: 0,
             head: None,
             held: [Node { entry: 0, next: 0 }; MAX_HELD],
-            len: 0,
         })
     };
 }
 
 /// Runs `f` on this thread's list, getting its head and id first if needed.
+#[inline]
 fn with_thread<R>(
     f: impl FnOnce(&mut ThreadList) -> Result<R, MutexError>,
 ) -> Result<R, MutexError> {
-    THREAD.with(|t| {
-        let Ok(mut t) = t.try_borrow_mut() else {
-            return Err(MutexError::Unsupported(
-                "called while another robust-mutex call was in progress on this thread (from a signal handler?), which is not supported".into(),
-            ));
-        };
-        if t.head.is_none() {
-            static AT_FORK: std::sync::Once = std::sync::Once::new();
-            AT_FORK.call_once(|| {
-                // A failure (ENOMEM) leaves a child of fork with its parent's view: see the
-                // module docs (fork is then not supported while locks are held).
-                let _ = raw::at_fork_in_child(forget_after_fork);
-            });
-            let head = RobustHead::current().map_err(|e| {
-                MutexError::Unsupported(format!(
-                    "this thread has no robust list registered by glibc (get_robust_list: {})",
-                    e.name().unwrap_or("unknown error")
-                ))
-            })?;
-            t.tid = raw::gettid();
-            t.head = Some(head);
-        }
-        f(&mut t)
-    })
+    // Only the address comes out of `with`: a closure this small lets the compiler inline
+    // `with`, so the thread-local is reached directly instead of through std's accessor.
+    let cell: *const RefCell<ThreadList> = THREAD.with(|t| t as *const _);
+    // SAFETY: `THREAD` has no destructor, so its storage stays valid until this thread
+    // exits, which it cannot do during this call; the reference is used on this thread
+    // only, and the RefCell still guards against a second, re-entrant borrow.
+    let cell = unsafe { &*cell };
+    let Ok(mut t) = cell.try_borrow_mut() else {
+        return Err(reentered());
+    };
+    if t.head.is_none() {
+        t.init()?;
+    }
+    f(&mut t)
+}
+
+#[cold]
+fn reentered() -> MutexError {
+    MutexError::unsupported(
+        "called while another robust-mutex call was in progress on this thread (from a signal handler?), which is not supported",
+    )
 }
 
 /// In the child of `fork(2)`: glibc empties the forking thread's robust list (the child
@@ -331,6 +347,28 @@ extern "C" fn forget_after_fork() {
 }
 
 impl ThreadList {
+    /// Gets this thread's robust-list head and id (once per thread, and after a fork).
+    #[cold]
+    fn init(&mut self) -> Result<(), MutexError> {
+        static AT_FORK: std::sync::Once = std::sync::Once::new();
+        AT_FORK.call_once(|| {
+            // A failure (ENOMEM) leaves a child of fork with its parent's view: see the
+            // module docs (fork is then not supported while locks are held).
+            let _ = raw::at_fork_in_child(forget_after_fork);
+        });
+        let head = RobustHead::current().map_err(|e| {
+            MutexError::unsupported(format!(
+                "this thread has no robust list registered by glibc (get_robust_list: {})",
+                e.name().unwrap_or("unknown error")
+            ))
+        })?;
+        self.tid = raw::gettid();
+        self.head = Some(head);
+        self.len = 0;
+        Ok(())
+    }
+
+    #[inline]
     fn head(&self) -> RobustHead {
         self.head.expect("with_thread sets the head first")
     }
@@ -377,6 +415,7 @@ impl ThreadList {
 
     /// Stores `value` into the `__prev` of entry `at` (the head's `robust_prev`, one of our
     /// entries, or one glibc linked), as glibc's list macros do.
+    #[inline]
     fn set_prev_of(&self, at: usize, value: usize, head: RobustHead) {
         if at == head.addr() {
             head.set_prev(value);
@@ -405,13 +444,14 @@ impl ThreadList {
     }
 
     /// `ENQUEUE_MUTEX`: links the mutex at the head of the list.
+    #[inline]
     fn enqueue(&mut self, w: &Words<'_>, head: RobustHead) {
         let e = w.entry();
         let first = head.list();
         // The current first entry's `__prev` now names us (glibc: `next->__prev = entry`).
         self.set_prev_of(first & !1, e, head);
-        w.next.store(first, Ordering::Relaxed);
-        w.prev.store(head.addr(), Ordering::Relaxed);
+        w.next().store(first, Ordering::Relaxed);
+        w.prev().store(head.addr(), Ordering::Relaxed);
         // The entry is complete before the head points at it (the kernel may walk the list
         // at any instruction, if this thread dies).
         compiler_fence(Ordering::SeqCst);
@@ -468,7 +508,9 @@ impl ThreadList {
         let (p, n) = unsafe { raw::links(e) };
         p.store(0, Ordering::Relaxed);
         n.store(0, Ordering::Relaxed);
-        self.held.copy_within(i + 1..self.len, i);
+        for j in i..self.len - 1 {
+            self.held[j] = self.held[j + 1];
+        }
         self.len -= 1;
         prev.is_some()
     }
@@ -485,23 +527,34 @@ impl ThreadList {
                 .all(|(i, n)| n.next == if i == 0 { h } else { self.held[i - 1].entry })
     }
 
+    #[inline]
     fn lock(&mut self, w: &Words<'_>, wait: Wait) -> Result<Acquired, MutexError> {
-        check_kind(w.kind.load(Ordering::Relaxed))?;
+        let kind = w.kind().load(Ordering::Relaxed);
+        if kind != KIND {
+            return Err(corrupt_kind(kind));
+        }
         let head = self.head();
-        self.refresh(head.addr());
         let e = w.entry();
-        if self.len == MAX_HELD {
-            return Err(if self.find(e).is_some() {
-                MutexError::sys(EDEADLK)
-            } else {
-                MutexError::TooMany
-            });
+        if self.len != 0 {
+            self.refresh(head.addr());
+            if self.len == MAX_HELD {
+                return Err(self.full(e));
+            }
         }
         // The kernel handles a pending entry too if this thread dies from here on (a word
         // acquired but not yet linked).
         head.set_pending(e);
         compiler_fence(Ordering::SeqCst);
-        let result = self.acquire(w, wait, head);
+        // glibc's first attempt: 0 → our id. Acquire: pairs with the Release swap of the
+        // last unlock.
+        let result =
+            match w
+                .lock()
+                .compare_exchange(0, self.tid, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => self.acquired_clean(w, head),
+                Err(_) => self.acquire(w, wait, head),
+            };
         if result.is_err() {
             compiler_fence(Ordering::SeqCst);
             head.set_pending(0);
@@ -509,7 +562,17 @@ impl ThreadList {
         result
     }
 
+    #[cold]
+    fn full(&self, e: usize) -> MutexError {
+        if self.find(e).is_some() {
+            MutexError::sys(EDEADLK)
+        } else {
+            MutexError::TooMany
+        }
+    }
+
     /// The lock loop of `__pthread_mutex_lock_full` (and its timed and try variants).
+    #[inline(never)]
     fn acquire(
         &mut self,
         w: &Words<'_>,
@@ -518,7 +581,7 @@ impl ThreadList {
     ) -> Result<Acquired, MutexError> {
         let id = self.tid;
         let e = w.entry();
-        let mut old = w.lock.load(Ordering::Relaxed);
+        let mut old = w.lock().load(Ordering::Relaxed);
         // glibc's `assume_other_futex_waiters`: once we slept, others may sleep too, so the
         // word we leave must keep FUTEX_WAITERS (or a wake-up is lost).
         let mut assume = 0;
@@ -538,10 +601,12 @@ impl ThreadList {
             check_lock_word(old)?;
             if old == 0 {
                 // Acquire: pairs with the Release swap of the last unlock.
-                match w
-                    .lock
-                    .compare_exchange(0, id | assume, Ordering::Acquire, Ordering::Relaxed)
-                {
+                match w.lock().compare_exchange(
+                    0,
+                    id | assume,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
                     Ok(_) => return self.acquired_clean(w, head),
                     Err(now) => {
                         old = now;
@@ -571,7 +636,7 @@ impl ThreadList {
                 Wait::Until(deadline) => Some(deadline),
             };
             if old & FUTEX_WAITERS == 0 {
-                if let Err(now) = w.lock.compare_exchange(
+                if let Err(now) = w.lock().compare_exchange(
                     old,
                     old | FUTEX_WAITERS,
                     Ordering::Relaxed,
@@ -607,9 +672,9 @@ impl ThreadList {
             if !sleep.is_zero() {
                 // Any outcome (woken, EAGAIN because the word changed, EINTR, the time ran
                 // out) leads to the same: look at the word again.
-                let _ = futex::wait(w.lock, old, Some(sleep));
+                let _ = futex::wait(w.lock(), old, Some(sleep));
             }
-            old = w.lock.load(Ordering::Relaxed);
+            old = w.lock().load(Ordering::Relaxed);
         }
     }
 
@@ -623,11 +688,11 @@ impl ThreadList {
         head: RobustHead,
     ) -> Result<Acquired, u32> {
         let new = self.tid | (old & FUTEX_WAITERS) | assume;
-        w.lock
+        w.lock()
             .compare_exchange(old, new, Ordering::Acquire, Ordering::Relaxed)?;
-        w.count.store(1, Ordering::Relaxed);
+        w.count().store(1, Ordering::Relaxed);
         // Inconsistent until the caller repairs the data and says so.
-        w.owner.store(OWNER_INCONSISTENT, Ordering::Relaxed);
+        w.owner().store(OWNER_INCONSISTENT, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
         self.enqueue(w, head);
         compiler_fence(Ordering::SeqCst);
@@ -637,45 +702,76 @@ impl ThreadList {
     }
 
     /// The end of a clean acquisition: the state checks glibc makes, and ours.
+    #[inline]
     fn acquired_clean(&mut self, w: &Words<'_>, head: RobustHead) -> Result<Acquired, MutexError> {
         let id = self.tid;
-        let owner = w.owner.load(Ordering::Relaxed);
-        if owner == OWNER_NOTRECOVERABLE {
-            w.count.store(0, Ordering::Relaxed);
-            release(w.lock, id);
-            return Err(MutexError::sys(ENOTRECOVERABLE));
+        let owner = w.owner().load(Ordering::Relaxed);
+        let count = w.count().load(Ordering::Relaxed);
+        if owner != 0 || count > 1 {
+            return Err(refuse_acquired(w, id, owner, count));
         }
-        let count = w.count.load(Ordering::Relaxed);
-        let corrupt = if owner != 0 {
-            Some(format!(
-                "__owner is {} while __lock is 0 (unlocked); glibc leaves 0 or PTHREAD_MUTEX_NOTRECOVERABLE there",
-                describe_owner(owner)
-            ))
-        } else if count > 1 {
-            Some(format!(
-                "__count is {count}; glibc sets 1 on lock and 0 when not recoverable (this mutex is not recursive)"
-            ))
-        } else {
-            None
-        };
-        if let Some(what) = corrupt {
-            release(w.lock, id);
-            return Err(MutexError::Corrupt(format!(
-                "{what}; the lock was released again"
-            )));
-        }
-        w.count.store(1, Ordering::Relaxed);
+        w.count().store(1, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
         self.enqueue(w, head);
         compiler_fence(Ordering::SeqCst);
         head.set_pending(0);
-        w.owner.store(id, Ordering::Relaxed);
-        let users = w.nusers.load(Ordering::Relaxed);
-        w.nusers.store(users.wrapping_add(1), Ordering::Relaxed);
+        w.owner().store(id, Ordering::Relaxed);
+        let users = w.nusers().load(Ordering::Relaxed);
+        w.nusers().store(users.wrapping_add(1), Ordering::Relaxed);
         Ok(Acquired::Clean)
     }
 
+    /// Unlock, fast path: the newest entry, every word as this thread left it, and the
+    /// list exactly the shadow (the usual case); anything else takes `unlock_checked`.
+    #[inline]
     fn unlock(&mut self, w: &Words<'_>, inconsistent: bool) -> Result<(), MutexError> {
+        let n = self.len;
+        if n == 0 || inconsistent {
+            return self.unlock_checked(w, inconsistent);
+        }
+        let e = w.entry();
+        let node = self.held[n - 1];
+        let head = self.head();
+        let h = head.addr();
+        let id = self.tid;
+        let older = if n >= 2 { self.held[n - 2].entry } else { h };
+        if node.entry != e
+            || node.next != older
+            || w.kind().load(Ordering::Relaxed) != KIND
+            || w.lock().load(Ordering::Relaxed) & !FUTEX_WAITERS != id
+            || w.owner().load(Ordering::Relaxed) != id
+            || w.count().load(Ordering::Relaxed) != 1
+            || w.prev().load(Ordering::Relaxed) != h
+            || w.next().load(Ordering::Relaxed) != older
+            || head.list() != e
+        {
+            return self.unlock_checked(w, inconsistent);
+        }
+        head.set_pending(e);
+        compiler_fence(Ordering::SeqCst);
+        // DEQUEUE_MUTEX of the first entry: the head now points at the next one, whose
+        // `__prev` is the head.
+        head.set_list(older);
+        self.set_prev_of(older, h, head);
+        compiler_fence(Ordering::SeqCst);
+        w.prev().store(0, Ordering::Relaxed);
+        w.next().store(0, Ordering::Relaxed);
+        self.len = n - 1;
+        w.owner().store(0, Ordering::Relaxed);
+        let users = w.nusers().load(Ordering::Relaxed);
+        w.nusers().store(users.wrapping_sub(1), Ordering::Relaxed);
+        release(w.lock(), id);
+        compiler_fence(Ordering::SeqCst);
+        head.set_pending(0);
+        if self.len != 0 {
+            self.refresh(h);
+        }
+        Ok(())
+    }
+
+    /// Unlock, every case: each word is checked, and put back if a peer rewrote it.
+    #[inline(never)]
+    fn unlock_checked(&mut self, w: &Words<'_>, inconsistent: bool) -> Result<(), MutexError> {
         let e = w.entry();
         let Some(i) = self.find(e) else {
             // Not locked by this thread through this module (a guard inherited across
@@ -687,25 +783,25 @@ impl ThreadList {
         // This thread holds the lock, so it knows what every word must hold: each is read
         // once, a different value noted (and put back where the next holder reads it).
         let mut found = Vec::new();
-        let kind = w.kind.load(Ordering::Relaxed);
+        let kind = w.kind().load(Ordering::Relaxed);
         if kind != KIND {
             found.push(format!("__kind was {kind:#x}"));
-            w.kind.store(KIND, Ordering::Relaxed);
+            w.kind().store(KIND, Ordering::Relaxed);
         }
-        let lock = w.lock.load(Ordering::Relaxed);
+        let lock = w.lock().load(Ordering::Relaxed);
         let mine = lock & !FUTEX_WAITERS == id;
         if !mine {
             found.push(format!("__lock was {}", describe_lock(lock)));
         }
         let want_owner = if inconsistent { OWNER_INCONSISTENT } else { id };
-        let owner = w.owner.load(Ordering::Relaxed);
+        let owner = w.owner().load(Ordering::Relaxed);
         if owner != want_owner {
             found.push(format!("__owner was {}", describe_owner(owner)));
         }
-        let count = w.count.load(Ordering::Relaxed);
+        let count = w.count().load(Ordering::Relaxed);
         if count != 1 {
             found.push(format!("__count was {count}"));
-            w.count.store(1, Ordering::Relaxed);
+            w.count().store(1, Ordering::Relaxed);
         }
         if self.pure(head) {
             let h = head.addr();
@@ -715,13 +811,13 @@ impl ThreadList {
                 h
             };
             let want_next = self.held[i].next;
-            let prev = w.prev.load(Ordering::Relaxed);
+            let prev = w.prev().load(Ordering::Relaxed);
             if prev != want_prev {
                 found.push(format!(
                     "__list.__prev was {prev:#x} (this thread's robust list says {want_prev:#x})"
                 ));
             }
-            let next = w.next.load(Ordering::Relaxed);
+            let next = w.next().load(Ordering::Relaxed);
             if next != want_next {
                 found.push(format!(
                     "__list.__next was {next:#x} (this thread's robust list says {want_next:#x})"
@@ -742,17 +838,17 @@ impl ThreadList {
         } else {
             0
         };
-        w.owner.store(new_owner, Ordering::Relaxed);
-        let users = w.nusers.load(Ordering::Relaxed);
-        w.nusers.store(users.wrapping_sub(1), Ordering::Relaxed);
-        release(w.lock, id);
+        w.owner().store(new_owner, Ordering::Relaxed);
+        let users = w.nusers().load(Ordering::Relaxed);
+        w.nusers().store(users.wrapping_sub(1), Ordering::Relaxed);
+        release(w.lock(), id);
         compiler_fence(Ordering::SeqCst);
         head.set_pending(0);
         self.refresh(head.addr());
         if found.is_empty() {
             Ok(())
         } else {
-            Err(MutexError::Corrupt(format!(
+            Err(MutexError::corrupt(format!(
                 "{}; the words were put back and the mutex unlocked",
                 found.join("; ")
             )))
@@ -763,6 +859,7 @@ impl ThreadList {
 /// Releases a lock word this thread holds: 0, and a wake-up for a waiter if the word said
 /// there may be one. If the word no longer named this thread (rewritten by a peer while
 /// held), every waiter is woken, to look at the word again.
+#[inline]
 fn release(lock: &AtomicU32, id: u32) {
     // Release: the critical section happens before the next holder's acquiring CAS.
     let old = lock.swap(0, Ordering::Release);
@@ -773,13 +870,42 @@ fn release(lock: &AtomicU32, id: u32) {
     }
 }
 
+/// A clean acquisition found `__owner` or `__count` not as the last unlock leaves them:
+/// `PTHREAD_MUTEX_NOTRECOVERABLE` (glibc's `ENOTRECOVERABLE`), or a value no correct party
+/// writes. The lock word is released again either way.
+#[cold]
+fn refuse_acquired(w: &Words<'_>, id: u32, owner: u32, count: u32) -> MutexError {
+    if owner == OWNER_NOTRECOVERABLE {
+        w.count().store(0, Ordering::Relaxed);
+        release(w.lock(), id);
+        return MutexError::sys(ENOTRECOVERABLE);
+    }
+    release(w.lock(), id);
+    let what = if owner != 0 {
+        format!(
+            "__owner is {} while __lock is 0 (unlocked); glibc leaves 0 or PTHREAD_MUTEX_NOTRECOVERABLE there",
+            describe_owner(owner)
+        )
+    } else {
+        format!(
+            "__count is {count}; glibc sets 1 on lock and 0 when not recoverable (this mutex is not recursive)"
+        )
+    };
+    MutexError::corrupt(format!("{what}; the lock was released again"))
+}
+
+#[cold]
+fn corrupt_kind(kind: u32) -> MutexError {
+    MutexError::corrupt(format!(
+        "__kind is {kind:#x}, not {KIND:#x} (robust, error-checking, process-shared) as created"
+    ))
+}
+
 fn check_kind(kind: u32) -> Result<(), MutexError> {
     if kind == KIND {
         Ok(())
     } else {
-        Err(MutexError::Corrupt(format!(
-            "__kind is {kind:#x}, not {KIND:#x} (robust, error-checking, process-shared) as created"
-        )))
+        Err(corrupt_kind(kind))
     }
 }
 
@@ -801,7 +927,7 @@ fn check_lock_word(lock: u32) -> Result<(), MutexError> {
     } else {
         return Ok(());
     };
-    Err(MutexError::Corrupt(format!(
+    Err(MutexError::corrupt(format!(
         "__lock is {}: {what}",
         describe_lock(lock)
     )))

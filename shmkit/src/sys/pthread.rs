@@ -76,7 +76,7 @@ pub(crate) unsafe fn init_robust_shared(mutex: *mut pthread_mutex_t) -> Result<(
     result?;
     // The protocol follows glibc for exactly this kind: make sure this glibc writes it.
     // SAFETY: per the caller's contract; nobody else uses the memory yet.
-    if unsafe { words(mutex) }.kind.load(Ordering::Relaxed) != KIND {
+    if unsafe { words(mutex) }.kind().load(Ordering::Relaxed) != KIND {
         return Err(Errno::from_raw(libc::ENOTSUP));
     }
     Ok(())
@@ -172,28 +172,64 @@ pub(crate) const PID_MAX_LIMIT: u32 = 4 * 1024 * 1024;
 /// and stores, but only from threads of *other* processes (or of this one, in calls not
 /// concurrent with ours on the same thread), so no access here races a non-atomic one in
 /// this process's memory model.
+#[derive(Clone, Copy)]
 pub(crate) struct Words<'a> {
-    /// `__lock`.
-    pub(crate) lock: &'a AtomicU32,
-    /// `__count`.
-    pub(crate) count: &'a AtomicU32,
-    /// `__owner`.
-    pub(crate) owner: &'a AtomicU32,
-    /// `__nusers`.
-    pub(crate) nusers: &'a AtomicU32,
-    /// `__kind`.
-    pub(crate) kind: &'a AtomicU32,
-    /// `__list.__prev`.
-    pub(crate) prev: &'a AtomicUsize,
-    /// `__list.__next`.
-    pub(crate) next: &'a AtomicUsize,
+    base: *mut u8,
+    mapped: PhantomData<&'a AtomicU32>,
 }
 
-impl Words<'_> {
+impl<'a> Words<'a> {
+    fn word(&self, off: usize) -> &'a AtomicU32 {
+        // SAFETY: `off` is the offset of a 4-byte field, so the word is in bounds of the
+        // mutex and 4-aligned (the mutex is 8-aligned); it stays mapped for 'a and is only
+        // accessed atomically in this process (the contract of `words`).
+        unsafe { AtomicU32::from_ptr(self.base.add(off).cast()) }
+    }
+
+    fn pointer(&self, off: usize) -> &'a AtomicUsize {
+        // SAFETY: as in `word`, for an 8-byte field at a multiple of 8.
+        unsafe { AtomicUsize::from_ptr(self.base.add(off).cast()) }
+    }
+
+    /// `__lock`.
+    pub(crate) fn lock(&self) -> &'a AtomicU32 {
+        self.word(OFF_LOCK)
+    }
+
+    /// `__count`.
+    pub(crate) fn count(&self) -> &'a AtomicU32 {
+        self.word(OFF_COUNT)
+    }
+
+    /// `__owner`.
+    pub(crate) fn owner(&self) -> &'a AtomicU32 {
+        self.word(OFF_OWNER)
+    }
+
+    /// `__nusers`.
+    pub(crate) fn nusers(&self) -> &'a AtomicU32 {
+        self.word(OFF_NUSERS)
+    }
+
+    /// `__kind`.
+    pub(crate) fn kind(&self) -> &'a AtomicU32 {
+        self.word(OFF_KIND)
+    }
+
+    /// `__list.__prev`.
+    pub(crate) fn prev(&self) -> &'a AtomicUsize {
+        self.pointer(OFF_PREV)
+    }
+
+    /// `__list.__next`.
+    pub(crate) fn next(&self) -> &'a AtomicUsize {
+        self.pointer(OFF_NEXT)
+    }
+
     /// The mutex's robust-list entry: the address of its `__list.__next`, which is what
     /// glibc links into a thread's robust list (and what the kernel walks).
     pub(crate) fn entry(&self) -> usize {
-        self.next.as_ptr() as usize
+        self.base as usize + OFF_NEXT
     }
 }
 
@@ -203,20 +239,9 @@ impl Words<'_> {
 /// `mutex` must point at a `pthread_mutex_t` (aligned, `MUTEX_SIZE` bytes) that stays
 /// mapped for `'a`; nothing in this process may access it non-atomically during `'a`.
 pub(crate) unsafe fn words<'a>(mutex: *mut pthread_mutex_t) -> Words<'a> {
-    let base = mutex.cast::<u8>();
-    // SAFETY (each field): in bounds of the mutex, aligned (4-byte fields at multiples of
-    // 4, pointer fields at multiples of 8 of an 8-aligned mutex), and mapped for 'a, per the
-    // caller's contract; only atomic accesses are made through these references.
-    unsafe {
-        Words {
-            lock: AtomicU32::from_ptr(base.add(OFF_LOCK).cast()),
-            count: AtomicU32::from_ptr(base.add(OFF_COUNT).cast()),
-            owner: AtomicU32::from_ptr(base.add(OFF_OWNER).cast()),
-            nusers: AtomicU32::from_ptr(base.add(OFF_NUSERS).cast()),
-            kind: AtomicU32::from_ptr(base.add(OFF_KIND).cast()),
-            prev: AtomicUsize::from_ptr(base.add(OFF_PREV).cast()),
-            next: AtomicUsize::from_ptr(base.add(OFF_NEXT).cast()),
-        }
+    Words {
+        base: mutex.cast(),
+        mapped: PhantomData,
     }
 }
 
@@ -393,22 +418,22 @@ mod tests {
         assert_eq!(head.list(), h, "empty: the list is the head itself");
         let tid = gettid();
         let (mut a, mut b) = (Heap::new(), Heap::new());
-        assert_eq!(a.words().kind.load(Ordering::Relaxed), KIND);
+        assert_eq!(a.words().kind().load(Ordering::Relaxed), KIND);
         let (ea, eb) = (a.words().entry(), b.words().entry());
         // SAFETY: both are initialised robust mutexes, alive for the whole test; this thread
         // unlocks what it locks. glibc is the one locking here: this checks what it writes.
         unsafe {
             assert_eq!(libc::pthread_mutex_lock(a.ptr()), 0);
             let w = a.words();
-            assert_eq!(w.lock.load(Ordering::Relaxed), tid);
-            assert_eq!(w.owner.load(Ordering::Relaxed), tid);
-            assert_eq!(w.count.load(Ordering::Relaxed), 1);
-            assert_eq!(w.nusers.load(Ordering::Relaxed), 1);
+            assert_eq!(w.lock().load(Ordering::Relaxed), tid);
+            assert_eq!(w.owner().load(Ordering::Relaxed), tid);
+            assert_eq!(w.count().load(Ordering::Relaxed), 1);
+            assert_eq!(w.nusers().load(Ordering::Relaxed), 1);
             assert_eq!(head.list(), ea, "the list points at __list.__next");
             assert_eq!(
                 (
-                    w.prev.load(Ordering::Relaxed),
-                    w.next.load(Ordering::Relaxed)
+                    w.prev().load(Ordering::Relaxed),
+                    w.next().load(Ordering::Relaxed)
                 ),
                 (h, h)
             );
@@ -437,9 +462,9 @@ mod tests {
                 (h, h)
             );
             assert_eq!(std::ptr::read_volatile((h as *const usize).sub(1)), eb);
-            assert_eq!(a.words().lock.load(Ordering::Relaxed), 0);
-            assert_eq!(a.words().owner.load(Ordering::Relaxed), 0);
-            assert_eq!(a.words().nusers.load(Ordering::Relaxed), 0);
+            assert_eq!(a.words().lock().load(Ordering::Relaxed), 0);
+            assert_eq!(a.words().owner().load(Ordering::Relaxed), 0);
+            assert_eq!(a.words().nusers().load(Ordering::Relaxed), 0);
             assert_eq!(libc::pthread_mutex_unlock(b.ptr()), 0);
             assert_eq!(head.list(), h);
         }
