@@ -169,8 +169,9 @@ impl MutexError {
 /// How long a lock may wait.
 #[derive(Clone, Copy)]
 enum Wait {
-    /// Not at all (`try_lock`).
-    No,
+    /// Not at all (`try_lock`); with `true`, a holder that no longer exists is checked for
+    /// (a system call) and counts as dead.
+    No(bool),
     /// As long as the holder lives.
     Forever,
     /// Until this instant.
@@ -213,7 +214,19 @@ impl<'a> RobustLock<'a> {
     /// `EBUSY` when held; otherwise as [`lock`](RobustLock::lock).
     #[inline]
     pub(crate) fn try_lock(&self) -> Result<Acquired, MutexError> {
-        with_thread(|t| t.lock(&self.w, Wait::No))
+        with_thread(|t| t.lock(&self.w, Wait::No(false)))
+    }
+
+    /// As [`try_lock`](RobustLock::try_lock), and when the mutex is held, checks that the
+    /// thread named as holder exists (`kill(tid, 0)`: a system call): one that does not
+    /// counts as a holder that died ([`Acquired::OwnerDied`]). For callers that look now and
+    /// then whether a holder is gone, and would otherwise see a vanished holder as busy for
+    /// ever.
+    ///
+    /// # Errors
+    /// As [`try_lock`](RobustLock::try_lock).
+    pub(crate) fn try_lock_or_reap(&self) -> Result<Acquired, MutexError> {
+        with_thread(|t| t.lock(&self.w, Wait::No(true)))
     }
 
     /// Locks, waiting until `deadline` at most.
@@ -590,7 +603,7 @@ impl ThreadList {
         loop {
             if turns > 0 {
                 match wait {
-                    Wait::No if turns >= TRY_TURNS => return Err(MutexError::sys(EBUSY)),
+                    Wait::No(_) if turns >= TRY_TURNS => return Err(MutexError::sys(EBUSY)),
                     Wait::Until(deadline) if Instant::now() >= deadline => {
                         return Err(MutexError::sys(ETIMEDOUT))
                     }
@@ -631,7 +644,18 @@ impl ThreadList {
                 return Err(MutexError::sys(EDEADLK));
             }
             let deadline = match wait {
-                Wait::No => return Err(MutexError::sys(EBUSY)),
+                Wait::No(reap) => {
+                    if reap && !process::thread_exists(holder) {
+                        match self.take_over(w, old, assume, head) {
+                            Ok(acquired) => return Ok(acquired),
+                            Err(now) => {
+                                old = now;
+                                continue;
+                            }
+                        }
+                    }
+                    return Err(MutexError::sys(EBUSY));
+                }
                 Wait::Forever => None,
                 Wait::Until(deadline) => Some(deadline),
             };

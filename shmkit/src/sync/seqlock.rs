@@ -371,7 +371,9 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
     /// finished meanwhile), [`ErrorKind::WriterDied`] if nobody is writing yet `seq` is odd.
     fn check_writer(&self) -> Result<()> {
         let lock = self.robust();
-        match lock.try_lock() {
+        // A writer that vanished without the kernel marking the mutex (its robust list
+        // broken by a peer) counts as dead too: otherwise `read` would wait for it forever.
+        match lock.try_lock_or_reap() {
             Err(e) if e.raw() == Some(EBUSY) => return Ok(()),
             Ok(Acquired::Clean) => {}
             Ok(Acquired::OwnerDied) => {
