@@ -900,6 +900,8 @@ fn a_concurrent_scribbler_kills_no_locker_and_delays_no_timed_lock() {
         .ok()
         .and_then(|r| r.parse().ok());
     let groups = [
+        ("__kind", "4", runs.unwrap_or(1)),
+        ("lock words", "0,1,2,3", runs.unwrap_or(1)),
         ("list pointers", "6,7,8,9", runs.unwrap_or(4)),
         (
             "all words (lock words, __kind, list pointers)",

@@ -125,6 +125,9 @@ pub(crate) enum Acquired {
 }
 
 /// Why a call failed.
+// `Box<String>`: one word (a `String` is three, `Box<str>` two), so that the whole error is
+// two words and a `Result` of it travels in registers on the lock's fast path.
+#[allow(clippy::box_collection)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum MutexError {
     /// glibc's error number for the same outcome: `EBUSY` (held, `try_lock`), `ETIMEDOUT`,

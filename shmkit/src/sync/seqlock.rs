@@ -22,10 +22,16 @@
 //! old and new bytes (discarded because `seq` moved), never undefined behaviour.
 //!
 //! A writer killed mid-write leaves `seq` odd for good. Readers that see it odd for a while
-//! `try_lock` the writer mutex: `EBUSY` means a live writer is at work (keep waiting); if they
-//! get the lock (cleanly, or with `EOWNERDEAD`, which they mark consistent) while `seq` is
-//! still odd, no write is in progress and the writer died: they return
-//! [`ErrorKind::WriterDied`]. The next write starts from the odd `seq` and makes it even again.
+//! `try_lock` the writer mutex: busy means a live writer is at work (keep waiting); if they
+//! get the lock (cleanly, or as owner-died, which they mark consistent) while `seq` is still
+//! odd, no write is in progress and the writer died: they return [`ErrorKind::WriterDied`].
+//! That `try_lock` also checks that the thread named by a busy lock word exists
+//! (`kill(tid, 0)`), so a writer that vanished without the kernel marking the mutex (its
+//! robust list broken by a peer) counts as dead, not as busy for ever. The next write starts
+//! from the odd `seq` and makes it even again.
+//!
+//! The writer mutex is the same robust mutex as [`RobustMutex`](super::RobustMutex)'s, with
+//! the same guarantees against peers that scribble over it.
 
 use super::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
 use super::mutex::mutex_error;
