@@ -978,3 +978,216 @@ fn describe_owner(o: u32) -> String {
         _ => format!("{o}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::pthread::init_robust_shared;
+    use std::mem::MaybeUninit;
+
+    /// A robust mutex on the heap (private memory: the protocol does not care).
+    struct Heap(Box<MaybeUninit<PthreadMutex>>);
+
+    impl Heap {
+        fn new() -> Heap {
+            let mut m = Box::new(MaybeUninit::<PthreadMutex>::zeroed());
+            // SAFETY: fresh, aligned, private memory.
+            unsafe { init_robust_shared(m.as_mut_ptr()) }.unwrap();
+            Heap(m)
+        }
+        fn ptr(&self) -> *mut PthreadMutex {
+            self.0.as_ptr().cast_mut()
+        }
+        fn lock(&self) -> RobustLock<'_> {
+            // SAFETY: initialised, and alive (and so mapped) for the borrow; every test
+            // unlocks what it locks before the mutex is dropped.
+            unsafe { RobustLock::new(self.ptr()) }
+        }
+        fn words(&self) -> Words<'_> {
+            // SAFETY: as in `lock`.
+            unsafe { raw::words(self.ptr()) }
+        }
+        fn entry(&self) -> usize {
+            self.words().entry()
+        }
+    }
+
+    /// This thread's robust list as the kernel would walk it: the entries from the head.
+    fn walk() -> Vec<usize> {
+        let head = RobustHead::current().unwrap();
+        let mut out = Vec::new();
+        let mut cur = head.list();
+        while cur != head.addr() {
+            out.push(cur);
+            // SAFETY: every entry on this thread's list is a live heap mutex of the test.
+            cur = unsafe { std::ptr::read_volatile(cur as *const usize) };
+            assert!(out.len() < 100, "a loop in the list");
+        }
+        out
+    }
+
+    fn corrupt(r: Result<Acquired, MutexError>) -> String {
+        match r {
+            Err(MutexError::Corrupt(what)) => *what,
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    /// The words and list links after a lock and an unlock are the ones glibc leaves: the
+    /// same mutex locked by glibc and by the protocol, side by side.
+    #[test]
+    fn the_protocol_leaves_the_words_glibc_leaves() {
+        let (ours, theirs) = (Heap::new(), Heap::new());
+        let tid = raw::gettid();
+        let state = |h: &Heap| {
+            let w = h.words();
+            (
+                w.lock().load(Ordering::Relaxed),
+                w.count().load(Ordering::Relaxed),
+                w.owner().load(Ordering::Relaxed),
+                w.nusers().load(Ordering::Relaxed),
+                w.kind().load(Ordering::Relaxed),
+            )
+        };
+        assert_eq!(ours.lock().lock(), Ok(Acquired::Clean));
+        assert_eq!(state(&ours), (tid, 1, tid, 1, KIND));
+        assert_eq!(walk(), vec![ours.entry()]);
+        ours.lock().unlock(false).unwrap();
+        // SAFETY: an initialised mutex, locked and unlocked by this thread.
+        unsafe {
+            assert_eq!(libc::pthread_mutex_lock(theirs.ptr()), 0);
+            assert_eq!(state(&theirs), (tid, 1, tid, 1, KIND));
+            assert_eq!(libc::pthread_mutex_unlock(theirs.ptr()), 0);
+        }
+        assert_eq!(state(&ours), state(&theirs));
+        assert_eq!(state(&ours), (0, 1, 0, 0, KIND));
+        assert_eq!(walk(), Vec::<usize>::new());
+        // Deadlock, not a hang; busy for another thread.
+        assert_eq!(ours.lock().lock(), Ok(Acquired::Clean));
+        assert_eq!(ours.lock().lock(), Err(MutexError::sys(EDEADLK)));
+        assert_eq!(ours.lock().try_lock(), Err(MutexError::sys(EDEADLK)));
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(ours.lock().try_lock(), Err(MutexError::sys(EBUSY))));
+        });
+        ours.lock().unlock(false).unwrap();
+        assert_eq!(ours.lock().unlock(false), Err(MutexError::sys(EPERM)));
+    }
+
+    #[test]
+    fn values_no_correct_party_writes_are_corrupt_and_nothing_stays_locked() {
+        type Scribble = fn(&Words<'_>);
+        let cases: [(Scribble, &str); 6] = [
+            (|w| w.kind().store(0, Ordering::Relaxed), "__kind is 0x0"),
+            (
+                |w| w.owner().store(4242, Ordering::Relaxed),
+                "__owner is 4242",
+            ),
+            (|w| w.count().store(2, Ordering::Relaxed), "__count is 2"),
+            (
+                |w| w.lock().store(FUTEX_WAITERS, Ordering::Relaxed),
+                "FUTEX_WAITERS without",
+            ),
+            (
+                |w| w.lock().store(FUTEX_OWNER_DIED | 77, Ordering::Relaxed),
+                "FUTEX_OWNER_DIED together",
+            ),
+            (
+                |w| w.lock().store(FUTEX_TID_MASK, Ordering::Relaxed),
+                "PID_MAX_LIMIT",
+            ),
+        ];
+        for (write, says) in cases {
+            let m = Heap::new();
+            write(&m.words());
+            let deadline = Instant::now() + Duration::from_secs(60);
+            for what in [
+                corrupt(m.lock().lock()),
+                corrupt(m.lock().try_lock()),
+                corrupt(m.lock().lock_until(deadline)),
+            ] {
+                assert!(what.contains(says), "{says}: {what}");
+            }
+            assert_eq!(walk(), Vec::<usize>::new(), "{says}: nothing linked");
+        }
+    }
+
+    #[test]
+    fn unlock_puts_back_the_words_and_unlinks() {
+        let (a, b) = (Heap::new(), Heap::new());
+        let head = RobustHead::current().unwrap().addr();
+        assert_eq!(a.lock().lock(), Ok(Acquired::Clean));
+        assert_eq!(b.lock().lock(), Ok(Acquired::Clean));
+        assert_eq!(walk(), vec![b.entry(), a.entry()]);
+        let w = b.words();
+        w.kind().store(0, Ordering::Relaxed);
+        w.owner().store(4242, Ordering::Relaxed);
+        w.next().store(0x10, Ordering::Relaxed);
+        // Another lock call puts `__next` back at once.
+        let c = Heap::new();
+        assert_eq!(c.lock().try_lock(), Ok(Acquired::Clean));
+        c.lock().unlock(false).unwrap();
+        assert_eq!(w.next().load(Ordering::Relaxed), a.entry());
+        assert_eq!(walk(), vec![b.entry(), a.entry()]);
+        w.prev().store(0, Ordering::Relaxed);
+        let what = match b.lock().unlock(false) {
+            Err(MutexError::Corrupt(what)) => *what,
+            other => panic!("{other:?}"),
+        };
+        for says in [
+            "__kind was 0x0",
+            "__owner was 4242",
+            "__list.__prev was 0x0",
+            "unlocked",
+        ] {
+            assert!(what.contains(says), "{what}");
+        }
+        assert_eq!(w.kind().load(Ordering::Relaxed), KIND);
+        assert_eq!(w.lock().load(Ordering::Relaxed), 0);
+        assert_eq!(walk(), vec![a.entry()]);
+        let (prev, next) = (a.words().prev(), a.words().next());
+        assert_eq!(
+            (prev.load(Ordering::Relaxed), next.load(Ordering::Relaxed)),
+            (head, head)
+        );
+        a.lock().unlock(false).unwrap();
+        assert_eq!(b.lock().lock(), Ok(Acquired::Clean), "usable again");
+        b.lock().unlock(false).unwrap();
+    }
+
+    /// Robust mutexes this thread locks through glibc directly, interleaved with the
+    /// protocol's, unlocked in an order that makes each side unlink entries next to the
+    /// other's (and glibc rewrite the `__next` of one of ours): the list stays exactly the
+    /// held set, in lock order, throughout.
+    #[test]
+    fn entries_glibc_links_in_between_are_stepped_over_as_glibc_would() {
+        let (g1, s1, g2, s2) = (Heap::new(), Heap::new(), Heap::new(), Heap::new());
+        let glock = |h: &Heap| {
+            // SAFETY: an initialised mutex, unlocked by this thread below.
+            assert_eq!(unsafe { libc::pthread_mutex_lock(h.ptr()) }, 0);
+        };
+        let gunlock = |h: &Heap| {
+            // SAFETY: held by this thread.
+            assert_eq!(unsafe { libc::pthread_mutex_unlock(h.ptr()) }, 0);
+        };
+        glock(&g1);
+        assert_eq!(s1.lock().lock(), Ok(Acquired::Clean));
+        glock(&g2);
+        assert_eq!(s2.lock().lock(), Ok(Acquired::Clean));
+        assert_eq!(walk(), vec![s2.entry(), g2.entry(), s1.entry(), g1.entry()]);
+        // Ours in the middle, between two of glibc's.
+        s1.lock().unlock(false).unwrap();
+        assert_eq!(walk(), vec![s2.entry(), g2.entry(), g1.entry()]);
+        // glibc's oldest: glibc follows the links the protocol left.
+        gunlock(&g1);
+        assert_eq!(walk(), vec![s2.entry(), g2.entry()]);
+        // glibc's, right behind ours: glibc rewrites our `__next`.
+        gunlock(&g2);
+        assert_eq!(walk(), vec![s2.entry()]);
+        // A lock call must not put back the stale `__next` (it named glibc's entry).
+        assert_eq!(s1.lock().lock(), Ok(Acquired::Clean));
+        assert_eq!(walk(), vec![s1.entry(), s2.entry()]);
+        s2.lock().unlock(false).unwrap();
+        s1.lock().unlock(false).unwrap();
+        assert_eq!(walk(), Vec::<usize>::new());
+    }
+}
