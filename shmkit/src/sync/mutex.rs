@@ -141,10 +141,11 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 /// 20 000 times (debug build, test `a_concurrent_scribbler_kills_no_locker_and_delays_no_timed_lock`
 /// in `tests/sync_mutex.rs`). With glibc doing the locking behind checks of its words, the
 /// list pointers alone killed 17 of 20 lockers in one measurement and 3 of 10 in another
-/// (SIGSEGV in glibc's unlink), `__kind` alone 1 of 10 (SIGABRT). With this implementation:
-/// 0 of 40 lockers died (10 each with `__kind` alone, the list pointers alone, the lock
-/// words alone, and all words), 0 of 20 in a run of the test with 10 lockers per group, and
-/// the slowest `lock_timeout` returned 18 ms after its timeout (the test allows 2 s).
+/// (SIGSEGV in glibc's unlink), `__kind` alone 1 of 10 (SIGABRT). With this implementation
+/// (`SHMKIT_EXPERIMENT_RUNS=10`): 0 of 40 lockers died (10 each with `__kind` alone, the
+/// lock words alone, the list pointers alone, and all words), and the slowest
+/// `lock_timeout` returned 3.8 ms after its timeout (18 ms in an earlier run on a busier
+/// machine; the test allows 2 s).
 ///
 /// # References
 /// - [`pthread_mutexattr_setrobust(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html)
