@@ -41,6 +41,13 @@ impl Futex {
         drop(self.queue.lock().unwrap());
         self.sleepers.notify_all();
     }
+
+    /// `FUTEX_WAKE` of one sleeper: a wake-up given to one waiter only, so that a protocol
+    /// that needs a second one (and would lose it) deadlocks here as it would for real.
+    fn wake_one(&self) {
+        drop(self.queue.lock().unwrap());
+        self.sleepers.notify_one();
+    }
 }
 
 /// The condition variable of `sync::condvar`: sequence counter `seq` (the futex word) and
@@ -216,5 +223,106 @@ fn a_writer_that_stops_mid_write_leaves_seq_odd_and_the_next_write_repairs_it() 
         s.write(9);
         reader.join().unwrap();
         assert_eq!(s.try_read(), Some([9, 9]));
+    });
+}
+
+/// The lock word of `sync::robust` (glibc's robust-mutex protocol without the robust list,
+/// which only matters when a thread dies): `0` free, the holder's id, `WAITERS` once someone
+/// may sleep on it. A locker that slept keeps `WAITERS` in the word it takes (glibc's
+/// `assume_other_futex_waiters`), because other sleepers may still be there; the unlock
+/// swaps the word to 0 and wakes one sleeper if `WAITERS` was set.
+struct LockWord {
+    word: Futex,
+    /// Threads inside the critical section: never more than one.
+    inside: AtomicU32,
+}
+
+const WAITERS: u32 = 0x8000_0000;
+
+impl LockWord {
+    fn lock(&self, id: u32) {
+        let mut assume = 0;
+        let mut old = self.word.word.load(Ordering::Relaxed);
+        loop {
+            if old == 0 {
+                match self.word.word.compare_exchange(
+                    0,
+                    id | assume,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return,
+                    Err(now) => {
+                        old = now;
+                        continue;
+                    }
+                }
+            }
+            if old & WAITERS == 0 {
+                if let Err(now) = self.word.word.compare_exchange(
+                    old,
+                    old | WAITERS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    old = now;
+                    continue;
+                }
+                old |= WAITERS;
+            }
+            assume = WAITERS;
+            self.word.wait(old);
+            old = self.word.word.load(Ordering::Relaxed);
+        }
+    }
+
+    fn unlock(&self) {
+        if self.word.word.swap(0, Ordering::Release) & WAITERS != 0 {
+            self.word.wake_one();
+        }
+    }
+}
+
+/// Two lockers arrive while the lock is held, so that both may sleep; the holder's unlock
+/// wakes one, whose own unlock must wake the other. (Without `assume_other_futex_waiters` the
+/// first sleeper to wake would take the word without `WAITERS` and never wake the second:
+/// loom reports that deadlock.) Preemptions are bounded to keep the model small.
+#[test]
+fn robust_lock_word_excludes_and_never_loses_a_wakeup() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
+        let lock = Arc::new(LockWord {
+            word: Futex::new(),
+            inside: AtomicU32::new(0),
+        });
+        lock.lock(1);
+        let threads: Vec<_> = (2..=3)
+            .map(|id| {
+                let lock = lock.clone();
+                thread::spawn(move || {
+                    lock.lock(id);
+                    assert_eq!(
+                        lock.inside.fetch_add(1, Ordering::Relaxed),
+                        0,
+                        "two holders"
+                    );
+                    lock.inside.fetch_sub(1, Ordering::Relaxed);
+                    lock.unlock();
+                })
+            })
+            .collect();
+        assert_eq!(
+            lock.inside.fetch_add(1, Ordering::Relaxed),
+            0,
+            "two holders"
+        );
+        lock.inside.fetch_sub(1, Ordering::Relaxed);
+        lock.unlock();
+        // A deadlock (a sleeper nobody wakes) fails the model.
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(lock.word.word.load(Ordering::Relaxed), 0);
     });
 }

@@ -226,3 +226,33 @@ fn writer_killed_mid_write_1000_times() {
     lock.write(&payload(1)).unwrap();
     assert!(intact(&lock.read().unwrap()));
 }
+
+/// A writer gone without the kernel marking its writer mutex (its lock word still names
+/// it: a peer broke its robust list, or wrote the word) while `seq` is odd. Readers look at
+/// the writer mutex when `seq` stays odd; they used to find it busy for ever (a lock word
+/// naming a thread counts as held) and time out. Now they check that the named thread
+/// exists, find it gone, and report `WriterDied`; the next write repairs the value.
+#[test]
+fn a_writer_that_vanished_unmarked_is_writer_died_not_a_wait() {
+    let seg = common::private_segment(4096);
+    let map = seg.attach().unwrap();
+    let lock = SeqLock::create_in(map.region(), 0, 5u64).unwrap();
+    let gone = loop {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        // SAFETY: kill with signal 0 sends nothing.
+        if unsafe { libc::kill(pid as i32, 0) } == -1 {
+            break pid;
+        }
+    };
+    // The writer mutex is at 64, `seq` at 128: a write in progress by a thread that is gone.
+    map.write_at(64, &gone.to_ne_bytes()).unwrap();
+    map.write_at(128, &1u32.to_ne_bytes()).unwrap();
+    assert_eq!(
+        lock.read_timeout(NO_HANG).unwrap_err().kind(),
+        ErrorKind::WriterDied
+    );
+    lock.write(&6).unwrap();
+    assert_eq!(lock.read().unwrap(), 6);
+}

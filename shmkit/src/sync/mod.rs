@@ -1,7 +1,9 @@
 //! Synchronisation that lives inside a segment and survives peers killed with `SIGKILL`.
 //!
-//! - [`RobustMutex`]: a mutex guarding a `T`, built on glibc's robust, process-shared
-//!   `pthread_mutex_t` ([`pthread_mutexattr_setrobust(3)`], [`pthread_mutex_consistent(3)`]).
+//! - [`RobustMutex`]: a mutex guarding a `T`, a robust, process-shared `pthread_mutex_t`
+//!   ([`pthread_mutexattr_setrobust(3)`], [`pthread_mutex_consistent(3)`]) locked through
+//!   glibc's own protocol, re-implemented so that nothing another process writes into it
+//!   can crash or hang the caller.
 //!   When the holder dies, the next locker gets [`LockError::OwnerDied`] *with the guard*,
 //!   repairs the data and calls [`MutexGuard::mark_consistent`].
 //! - [`Condvar`] and [`Event`]: waiting on futex sequence counters ([`futex(2)`], shared, not
@@ -61,11 +63,12 @@
 //! as a number (sequence counters), never as an index, a length or a pointer, so a peer that
 //! scribbles over the headers, sequence words or lock words makes operations fail with
 //! errors (or wait, as a peer holding the lock would), never read or write outside the
-//! segment. The robust `pthread_mutex_t` inside [`RobustMutex`] and [`SeqLock`] is glibc's,
-//! and glibc trusts its words (its type, its owner, and the robust-list pointers it follows
-//! on unlock): they are checked before every call, and a held mutex's are put back on
-//! unlock, so a scribble made between calls gives [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt);
-//! what a write racing a call can still do is listed under
+//! segment. The robust `pthread_mutex_t` inside [`RobustMutex`] and [`SeqLock`] is laid out
+//! and initialised by glibc, but locked and unlocked by shmkit's own implementation of
+//! glibc's robust-mutex protocol, which validates every word it loads and never follows a
+//! pointer read from the segment: a scribble, also one racing a call, gives
+//! [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt) or another typed outcome, never a crash,
+//! and timed locks return by their deadline. What a peer can still do is listed under
 //! [Hostile peers](RobustMutex#hostile-peers).
 //!
 //! [`Region`]: crate::Region
@@ -77,6 +80,7 @@
 mod condvar;
 pub(crate) mod header;
 mod mutex;
+mod robust;
 mod seqlock;
 
 pub use condvar::{Condvar, Event, EventToken, WaitTimeoutResult};

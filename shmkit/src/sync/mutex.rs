@@ -8,25 +8,29 @@
 //! | 64            | `size_of::<pthread_mutex_t>()` (40) | the robust mutex            |
 //! | `DATA_OFFSET` | `size_of::<T>()`         | the value, aligned for `T`             |
 //!
-//! The mutex is made with `PTHREAD_PROCESS_SHARED`, `PTHREAD_MUTEX_ROBUST` and
-//! `PTHREAD_MUTEX_ERRORCHECK`. Robustness comes from glibc: every thread's robust list is
-//! registered with the kernel by glibc itself, and on the death of a thread the kernel marks
-//! each mutex on its list `FUTEX_OWNER_DIED` and wakes one waiter, whose lock then returns
-//! `EOWNERDEAD`. Nothing here calls `set_robust_list(2)` (doing so replaces glibc's list and
-//! silently breaks recovery). Error checking turns a second lock by the holding thread into
-//! [`ErrorKind::Deadlock`] instead of a hang.
+//! The mutex is made by `pthread_mutex_init` with `PTHREAD_PROCESS_SHARED`,
+//! `PTHREAD_MUTEX_ROBUST` and `PTHREAD_MUTEX_ERRORCHECK`, but locked and unlocked by shmkit's
+//! own implementation of glibc's robust-mutex protocol (`sync::robust`), on the same words:
+//! a C program using `pthread_mutex_lock` on the same memory interoperates. Robustness comes
+//! from the kernel: glibc registers every thread's robust list with it, shmkit links the
+//! mutexes it locks into that list as glibc does, and on the death of a thread the kernel
+//! marks each mutex on the list `FUTEX_OWNER_DIED` and wakes one waiter, whose lock then
+//! reports the death. Nothing here calls `set_robust_list(2)` (doing so would replace glibc's
+//! list and silently break its recovery). Error checking turns a second lock by the holding
+//! thread into [`ErrorKind::Deadlock`] instead of a hang.
 
 use super::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
+use super::robust::{Acquired, MutexError, RobustLock, MAX_HELD};
 use super::{bytes_of, ShmSafe};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use crate::shm::Segment;
-use crate::sys::pthread::{self, MutexError, PthreadMutex, EBUSY, EOWNERDEAD};
+use crate::sys::pthread::{self, PthreadMutex, EBUSY};
 use crate::Attachment;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const MAGIC: [u8; 8] = *b"shmkMUTX";
 /// Where the `pthread_mutex_t` sits in the structure.
@@ -42,6 +46,15 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 /// marking it consistent makes the mutex unusable for every process: later locks fail with
 /// [`ErrorKind::NotRecoverable`].
 ///
+/// The locking is glibc 2.36's robust-mutex protocol (the same words, values and futex
+/// operations, the same entries in glibc's per-thread robust list), implemented in Rust: a C
+/// program locking the same `pthread_mutex_t` with `pthread_mutex_lock` excludes and wakes
+/// shmkit's lockers and sees their deaths as `EOWNERDEAD`, and the other way round. A thread
+/// can hold at most 32 of these mutexes at once ([`ErrorKind::LimitExceeded`] beyond).
+/// Locking or unlocking from a signal handler is not supported: a handler that interrupted
+/// another lock or unlock call on the same thread gets [`ErrorKind::Unsupported`] (and one
+/// that unlocks what the interrupted code holds breaks its exclusion).
+///
 /// `R` holds the memory: `&Region` (borrowed from an attachment, see
 /// [`create_in`](RobustMutex::create_in)) or an owned [`Attachment`] (see
 /// [`create`](RobustMutex::create)). A guard borrows the mutex, which holds `R`, so the
@@ -52,76 +65,87 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 /// memory. The check costs a plain store per lock and unlock.
 ///
 /// # Hostile peers
-/// glibc trusts the words inside a `pthread_mutex_t`, and any process that attached the
-/// segment can write them. Left unchecked, `__kind = 0` with `__owner != 0` made
-/// `lock()` abort the process (glibc's `assert (mutex->__data.__owner == 0)`), a
-/// priority-protect `__kind` hit an assertion in glibc's `tpp.c`, and a non-robust
-/// `__kind` turned the mutex into a plain one (no owner-died recovery; and a robust
-/// unlock of a mutex locked that way wrote through a NULL robust-list pointer: SIGSEGV).
-/// So before **every** call into glibc (lock, `try_lock`, `lock_timeout`, unlock,
-/// [`mark_consistent`](MutexGuard::mark_consistent), and a guard's drop) the words glibc
-/// reads are checked against the values glibc itself leaves there (glibc 2.36,
-/// `struct __pthread_mutex_s` of 64-bit Linux; its layout is tested):
+/// Any process that attached the segment can write the words of the `pthread_mutex_t` at
+/// any time, also while this process is inside a call. glibc trusts those words (a
+/// rewritten `__kind` reached its assertions, SIGABRT, or an endless `pause()`; rewritten
+/// robust-list pointers made its unlock write through them, SIGSEGV; a lock word naming a
+/// vanished thread kept `pthread_mutex_lock` waiting for ever; a lock word rewritten over and
+/// over kept `pthread_mutex_timedlock` looping past its deadline). So no glibc code runs on
+/// the mutex after `pthread_mutex_init`: lock, `try_lock`, `lock_timeout`, unlock and
+/// [`mark_consistent`](MutexGuard::mark_consistent) are shmkit's own code, which loads each
+/// word once per use into a local, validates it, and never follows a pointer read from the
+/// segment. Guaranteed, whatever other processes write and whenever they write it:
 ///
-/// | word | before a lock (`lock`, `try_lock`, `lock_timeout`) | before an unlock / `mark_consistent` (this thread holds it) |
+/// - no call crashes, aborts or panics, and none reads or writes memory outside the mutex
+///   and this thread's own robust-list head because of a value in the segment: this thread
+///   unlinks its mutexes from the robust list through a per-thread record of what it linked
+///   (the addresses, and what it wrote into each `__list.__next`), never through the
+///   mutex's own `__list` pointers;
+/// - every outcome is typed: a lock, [`LockError::OwnerDied`], or an error of kind
+///   `WouldBlock`, `TimedOut`, `Deadlock`, `NotRecoverable`, or [`ErrorKind::Corrupt`]
+///   naming the word and the value no correct party leaves there;
+/// - `try_lock` never sleeps; `lock_timeout` returns by its deadline plus scheduling delays
+///   (it checks the deadline at every turn of its loop and sleeps at most until it);
+/// - `lock()` waits only while the lock word names a thread that exists: every 50 ms of
+///   waiting it checks the named thread with `kill(tid, 0)`, and takes a word naming a
+///   vanished thread over as owner-died (as the kernel would have marked it), as does
+///   `lock_timeout`; a word naming this very thread while it does not hold the mutex is
+///   taken over the same way;
+/// - an unlock puts back every word this thread, as the holder, knows the value of, unlocks
+///   and unlinks the mutex all the same, and reports [`ErrorKind::Corrupt`] naming what it
+///   found.
+///
+/// | word | checked when | values accepted (anything else is `Corrupt`) |
 /// |---|---|---|
-/// | `__kind` | exactly `0x92`: robust, error-checking, process-shared, no protocol or elision bits | the same |
-/// | `__lock` | 0; or `FUTEX_OWNER_DIED` (+ `FUTEX_WAITERS`) with thread id 0; or a thread id below `PID_MAX_LIMIT` (+ `FUTEX_WAITERS`) | this thread's id (+ `FUTEX_WAITERS`) |
-/// | `__owner` | 0 or `PTHREAD_MUTEX_NOTRECOVERABLE` when `__lock` is 0 (another value is read again three times after yielding, `__owner` on both sides of `__lock`, since a thread locking or unlocking between the two loads shows a held mutex's owner beside a free lock word for a moment; only a value that stays is corrupt); not checked while another thread holds it or its owner died (glibc writes it after the lock word, so any value is transiently legitimate, and glibc reads it only once it holds the lock) | this thread's id, or `PTHREAD_MUTEX_INCONSISTENT` for an owner-died guard |
-/// | `__count` | 0 or 1 | 1 |
-/// | `__list.__prev`, `__list.__next` | not read by glibc's lock (it overwrites them) | the neighbours in this thread's robust list, which shmkit tracks per thread |
+/// | `__kind` | every lock, unlock and `mark_consistent` | exactly `0x92` as created (robust, error-checking, process-shared); never used to choose a path |
+/// | `__lock` | every time it is loaded | 0; a thread id below `PID_MAX_LIMIT` (4194304), with or without `FUTEX_WAITERS`; `FUTEX_OWNER_DIED` with thread id 0 (with or without `FUTEX_WAITERS`); at unlock and `mark_consistent`: this thread's id |
+/// | `__owner` | after acquiring a free lock; at unlock and `mark_consistent` | 0 or `PTHREAD_MUTEX_NOTRECOVERABLE` after acquiring (the lock is released again otherwise); this thread's id, or `PTHREAD_MUTEX_INCONSISTENT` for an owner-died guard, at unlock |
+/// | `__count` | after acquiring a free lock; at unlock | 0 or 1; 1 at unlock |
+/// | `__list.__prev`, `__list.__next` | at unlock, while every robust mutex this thread holds was locked through shmkit | what this thread's record says; never followed |
 ///
-/// `__nusers`, `__spins` and `__elision` are not checked: for this kind glibc never reads
-/// them to decide anything (`__nusers` is only counted up and down, and drifts legitimately
-/// when holders are killed mid-call).
+/// `__nusers`, `__spins` and `__elision` are written as glibc does but never read to decide
+/// anything (`__nusers` drifts legitimately when holders are killed).
 ///
-/// A lock call that finds another value fails with [`ErrorKind::Corrupt`], whose message
-/// names the word and its value, and glibc is not called; the mutex stays unusable until
-/// someone writes glibc's values back. On unlock, this thread holds the lock and so knows
-/// what every word must be: it puts glibc's values back, unlocks, and reports
-/// [`ErrorKind::Corrupt`] naming what it found (the mutex *is* unlocked then, and this
-/// thread's robust list intact). After a lock, a mutex that glibc did not link into this
-/// thread's robust list (it took a non-robust path because `__kind` changed during the
-/// call) is unlocked again by hand and reported as `Corrupt`; glibc's `EINVAL` (a `__kind`
-/// it does not know, read during the call) is reported as `Corrupt` too.
+/// Not guaranteed, because no code in this process can prevent it:
+/// - **Exclusion and the value.** A peer that rewrites the lock word (to 0, say) lets two
+///   processes hold the lock at once, and a peer can write any bytes into the value: what a
+///   guard reads is the caller's to validate.
+/// - **`lock()` and live thread ids.** A lock word naming a thread that exists keeps
+///   `lock()` waiting, as a live holder that never unlocks would: a peer can write the id of
+///   any live thread (its own, or 1). A holder that vanished without the kernel marking the
+///   word and whose id was reused by a new thread counts as alive too, and so does one whose
+///   process exited but was not reaped yet. Use `lock_timeout` with peers you do not trust.
+///   `try_lock` reports a word naming a vanished thread busy (it checks nothing).
+/// - **The kernel's walk of a dying thread's list.** The kernel follows each held mutex's
+///   `__list.__next` when the thread dies. This thread rewrites the `__next` of every mutex
+///   it holds from its record at each of its lock and unlock calls; a peer that rewrites one
+///   in between can, until this thread's next call, hide this thread's older held mutexes
+///   from that walk. If the thread dies in that window, those mutexes keep the dead thread's
+///   id instead of `FUTEX_OWNER_DIED`, and other lockers find them through the check above
+///   (up to 50 ms later; `try_lock` not at all). The kernel also follows the peer's pointer
+///   (it reads with fault handling, so nothing crashes, and stops after 2048 entries): in a
+///   process that keeps running after one of its threads died, it can set bit 30 of a 4-byte
+///   word of that process's memory at an address the peer chose, if that word holds the dead
+///   thread's id.
+/// - **Robust mutexes locked through glibc by the same thread.** While this thread holds a
+///   robust mutex it locked with `pthread_mutex_lock` directly, that entry's links in its
+///   robust list are followed as glibc follows them (reading its `__next`, and the `__next`
+///   of a shmkit entry next to it that glibc may have rewritten); a peer that can write
+///   those words can then make this thread follow its pointers, as it could make glibc do.
+///   The `__list` checks in the table above are skipped then.
+/// - A C program sharing the mutex through glibc trusts the words as glibc does.
 ///
-/// Guaranteed: a write made while no call on this mutex is in progress in this thread is
-/// always detected, never reaches glibc, and never crashes this process or leaves a
-/// dangling entry in its robust list. `lock_timeout` returns by its deadline plus
-/// scheduling delays whatever static values the words hold: for this kind glibc only
-/// waits in `FUTEX_WAIT` with the deadline, and loops without sleeping only while the lock
-/// word keeps changing.
-///
-/// Outside the guarantee, because glibc reads the words again after the check and nothing
-/// can make that atomic:
-/// - a word rewritten *during* a call, between the check and glibc's read (a window of
-///   tens of nanoseconds, longer if this thread is preempted there). A `__kind` rewritten
-///   there can still reach glibc's assertion (SIGABRT), an endless `pause()` on the
-///   priority-inheritance path (a hang past any deadline), or a non-robust path (detected
-///   after the call, see above); robust-list pointers rewritten between the unlock's check
-///   and glibc's unlink make glibc write through them (SIGSEGV, or a write into this
-///   process's memory);
-/// - a peer that rewrites the lock word continuously can keep `lock_timeout` looping in
-///   glibc past its deadline for as long as it keeps writing;
-/// - `lock()` waits without end on a lock word naming a thread id that no longer exists
-///   (as it would for a live holder that never unlocks): use `lock_timeout` with peers
-///   you do not trust;
-/// - the robust-list pointers are checked only while every robust mutex this thread holds
-///   was locked through shmkit (a robust mutex locked by other code in the same thread
-///   makes the neighbours unknown; glibc then follows the pointers as they are);
-/// - the value itself is the caller's business: a peer can write any bytes there.
-///
-/// How often those windows are hit was measured with the ignored test
-/// `concurrent_scribbler_experiment` in `tests/sync_mutex.rs`: a process writes random
-/// 4-byte values into words of the `pthread_mutex_t` every few microseconds while another
-/// locks (`try_lock`, `lock_timeout`), holds briefly and unlocks, 20 000 times (debug
-/// build, 10 lockers per row). Before these checks: `__kind` alone killed 1 locker
-/// (SIGABRT, glibc's `tpp.c` assertion), the list pointers alone 10 (SIGSEGV in glibc's
-/// unlink), all words 6 (SIGSEGV), the lock words alone none. With them: `__kind` alone 1
-/// of 10 in one measurement and 0 of 30 in the next, all words 0 of 20, the lock words
-/// none; but the list pointers alone still 17 of 20. So a peer that keeps rewriting the
-/// robust-list pointers of a mutex this process holds can crash it: only share robust
-/// mutexes with processes that are trusted not to do that.
+/// How often the old windows were hit was measured with a scribbler process that writes
+/// random 4-byte values into words of the `pthread_mutex_t` every few microseconds while a
+/// locker process takes it (`try_lock`, `lock_timeout`), holds it briefly and unlocks it,
+/// 20 000 times (debug build, test `a_concurrent_scribbler_kills_no_locker_and_delays_no_timed_lock`
+/// in `tests/sync_mutex.rs`). With glibc doing the locking behind checks of its words, the
+/// list pointers alone killed 17 of 20 lockers in one measurement and 3 of 10 in another
+/// (SIGSEGV in glibc's unlink), `__kind` alone 1 of 10 (SIGABRT). With this implementation
+/// (`SHMKIT_EXPERIMENT_RUNS=10`): 0 of 40 lockers died (10 each with `__kind` alone, the
+/// lock words alone, the list pointers alone, and all words), and the slowest
+/// `lock_timeout` returned 3.8 ms after its timeout (18 ms in an earlier run on a busier
+/// machine; the test allows 2 s).
 ///
 /// # References
 /// - [`pthread_mutexattr_setrobust(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html)
@@ -260,6 +284,16 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
             .cast()
     }
 
+    /// The lock protocol's view of the mutex.
+    fn robust(&self) -> RobustLock<'_> {
+        // SAFETY: the mutex lies inside the region, aligned (checked when `self` was made),
+        // and was initialised by its creator (the state was ready). The region stays
+        // mapped while `self` is borrowed, and while this thread holds the lock: a guard
+        // borrows `self`, which holds the region, and a leaked guard marks the region so
+        // that it is never detached (see `Drop`).
+        unsafe { RobustLock::new(self.raw()) }
+    }
+
     fn data(&self) -> *mut T {
         self.region
             .as_mut_ptr()
@@ -273,22 +307,32 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
 
     fn outcome(
         &self,
-        result: std::result::Result<(), MutexError>,
+        result: std::result::Result<Acquired, MutexError>,
         call: &'static str,
     ) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
         match result {
-            Ok(()) => Ok(MutexGuard::new(self, false)),
-            Err(e) if e.raw() == Some(EOWNERDEAD) => {
-                Err(LockError::OwnerDied(MutexGuard::new(self, true)))
-            }
-            Err(e) if e.raw() == Some(EBUSY) => Err(LockError::Failed(
-                mutex_error(call, self.context(), e).with_kind(ErrorKind::WouldBlock),
-            )),
-            Err(e) => Err(LockError::Failed(mutex_error(call, self.context(), e))),
+            Ok(Acquired::Clean) => Ok(MutexGuard::new(self, false)),
+            Ok(Acquired::OwnerDied) => Err(LockError::OwnerDied(MutexGuard::new(self, true))),
+            Err(e) => Err(LockError::Failed(self.lock_error(call, e))),
+        }
+    }
+
+    /// The error of a lock that failed (kept out of line: the lock's fast path stays small).
+    #[cold]
+    #[inline(never)]
+    fn lock_error(&self, call: &'static str, e: MutexError) -> Error {
+        if e.raw() == Some(EBUSY) {
+            mutex_error(call, self.context(), e).with_kind(ErrorKind::WouldBlock)
+        } else {
+            mutex_error(call, self.context(), e)
         }
     }
 
     /// Locks, waiting as long as another thread or process holds the lock.
+    ///
+    /// While it waits, it checks every 50 ms that the thread named as
+    /// holder still exists: one that vanished without the kernel marking the lock (see
+    /// [Hostile peers](RobustMutex#hostile-peers)) counts as a holder that died.
     ///
     /// # Errors
     /// - [`LockError::OwnerDied`] with the guard: the previous holder died holding the lock.
@@ -296,19 +340,17 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
     ///   [`mark_consistent`](MutexGuard::mark_consistent).
     /// - [`ErrorKind::Deadlock`]: this thread already holds it.
     /// - [`ErrorKind::Corrupt`]: another process overwrote a word of the mutex with a value
-    ///   glibc never leaves there (see [Hostile peers](RobustMutex#hostile-peers)); glibc
-    ///   was not called.
+    ///   no correct party leaves there (see [Hostile peers](RobustMutex#hostile-peers)).
+    /// - [`ErrorKind::LimitExceeded`]: this thread already holds 32 robust mutexes.
+    /// - [`ErrorKind::Unsupported`]: called from a signal handler that interrupted another
+    ///   lock or unlock on this thread, or glibc registered no robust list for the thread.
     ///
     /// # References
     /// - [`pthread_mutex_lock(3p)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
     /// - [`pthread_mutex_consistent(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
     #[doc(alias = "pthread_mutex_lock")]
     pub fn lock(&self) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
-        // SAFETY: the mutex lies inside the region, aligned (checked when `self` was made),
-        // and was initialised by its creator (the state was ready). The region stays mapped
-        // while the guard lives, since the guard borrows `self`, which holds the region.
-        let r = unsafe { pthread::lock(self.raw()) };
-        self.outcome(r, "pthread_mutex_lock")
+        self.outcome(self.robust().lock(), "RobustMutex::lock")
     }
 
     /// Locks if no one holds the lock, without waiting.
@@ -320,13 +362,11 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
     /// - [`pthread_mutex_trylock(3p)`](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)
     #[doc(alias = "pthread_mutex_trylock")]
     pub fn try_lock(&self) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
-        // SAFETY: as in `lock`.
-        let r = unsafe { pthread::try_lock(self.raw()) };
-        self.outcome(r, "pthread_mutex_trylock")
+        self.outcome(self.robust().try_lock(), "RobustMutex::try_lock")
     }
 
-    /// Locks, waiting at most `timeout` (`pthread_mutex_timedlock` with a `CLOCK_REALTIME`
-    /// deadline, so a change of the system clock moves it).
+    /// Locks, waiting at most `timeout` (measured on `CLOCK_MONOTONIC`): the call returns
+    /// by then, whatever other processes write into the mutex meanwhile.
     ///
     /// # Errors
     /// [`ErrorKind::TimedOut`] when the time runs out; otherwise as
@@ -339,9 +379,12 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
         &self,
         timeout: Duration,
     ) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
-        // SAFETY: as in `lock`.
-        let r = unsafe { pthread::lock_timeout(self.raw(), timeout) };
-        self.outcome(r, "pthread_mutex_timedlock")
+        let robust = self.robust();
+        let r = match Instant::now().checked_add(timeout) {
+            Some(deadline) => robust.lock_until(deadline),
+            None => robust.lock(),
+        };
+        self.outcome(r, "RobustMutex::lock_timeout")
     }
 }
 
@@ -421,9 +464,10 @@ impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> 
         if !self.inconsistent {
             return Ok(());
         }
-        // SAFETY: this thread holds the mutex (the guard proves it); see RobustMutex::lock.
-        unsafe { pthread::consistent(self.mutex.raw()) }
-            .map_err(|e| mutex_error("pthread_mutex_consistent", self.mutex.context(), e))?;
+        self.mutex
+            .robust()
+            .mark_consistent()
+            .map_err(|e| mutex_error("MutexGuard::mark_consistent", self.mutex.context(), e))?;
         self.inconsistent = false;
         Ok(())
     }
@@ -444,17 +488,18 @@ impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> 
     }
 
     fn release(&self) -> Result<()> {
-        // SAFETY: this thread holds the mutex (the guard proves it), which lies in memory
-        // that stays mapped while `self.mutex` is borrowed.
-        let result = unsafe { pthread::unlock(self.mutex.raw(), self.inconsistent) };
-        // Still on this thread's robust list (glibc did not unlink it, so the kernel and
-        // glibc may still write into it): keep the mark, so that the mapping is never
-        // detached. Unknown (no robust-list head): go by the result.
-        let linked = pthread::on_robust_list(self.mutex.raw()).unwrap_or(result.is_err());
+        let result = self.mutex.robust().unlock(self.inconsistent);
+        // Unlocked and unlinked, except when the call could not be made at all (re-entered
+        // from a signal handler): then it is still on this thread's robust list (the kernel
+        // may still write into it), so keep the mark and the mapping is never detached.
+        let still_held = matches!(result, Err(MutexError::Unsupported(_)));
         self.mutex
             .held
-            .store(linked, std::sync::atomic::Ordering::Relaxed);
-        result.map_err(|e| mutex_error("pthread_mutex_unlock", self.mutex.context(), e))
+            .store(still_held, std::sync::atomic::Ordering::Relaxed);
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(mutex_error("MutexGuard::unlock", self.mutex.context(), e)),
+        }
     }
 }
 
@@ -480,8 +525,11 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> DerefMut for MutexGuard<'
     }
 }
 
-/// The crate error for a failed mutex call: glibc's errno, or [`ErrorKind::Corrupt`] naming
-/// the word another process overwrote.
+/// The crate error for a failed mutex call: the error number glibc gives for the same
+/// outcome, [`ErrorKind::Corrupt`] naming the word another process overwrote, or why the call
+/// cannot be made.
+#[cold]
+#[inline(never)]
 pub(crate) fn mutex_error(call: &'static str, context: String, e: MutexError) -> Error {
     match e {
         MutexError::Sys(errno) => Error::sys(call, context, errno),
@@ -489,7 +537,17 @@ pub(crate) fn mutex_error(call: &'static str, context: String, e: MutexError) ->
             ErrorKind::Corrupt,
             call,
             context,
-            format!("the robust mutex was overwritten by another process: {what}"),
+            format!(
+                "the robust mutex was overwritten by another process: {}",
+                *what
+            ),
+        ),
+        MutexError::Unsupported(why) => Error::new(ErrorKind::Unsupported, call, context, *why),
+        MutexError::TooMany => Error::new(
+            ErrorKind::LimitExceeded,
+            call,
+            context,
+            format!("this thread already holds {MAX_HELD} robust mutexes"),
         ),
     }
 }
@@ -563,7 +621,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> fmt::Display for LockErro
         match self {
             LockError::OwnerDied(g) => write!(
                 f,
-                "pthread_mutex_lock(offset={}): the previous owner died holding the lock (EOWNERDEAD)",
+                "RobustMutex::lock(offset={}): the previous owner died holding the lock (EOWNERDEAD)",
                 g.mutex.offset
             ),
             LockError::Failed(e) => e.fmt(f),

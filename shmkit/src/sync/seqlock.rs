@@ -22,18 +22,25 @@
 //! old and new bytes (discarded because `seq` moved), never undefined behaviour.
 //!
 //! A writer killed mid-write leaves `seq` odd for good. Readers that see it odd for a while
-//! `try_lock` the writer mutex: `EBUSY` means a live writer is at work (keep waiting); if they
-//! get the lock (cleanly, or with `EOWNERDEAD`, which they mark consistent) while `seq` is
-//! still odd, no write is in progress and the writer died: they return
-//! [`ErrorKind::WriterDied`]. The next write starts from the odd `seq` and makes it even again.
+//! `try_lock` the writer mutex: busy means a live writer is at work (keep waiting); if they
+//! get the lock (cleanly, or as owner-died, which they mark consistent) while `seq` is still
+//! odd, no write is in progress and the writer died: they return [`ErrorKind::WriterDied`].
+//! That `try_lock` also checks that the thread named by a busy lock word exists
+//! (`kill(tid, 0)`), so a writer that vanished without the kernel marking the mutex (its
+//! robust list broken by a peer) counts as dead, not as busy for ever. The next write starts
+//! from the odd `seq` and makes it even again.
+//!
+//! The writer mutex is the same robust mutex as [`RobustMutex`](super::RobustMutex)'s, with
+//! the same guarantees against peers that scribble over it.
 
 use super::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
 use super::mutex::mutex_error;
+use super::robust::{Acquired, RobustLock};
 use super::{bytes_of, ShmSafe};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use crate::shm::Segment;
-use crate::sys::pthread::{self, PthreadMutex, EBUSY, EOWNERDEAD};
+use crate::sys::pthread::{self, PthreadMutex, EBUSY};
 use crate::Attachment;
 use std::fmt;
 use std::marker::PhantomData;
@@ -67,15 +74,13 @@ pub struct SeqLock<T, R = Attachment> {
 
 /// The writer mutex, held; unlocked on drop.
 struct WriterLock<'a> {
-    raw: *mut PthreadMutex,
-    lifetime: PhantomData<&'a ()>,
+    lock: RobustLock<'a>,
 }
 
 impl Drop for WriterLock<'_> {
     fn drop(&mut self) {
-        // SAFETY: this thread holds the mutex (it was locked when this value was made), in
-        // memory that stays mapped for 'a (borrowed from the SeqLock).
-        let _ = unsafe { pthread::unlock(self.raw, false) };
+        // This thread holds the mutex (it was locked when this value was made).
+        let _ = self.lock.unlock(false);
     }
 }
 
@@ -168,6 +173,15 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
             .cast()
     }
 
+    /// The writer mutex, as the lock protocol sees it.
+    fn robust(&self) -> RobustLock<'_> {
+        // SAFETY: the mutex lies inside the region, aligned, initialised by the creator
+        // (create/open checked the header); the region stays mapped while `self` is
+        // borrowed, and every lock taken through this value (a WriterLock, or the check in
+        // `check_writer`) is released before that borrow ends.
+        unsafe { RobustLock::new(self.raw()) }
+    }
+
     #[inline]
     fn seq(&self) -> &AtomicU32 {
         // SAFETY: create/open checked that the structure lies inside the region, 64-byte
@@ -189,39 +203,24 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
     /// Takes the writer mutex; a previous writer that died holding it is no obstacle (the
     /// write that follows replaces whatever it left).
     fn lock_writer(&self, timeout: Option<Duration>) -> Result<WriterLock<'_>> {
-        // SAFETY: the mutex lies inside the region, aligned, initialised by the creator;
-        // the region stays mapped while the returned WriterLock borrows `self`.
-        let locked = unsafe {
-            match timeout {
-                None => pthread::lock(self.raw()),
-                Some(t) => pthread::lock_timeout(self.raw(), t),
-            }
+        let lock = self.robust();
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let (locked, call) = match deadline {
+            None => (lock.lock(), "SeqLock::write"),
+            Some(deadline) => (lock.lock_until(deadline), "SeqLock::write_timeout"),
         };
         match locked {
-            Ok(()) => {}
-            Err(e) if e.raw() == Some(EOWNERDEAD) => {
-                let held = WriterLock {
-                    raw: self.raw(),
-                    lifetime: PhantomData,
-                };
-                // SAFETY: as above; this thread holds the mutex.
-                unsafe { pthread::consistent(self.raw()) }
-                    .map_err(|e| mutex_error("pthread_mutex_consistent", self.context(), e))?;
-                return Ok(held);
+            Ok(Acquired::Clean) => Ok(WriterLock { lock }),
+            Ok(Acquired::OwnerDied) => {
+                // Unlocked (not recoverable, if the marking failed) when dropped.
+                let held = WriterLock { lock };
+                held.lock
+                    .mark_consistent()
+                    .map_err(|e| mutex_error(call, self.context(), e))?;
+                Ok(held)
             }
-            Err(e) => {
-                let call = if timeout.is_some() {
-                    "pthread_mutex_timedlock"
-                } else {
-                    "pthread_mutex_lock"
-                };
-                return Err(mutex_error(call, self.context(), e));
-            }
+            Err(e) => Err(mutex_error(call, self.context(), e)),
         }
-        Ok(WriterLock {
-            raw: self.raw(),
-            lifetime: PhantomData,
-        })
     }
 
     /// Replaces the value. Writers exclude each other through the robust mutex; readers are
@@ -377,28 +376,25 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
     /// `seq` has stayed odd for a while: is a writer alive? `Ok` if one holds the mutex (or
     /// finished meanwhile), [`ErrorKind::WriterDied`] if nobody is writing yet `seq` is odd.
     fn check_writer(&self) -> Result<()> {
-        // SAFETY: as in `lock_writer`; the lock is released below on every path.
-        let r = unsafe { pthread::try_lock(self.raw()) };
-        match r {
+        let lock = self.robust();
+        // A writer that vanished without the kernel marking the mutex (its robust list
+        // broken by a peer) counts as dead too: otherwise `read` would wait for it forever.
+        match lock.try_lock_or_reap() {
             Err(e) if e.raw() == Some(EBUSY) => return Ok(()),
-            Ok(()) => {}
-            Err(e) if e.raw() == Some(EOWNERDEAD) => {
+            Ok(Acquired::Clean) => {}
+            Ok(Acquired::OwnerDied) => {
                 // The dead writer's state is in `seq` (odd): the mutex itself needs nothing.
-                // SAFETY: this thread holds the mutex.
-                let c = unsafe { pthread::consistent(self.raw()) };
-                if let Err(e) = c {
-                    // SAFETY: this thread holds the mutex.
-                    let _ = unsafe { pthread::unlock(self.raw(), true) };
-                    return Err(mutex_error("pthread_mutex_consistent", self.context(), e));
+                if let Err(e) = lock.mark_consistent() {
+                    let _ = lock.unlock(true);
+                    return Err(mutex_error("SeqLock::read", self.context(), e));
                 }
             }
-            Err(e) => return Err(mutex_error("pthread_mutex_trylock", self.context(), e)),
+            Err(e) => return Err(mutex_error("SeqLock::read", self.context(), e)),
         }
         // We hold the writer mutex, so no write is in progress: an odd `seq` is a dead
         // writer's.
         let odd = self.seq().load(Ordering::Acquire) & 1 != 0;
-        // SAFETY: this thread holds the mutex.
-        let _ = unsafe { pthread::unlock(self.raw(), false) };
+        let _ = lock.unlock(false);
         if odd {
             Err(Error::new(
                 ErrorKind::WriterDied,

@@ -85,6 +85,21 @@ pub(crate) fn process_exists(pid: i32) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
+/// Whether a thread with id `tid` exists (in this pid namespace): `kill(tid, 0)`, false
+/// only for `ESRCH`.
+///
+/// `kill(2)` looks its argument up as a task id (`find_vpid`, then the task with that
+/// `PIDTYPE_PID`), which finds any thread, not only a process's main thread; with signal 0
+/// nothing is sent. `EPERM` (a thread of another user) means it exists. A thread that has
+/// exited but whose process was not reaped yet still exists here; an id, once freed, can be
+/// reused by a new thread.
+pub(crate) fn thread_exists(tid: u32) -> bool {
+    match i32::try_from(tid) {
+        Ok(tid) if tid > 0 => process_exists(tid),
+        _ => false,
+    }
+}
+
 /// `prctl(PR_SET_PDEATHSIG, SIGKILL)`: the kernel kills the calling process when the thread
 /// that created it exits.
 pub(crate) fn kill_on_parent_death() -> Result<(), super::Errno> {
