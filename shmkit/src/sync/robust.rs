@@ -24,10 +24,12 @@
 //! Lock: `list_op_pending` = this mutex; compare-and-swap `__lock` 0 → our id (plus
 //! `FUTEX_WAITERS` once we have waited, as glibc's `assume_other_futex_waiters`); an
 //! owner-died word is taken over the same way and gives [`Acquired::OwnerDied`] with
-//! `__owner = PTHREAD_MUTEX_INCONSISTENT`; otherwise set `FUTEX_WAITERS` and `FUTEX_WAIT`
-//! (shared) on the word. Once acquired: `__owner == PTHREAD_MUTEX_NOTRECOVERABLE` means
-//! release again and fail with `ENOTRECOVERABLE`; else `__count = 1`, link the mutex at the
-//! head of this thread's robust list, clear `list_op_pending`, `__owner = id`, `__nusers += 1`.
+//! `__owner = PTHREAD_MUTEX_INCONSISTENT`; a word naming this thread gives `EDEADLK`, as
+//! glibc's error-checking mutex does; otherwise set `FUTEX_WAITERS` and `FUTEX_WAIT` (shared)
+//! on the word. Once acquired: `__owner == PTHREAD_MUTEX_NOTRECOVERABLE` means release again
+//! and fail with `ENOTRECOVERABLE`; else `__count = 1`, link the mutex into this thread's
+//! robust list (at the tail, see below), clear `list_op_pending`, `__owner = id`,
+//! `__nusers += 1`.
 //!
 //! Unlock: `list_op_pending` = this mutex, unlink it, `__owner` = 0 (or
 //! `PTHREAD_MUTEX_NOTRECOVERABLE` for an owner-died lock never marked consistent),
@@ -40,26 +42,55 @@
 //! dies, the kernel walks it (`head.list`, then each entry's `__next`) and marks every word
 //! that still holds the thread's id `FUTEX_OWNER_DIED`, and does the same for
 //! `list_op_pending`. Entries are the addresses of `__list.__next`, the lock word is
-//! `futex_offset` (-32) away (checked when the head is first used).
+//! `futex_offset` (-32) away (checked when the head is first used). The list is circular
+//! through the head, doubly linked: `__prev` names the entry before (`robust_prev`, the word
+//! before the head in glibc's thread descriptor, names the last entry).
 //!
 //! glibc's `DEQUEUE_MUTEX` follows the unlocked mutex's `__next` and `__prev` and writes
-//! through them: a peer that rewrites them makes glibc write where the peer chose. Here
-//! every thread keeps a shadow of the entries it linked, oldest first, with what it wrote
-//! into each entry's `__next`. Unlinking walks from the head (in glibc's thread descriptor,
-//! private memory) using the shadow's `__next` for our entries: it never reads a pointer from
-//! a mutex of ours, so nothing a peer writes there is ever dereferenced. At every lock and
-//! unlock the `__next` of every mutex this thread still holds is rewritten from the shadow,
-//! so a peer that rewrites one can hide this thread's other held mutexes from the kernel's
-//! death walk only until this thread's next call (the window: if the thread dies in it, the
-//! hidden mutexes keep its dead id instead of `FUTEX_OWNER_DIED`, and the next locker
-//! finds them through the liveness check below, up to [`LIVENESS_PERIOD`] later).
+//! through them: a peer that rewrites them makes glibc write where the peer chose. This
+//! module never reads a pointer from a mutex it linked. It keeps the invariant
 //!
-//! Entries that this module did not link (robust mutexes this thread locked through glibc
-//! directly) are stepped over as glibc would: their `__next` is read from their memory, and
-//! an entry of ours whose shadow `__next` names one of them is read from memory too (glibc
-//! rewrites it when it unlinks its mutex). Only while such a mutex is held, a peer that can
-//! write *that* mutex's words (or ours, next to it) can make the walk follow its pointers,
-//! as it could make glibc's own unlock do.
+//! > this thread's list is: the head, the entries glibc linked (robust mutexes this thread
+//! > locked with `pthread_mutex_lock` directly), then the entries this module linked, in
+//! > the order of its per-thread record (oldest first), then the head again
+//!
+//! because glibc links its entries at the front (after the head) and this module links its
+//! own at the tail (before the head); each side unlinks only its own entries, which keeps
+//! the order. The kernel and glibc do not depend on the order: the kernel walks every
+//! entry, and glibc's unlock uses only the unlocked entry's own links. So:
+//!
+//! - what every link next to our entries holds follows from the record: our entry's
+//!   `__next` is our next entry, or the head after our last; our entry's `__prev` is our
+//!   previous entry, or for our oldest, glibc's last entry or the head. The record holds
+//!   addresses only; no link is ever reconstructed from a mutex's memory, and a value read
+//!   from a mutex of ours is only compared with the record (and reported when it differs),
+//!   never followed nor written through;
+//! - glibc's unlock of its entry rewrites the `__next` of the entry before it, which is the
+//!   head or another glibc entry, never one of ours (it may write our oldest entry's
+//!   `__prev`, which nothing reads);
+//! - this module reads the links of glibc's entries in two cases only: its first lock while
+//!   this thread holds glibc-linked entries (to find the last of them, after which it links),
+//!   and the unlock of its oldest entry in that state (to find the entry before it). It then
+//!   walks from the head (in the thread descriptor: private memory) through the `__next` of
+//!   entries that are not in its record, as the kernel walks them. Every address followed so
+//!   was written there by glibc or by this module from its record, never copied from a
+//!   mutex this module linked; glibc's own unlock trusts the same words the same way (it
+//!   writes through them). A walk that meets a null, misaligned or looping link, or one of
+//!   our entries before the one sought, gives [`MutexError::Corrupt`] (a lock is then not
+//!   taken; an unlock still unlocks, and takes the mutex out of the record only).
+//!
+//! What this relies on: no other code unlinks this module's entries (C code in this thread
+//! calling `pthread_mutex_unlock` on a mutex a shmkit guard holds is not supported: glibc
+//! would follow that mutex's links); and the glibc-linked mutexes this thread holds are not
+//! rewritten by a peer (if one lives in shared memory, a peer can make this module's walk
+//! follow its pointers, as it can make glibc's own unlock follow them).
+//!
+//! At every lock and unlock the `__next` of every mutex this thread still holds is rewritten
+//! from the record, so a peer that rewrites one can hide the mutexes this thread locked after
+//! it from the kernel's death walk only until this thread's next call (the window: if the
+//! thread dies in it, the hidden mutexes keep its dead id instead of `FUTEX_OWNER_DIED`, and
+//! the next locker finds them through the liveness check below, up to [`LIVENESS_PERIOD`]
+//! later).
 //!
 //! # Words from other processes
 //!
@@ -68,18 +99,31 @@
 //! thread id at or above `PID_MAX_LIMIT`), a `__kind` other than the one created, an
 //! `__owner` other than 0 or `PTHREAD_MUTEX_NOTRECOVERABLE` in a mutex just acquired free, or
 //! a `__count` above 1, gives [`MutexError::Corrupt`] naming the word (a lock acquired to read
-//! them is released again). Timed locks check their deadline at every turn of the loop and
-//! sleep at most until it, so a peer that keeps rewriting the word cannot keep them past it.
-//! A lock word naming a thread that does not exist (checked every [`LIVENESS_PERIOD`] of
-//! waiting, with `kill(tid, 0)`) is taken over as owner-died, as the kernel would have marked
-//! it; so is one naming this thread while it does not hold the mutex.
+//! them is released again). Timed locks sleep at most until their deadline and check it
+//! before every sleep and after every turn that did not sleep, so a peer that keeps
+//! rewriting the word cannot keep them past it; after a sleep, the word is looked at once
+//! before the deadline (as in glibc, whose timed lock checks it only in the kernel's wait),
+//! so a locker woken by an unlock takes the free mutex even if its deadline passed
+//! meanwhile, and one that gives up after being woken wakes another sleeper (an unlock wakes
+//! only one: it must not be lost). A lock word naming a thread that does not exist (checked
+//! every [`LIVENESS_PERIOD`] of waiting, with `kill(tid, 0)`) is taken over as owner-died,
+//! as the kernel would have marked it.
+//!
+//! A lock word naming this thread gives `EDEADLK` from every lock call, whether this thread
+//! holds the mutex through this module (at this address or another mapping of the same
+//! memory) or through glibc, or a peer wrote this thread's id there: a typed error, never
+//! a hang and never a second holder. In one rare case this is wrong: a holder that died
+//! without the kernel marking the word (its robust list broken by a peer), whose thread id
+//! the kernel then gave to this thread. This thread's locks of that mutex then fail with
+//! `EDEADLK`, and other threads wait for it as for a live holder (with their deadlines).
 //!
 //! # Not supported
 //! - Locking or unlocking from a signal handler that interrupted a call of this module on
-//!   the same thread (the thread's shadow is in use: the call fails with
+//!   the same thread (the thread's record is in use: the call fails with
 //!   [`MutexError::Unsupported`]; and a handler that unlocks what the interrupted code
 //!   holds breaks mutual exclusion anyway). `fork` from such a handler leaves the child's
-//!   shadow stale.
+//!   record stale.
+//! - Unlocking, with glibc's `pthread_mutex_unlock`, a mutex this module locked.
 //! - More than [`MAX_HELD`] of these mutexes held by one thread at once.
 
 use crate::sys::pthread::{
@@ -92,7 +136,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// How many of these mutexes one thread can hold at once (the size of its shadow list,
+/// How many of these mutexes one thread can hold at once (the size of its record,
 /// which lives in thread-local storage without a destructor, so that it is there even while
 /// other thread-locals are being destroyed).
 pub(crate) const MAX_HELD: usize = 32;
@@ -1469,5 +1513,43 @@ mod tests {
         assert_list(&[m.entry()], "C unlocked");
         assert_eq!(m.lock().unlock(false), Ok(()));
         assert_list(&[], "all unlocked");
+    }
+
+    /// A glibc-linked entry whose `__next` is null or misaligned (as a peer could make it if
+    /// that mutex lived in shared memory): the walk through glibc's entries stops there with
+    /// `Corrupt`, without following it. A lock is then not taken (the word stays free); an
+    /// unlock of our oldest entry still unlocks and reports it.
+    #[test]
+    fn a_broken_link_in_glibcs_entries_is_corrupt_and_never_followed() {
+        for bad in [0usize, 0x1234_5674] {
+            let (g, s) = (Heap::new(), Heap::new());
+            let _restore = Restore::new();
+            let h = RobustHead::current().unwrap().addr();
+            glock(&g);
+            g.words().next().store(bad, Ordering::Relaxed);
+            let what = corrupt(s.lock().lock());
+            assert!(
+                what.contains("does not come back to the head"),
+                "{bad:#x}: {what}"
+            );
+            assert_eq!(s.words().lock().load(Ordering::Relaxed), 0, "not taken");
+            g.words().next().store(h, Ordering::Relaxed);
+            assert_eq!(s.lock().lock(), Ok(Acquired::Clean));
+            assert_list(&[g.entry(), s.entry()], "s after g");
+            g.words().next().store(bad, Ordering::Relaxed);
+            let what = match s.lock().unlock(false) {
+                Err(MutexError::Corrupt(what)) => *what,
+                other => panic!("{bad:#x}: {other:?}"),
+            };
+            assert!(
+                what.contains("no longer reached the mutex"),
+                "{bad:#x}: {what}"
+            );
+            assert_eq!(s.words().lock().load(Ordering::Relaxed), 0, "unlocked");
+            // Repaired as glibc had it (s is no longer linked), glibc unlocks its own.
+            g.words().next().store(h, Ordering::Relaxed);
+            gunlock(&g);
+            assert_list(&[], "all unlocked");
+        }
     }
 }
