@@ -176,8 +176,9 @@ fn asleep_in_futex(pid: u32, tid: u32) -> bool {
     state == Some('S') && syscall.split_whitespace().next() == Some(&libc::SYS_futex.to_string())
 }
 
-/// A traced child, killed and reaped if the test fails half-way.
-struct Traced(libc::pid_t);
+/// A traced child (its pid, and whether it was reaped), killed and reaped if the test
+/// fails half-way.
+struct Traced(libc::pid_t, std::cell::Cell<bool>);
 
 impl Traced {
     /// Waits for the child's next stop (or exit): the wait status.
@@ -186,6 +187,9 @@ impl Traced {
         // SAFETY: waits for our own child; `status` is a valid out-pointer.
         let r = unsafe { libc::waitpid(self.0, &mut status, libc::__WALL) };
         assert_eq!(r, self.0, "waitpid: {}", std::io::Error::last_os_error());
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            self.1.set(true);
+        }
         status
     }
 
@@ -230,7 +234,11 @@ impl Traced {
 
 impl Drop for Traced {
     fn drop(&mut self) {
-        // SAFETY: our own child: killed (harmless if it already exited) and reaped.
+        if self.1.get() {
+            // Reaped: the pid may belong to another process by now.
+            return;
+        }
+        // SAFETY: our own child, not reaped yet (so the pid is still its): killed and reaped.
         unsafe {
             libc::kill(self.0, libc::SIGKILL);
             libc::waitpid(self.0, std::ptr::null_mut(), libc::__WALL);
@@ -287,7 +295,7 @@ fn a_timed_lock_woken_after_its_deadline_passes_the_wake_up_on() {
         // SAFETY: ends the child at once.
         unsafe { libc::_exit(code) };
     }
-    let child = Traced(pid);
+    let child = Traced(pid, std::cell::Cell::new(false));
     let status = child.wait();
     assert!(libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGSTOP);
     child.ptrace(
