@@ -29,12 +29,14 @@ impl Futex {
     }
 
     /// Sleeps if `word == expected` (checked under the queue lock, as the kernel does).
-    fn wait(&self, expected: u32) {
+    /// Whether it slept (and so was woken): `false` is the kernel's `EAGAIN`.
+    fn wait(&self, expected: u32) -> bool {
         let q = self.queue.lock().unwrap();
         if self.word.load(Ordering::SeqCst) != expected {
-            return;
+            return false;
         }
         drop(self.sleepers.wait(q).unwrap());
+        true
     }
 
     fn wake_all(&self) {
@@ -276,6 +278,63 @@ impl LockWord {
         }
     }
 
+    /// A timed lock (`lock_timeout`) whose deadline has passed by the time it wakes from its
+    /// first sleep: the unlock's wake-up came late, or it ran late (the worst case for the
+    /// wake-up it took). As in `sync::robust`, a woken locker tries the word once before it
+    /// looks at its deadline, the deadline is otherwise checked before every sleep (once
+    /// `WAITERS` is in the word it leaves, so the holder's unlock wakes a sleeper), and a
+    /// locker that gives up owing a wake-up passes it on. Whether it got the lock.
+    fn lock_timed(&self, id: u32) -> bool {
+        let mut assume = 0;
+        let mut old = self.word.word.load(Ordering::Relaxed);
+        let (mut expired, mut slept, mut owe_wake, mut turns) = (false, false, false, 0);
+        loop {
+            if turns > 0 && !slept && expired {
+                if owe_wake {
+                    self.word.wake_one();
+                }
+                return false;
+            }
+            slept = false;
+            turns += 1;
+            if old == 0 {
+                match self.word.word.compare_exchange(
+                    0,
+                    id | assume,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(now) => {
+                        old = now;
+                        continue;
+                    }
+                }
+            }
+            if old & WAITERS == 0 {
+                if let Err(now) = self.word.word.compare_exchange(
+                    old,
+                    old | WAITERS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    old = now;
+                    continue;
+                }
+                old |= WAITERS;
+            }
+            assume = WAITERS;
+            if expired {
+                // `WAITERS` is in the word and it has an owner: nothing is owed.
+                return false;
+            }
+            owe_wake = self.word.wait(old);
+            slept = true;
+            expired = true;
+            old = self.word.word.load(Ordering::Relaxed);
+        }
+    }
+
     fn unlock(&self) {
         if self.word.word.swap(0, Ordering::Release) & WAITERS != 0 {
             self.word.wake_one();
@@ -323,6 +382,56 @@ fn robust_lock_word_excludes_and_never_loses_a_wakeup() {
         for t in threads {
             t.join().unwrap();
         }
+        assert_eq!(lock.word.word.load(Ordering::Relaxed), 0);
+    });
+}
+
+/// A timed locker and a plain one (glibc's `pthread_mutex_lock`) wait while the lock is
+/// held; the holder unlocks and locks again (a barger). The timed locker's deadline passes
+/// while it sleeps: whichever wake-up it takes, it either gets the lock (and its unlock
+/// wakes the next) or passes the wake-up on, so the plain locker never sleeps on a free
+/// lock. (Checking the deadline first after a wake-up and giving up without passing it on
+/// deadlocks here: `sync::robust` did that before.)
+#[test]
+fn a_timed_lock_woken_after_its_deadline_never_loses_a_wakeup() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
+        let lock = Arc::new(LockWord {
+            word: Futex::new(),
+            inside: AtomicU32::new(0),
+        });
+        let enter = |lock: &LockWord| {
+            assert_eq!(
+                lock.inside.fetch_add(1, Ordering::Relaxed),
+                0,
+                "two holders"
+            );
+            lock.inside.fetch_sub(1, Ordering::Relaxed);
+            lock.unlock();
+        };
+        lock.lock(1);
+        let timed = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                if lock.lock_timed(2) {
+                    enter(&lock);
+                }
+            })
+        };
+        let plain = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                lock.lock(3);
+                enter(&lock);
+            })
+        };
+        lock.unlock();
+        lock.lock(1);
+        enter(&lock);
+        // A deadlock (a sleeper nobody wakes) fails the model.
+        timed.join().unwrap();
+        plain.join().unwrap();
         assert_eq!(lock.word.word.load(Ordering::Relaxed), 0);
     });
 }

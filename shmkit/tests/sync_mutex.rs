@@ -122,6 +122,269 @@ fn a_whole_segment_mutex_owns_its_attachment() {
     m.into_inner().detach().unwrap();
 }
 
+/// One mutex reached through two attachments of its segment (two addresses), locked by
+/// the thread that already holds it: `Deadlock` from every lock call, as glibc's
+/// error-checking mutex gives, and the first guard stays the only one. The second lock used
+/// to be taken over as owner-died (this thread had no record at the second address): two
+/// guards, two `&mut` over the same value, on one thread.
+#[test]
+fn the_holding_thread_locking_through_a_second_attachment_gets_deadlock_not_a_second_guard() {
+    let seg = common::private_segment(4096);
+    let a = RobustMutex::create(&seg, [0u64; 2]).unwrap();
+    let b = RobustMutex::<[u64; 2]>::open(&seg).unwrap();
+    let mut held = a.lock().unwrap();
+    held[0] = 1;
+    assert_eq!(
+        b.lock().map(drop).map_err(|e| e.kind()),
+        Err(ErrorKind::Deadlock)
+    );
+    assert_eq!(
+        b.try_lock().map(drop).map_err(|e| e.kind()),
+        Err(ErrorKind::Deadlock)
+    );
+    assert_eq!(
+        b.lock_timeout(Duration::from_secs(60))
+            .map(drop)
+            .map_err(|e| e.kind()),
+        Err(ErrorKind::Deadlock)
+    );
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert_eq!(
+                b.try_lock().map(drop).map_err(|e| e.kind()),
+                Err(ErrorKind::WouldBlock)
+            );
+        });
+    });
+    assert_eq!(*held, [1, 0]);
+    assert!(held.is_consistent());
+    drop(held);
+    let again = b.lock().unwrap();
+    assert!(again.is_consistent(), "released cleanly, never taken over");
+    assert_eq!(*again, [1, 0]);
+}
+
+/// Whether thread `tid` of process `pid` sleeps (state `S`) inside `futex(2)`: queued on a
+/// futex word, not merely stopped at the syscall's entry or about to run.
+fn asleep_in_futex(pid: u32, tid: u32) -> bool {
+    let task = format!("/proc/{pid}/task/{tid}");
+    let stat = std::fs::read_to_string(format!("{task}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
+    let syscall = std::fs::read_to_string(format!("{task}/syscall")).unwrap_or_default();
+    state == Some('S') && syscall.split_whitespace().next() == Some(&libc::SYS_futex.to_string())
+}
+
+/// A traced child (its pid, and whether it was reaped), killed and reaped if the test
+/// fails half-way.
+struct Traced(libc::pid_t, std::cell::Cell<bool>);
+
+impl Traced {
+    /// Waits for the child's next stop (or exit): the wait status.
+    fn wait(&self) -> i32 {
+        let mut status = 0;
+        // SAFETY: waits for our own child; `status` is a valid out-pointer.
+        let r = unsafe { libc::waitpid(self.0, &mut status, libc::__WALL) };
+        assert_eq!(r, self.0, "waitpid: {}", std::io::Error::last_os_error());
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            self.1.set(true);
+        }
+        status
+    }
+
+    /// `ptrace(request, child, addr, data)`, which must succeed.
+    fn ptrace(&self, request: libc::c_uint, addr: usize, data: usize) -> libc::c_long {
+        // SAFETY: requests on our own traced child; `addr`/`data` are what each request
+        // expects (a child address, or a pointer to a live local of the right size).
+        let r = unsafe { libc::ptrace(request, self.0, addr, data) };
+        assert!(
+            r >= 0,
+            "ptrace({request:#x}): {}",
+            std::io::Error::last_os_error()
+        );
+        r
+    }
+
+    /// Resumes the child to its next syscall entry or exit, and waits for that stop.
+    fn to_next_syscall(&self) -> libc::ptrace_syscall_info {
+        self.ptrace(libc::PTRACE_SYSCALL, 0, 0);
+        self.syscall_stop()
+    }
+
+    /// Waits for the child (resumed with `PTRACE_SYSCALL`) to stop at a syscall entry or
+    /// exit: which, and the syscall's arguments or result.
+    fn syscall_stop(&self) -> libc::ptrace_syscall_info {
+        let status = self.wait();
+        assert!(
+            libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP | 0x80,
+            "not a syscall stop: {status:#x}"
+        );
+        // SAFETY: plain data, valid when zeroed; filled in by the kernel below.
+        let mut info: libc::ptrace_syscall_info = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of_val(&info);
+        self.ptrace(
+            libc::PTRACE_GET_SYSCALL_INFO,
+            size,
+            &mut info as *mut libc::ptrace_syscall_info as usize,
+        );
+        info
+    }
+}
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        if self.1.get() {
+            // Reaped: the pid may belong to another process by now.
+            return;
+        }
+        // SAFETY: our own child, not reaped yet (so the pid is still its): killed and reaped.
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+            libc::waitpid(self.0, std::ptr::null_mut(), libc::__WALL);
+        }
+    }
+}
+
+/// A `lock_timeout` woken by the unlock it waited for, but running again only after its
+/// deadline, must not swallow that wake-up: a C program asleep in `pthread_mutex_lock`
+/// behind it would sleep on a free mutex for ever (the unlock's `FUTEX_WAKE` of one waiter
+/// was its only wake-up). The timed lock used to check its deadline before looking at the
+/// word again and return `TimedOut`; as in glibc, a woken locker now tries the word first
+/// (the deadline bounds its sleeps), so it takes the free mutex, and its unlock wakes the C
+/// waiter.
+///
+/// The window (a wake-up arriving after the deadline, before the locker's own timer fired)
+/// is real but narrow: timer slack, or a preemption between computing the sleep and
+/// entering `FUTEX_WAIT`. ptrace makes it certain, on a forked locker: its `FUTEX_WAIT`
+/// timeout is lengthened at syscall entry (a late timer), and once woken it is held at
+/// syscall exit until its deadline has passed (a late scheduling).
+#[test]
+fn a_timed_lock_woken_after_its_deadline_passes_the_wake_up_on() {
+    const TIMEOUT: Duration = Duration::from_millis(200);
+    let seg = common::private_segment(4096);
+    let map = seg.attach().unwrap();
+    let m = RobustMutex::create_in(map.region(), 0, 0u64).unwrap();
+    // `__lock` is the first word of the pthread_mutex_t: the futex word.
+    let raw = map
+        .region()
+        .as_mut_ptr()
+        .wrapping_add(PTHREAD_AT)
+        .cast::<libc::pthread_mutex_t>();
+    let word = raw as usize;
+    let held = m.lock().unwrap();
+    // SAFETY: the child only locks and unlocks (glibc's malloc is fork-safe) and leaves
+    // with _exit; the segment is mapped at the same address in it.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // SAFETY: the child asks to be traced by its parent and stops until the parent is
+        // ready; then it only locks and leaves with _exit.
+        unsafe {
+            libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+            libc::raise(libc::SIGSTOP);
+        }
+        let code = match m.lock_timeout(TIMEOUT) {
+            Ok(g) => {
+                drop(g);
+                0
+            }
+            Err(e) if e.kind() == ErrorKind::TimedOut => 1,
+            Err(_) => 2,
+        };
+        // SAFETY: ends the child at once.
+        unsafe { libc::_exit(code) };
+    }
+    let child = Traced(pid, std::cell::Cell::new(false));
+    let status = child.wait();
+    assert!(libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGSTOP);
+    child.ptrace(
+        libc::PTRACE_SETOPTIONS,
+        0,
+        (libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL) as usize,
+    );
+    // Syscall by syscall, up to the entry of FUTEX_WAIT on the lock word.
+    let mut timeout_at = None;
+    for _ in 0..10_000 {
+        let info = child.to_next_syscall();
+        if info.op == libc::PTRACE_SYSCALL_INFO_ENTRY {
+            // SAFETY: an entry stop: the kernel filled in `entry`.
+            let entry = unsafe { info.u.entry };
+            if entry.nr == libc::SYS_futex as u64
+                && entry.args[0] == word as u64
+                && entry.args[1] & 0x7f == libc::FUTEX_WAIT as u64
+            {
+                timeout_at = Some(entry.args[3] as usize);
+                break;
+            }
+        }
+    }
+    let entered = Instant::now();
+    let timeout_at = timeout_at.expect("the timed lock never waited on the lock word");
+    assert_ne!(timeout_at, 0, "a timed lock sleeps with a timeout");
+    // A late timer: the `struct timespec` the child passes gets tv_sec = 3600.
+    child.ptrace(libc::PTRACE_POKEDATA, timeout_at, 3600);
+    child.ptrace(libc::PTRACE_SYSCALL, 0, 0);
+    common::wait_until("the timed locker asleep on the lock word", || {
+        asleep_in_futex(pid as u32, pid as u32)
+    });
+    // The C waiter: a thread of this process in glibc's pthread_mutex_lock, queued behind.
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let c_waiter = std::thread::spawn(move || {
+        // SAFETY: gettid cannot fail.
+        tid_tx.send(unsafe { libc::gettid() } as u32).unwrap();
+        let raw = word as *mut libc::pthread_mutex_t;
+        // SAFETY: an initialised robust mutex in a segment that stays attached until this
+        // thread is joined; unlocked again by this thread.
+        let rc = unsafe { libc::pthread_mutex_lock(raw) };
+        if rc == 0 {
+            // SAFETY: held by this thread.
+            unsafe { libc::pthread_mutex_unlock(raw) };
+        }
+        done_tx.send(rc).unwrap();
+    });
+    let c_tid = tid_rx.recv().unwrap();
+    common::wait_until("the C waiter asleep on the lock word", || {
+        asleep_in_futex(std::process::id(), c_tid)
+    });
+    // FUTEX_WAKE of one waiter: the timed locker, first in the queue.
+    drop(held);
+    let info = child.syscall_stop();
+    assert_eq!(info.op, libc::PTRACE_SYSCALL_INFO_EXIT);
+    // SAFETY: an exit stop: the kernel filled in `exit`.
+    let woken = unsafe { info.u.exit };
+    assert_eq!(woken.sval, 0, "the timed locker was woken, not timed out");
+    // A late scheduling: the child's deadline is before `entered + TIMEOUT` (it computed it
+    // before entering FUTEX_WAIT). This waits for a time, not for another thread.
+    while let Some(left) = (entered + TIMEOUT).checked_duration_since(Instant::now()) {
+        std::thread::sleep(left + Duration::from_millis(1));
+    }
+    child.ptrace(libc::PTRACE_DETACH, 0, 0);
+    let status = child.wait();
+    assert!(libc::WIFEXITED(status), "status {status:#x}");
+    // A lost wake-up leaves the C waiter asleep for ever: a generous bound detects it.
+    let c_result = done_rx.recv_timeout(Duration::from_secs(10));
+    if c_result.is_err() {
+        // Let it go (it takes the free mutex) before the segment is detached.
+        // SAFETY: FUTEX_WAKE on the mapped, aligned lock word.
+        unsafe { libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE, i32::MAX, 0, 0, 0) };
+    }
+    c_waiter.join().unwrap();
+    assert_eq!(
+        c_result,
+        Ok(0),
+        "the C waiter was left asleep on a free mutex (the timed locker exited with {})",
+        libc::WEXITSTATUS(status)
+    );
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "1: the woken locker timed out instead of taking the free mutex; 2: it failed"
+    );
+    drop(child);
+}
+
 #[test]
 fn holder_killed_1000_times_inside_the_critical_section() {
     const ROUNDS: usize = 1000;
@@ -1084,13 +1347,14 @@ fn a_holder_killed_with_several_mutexes_leaves_exactly_those_owner_died() {
     }
 }
 
-/// A peer rewrites `__list.__next` of the newest mutex a holder holds, which would hide the
-/// older one from the kernel's walk of the holder's robust list when it dies. The holder's
-/// next call (here a `try_lock` of another mutex) writes it back from its own record, so a
-/// kill after that still marks both `FUTEX_OWNER_DIED` (glibc rewrote nothing, so its older
-/// entry stayed hidden and kept the dead holder's id). Killed *before* any further call (the
-/// documented window), the older mutex keeps the dead holder's id: `lock()` still finds it
-/// gone and returns `OwnerDied`.
+/// A peer rewrites `__list.__next` of the older of two mutexes a holder holds (shmkit links
+/// its mutexes at the tail of the holder's robust list, so the older one comes first), which
+/// would hide the newer one from the kernel's walk of the holder's robust list when it
+/// dies. The holder's next call (here a `try_lock` of another mutex) writes it back from its
+/// own record, so a kill after that still marks both `FUTEX_OWNER_DIED` (glibc rewrote
+/// nothing, so the entry behind stayed hidden and kept the dead holder's id). Killed
+/// *before* any further call (the documented window), the newer mutex keeps the dead
+/// holder's id: `lock()` still finds it gone and returns `OwnerDied`.
 #[test]
 fn a_rewritten_list_pointer_of_a_held_mutex_is_put_back_before_the_holder_dies() {
     let seg = common::keyed_segment(4096, 0o600);
@@ -1106,32 +1370,32 @@ fn a_rewritten_list_pointer_of_a_held_mutex_is_put_back_before_the_holder_dies()
         assert_eq!(p.next_result(), "ready");
         assert_eq!(multi(&mut p, "lock 0"), "ok");
         assert_eq!(multi(&mut p, "lock 1"), "ok");
-        // Mutex 1 is first in the holder's list, and its __next leads to mutex 0 (whose
-        // __prev names mutex 1: entries are the holder's addresses of `__list.__next`).
-        let entry0 = pointer(&map, SECOND + W_NEXT);
-        assert_eq!(pointer(&map, W_PREV), entry0 + SECOND as u64);
-        map.write_at(PTHREAD_AT + SECOND + W_NEXT, &0u64.to_ne_bytes())
+        // Mutex 0 is first in the holder's list, and its __next leads to mutex 1 (whose
+        // __prev names mutex 0: entries are the holder's addresses of `__list.__next`).
+        let entry1 = pointer(&map, W_NEXT);
+        assert_eq!(pointer(&map, SECOND + W_PREV), entry1 - SECOND as u64);
+        map.write_at(PTHREAD_AT + W_NEXT, &0u64.to_ne_bytes())
             .unwrap();
         if call_before_death {
             assert_eq!(multi(&mut p, "try 2"), "ok");
-            assert_eq!(pointer(&map, SECOND + W_NEXT), entry0, "put back");
+            assert_eq!(pointer(&map, W_NEXT), entry1, "put back");
         }
-        let tid = lock_word(&map, 0);
+        let tid = lock_word(&map, 1);
         p.kill();
         assert_eq!(
-            lock_word(&map, 1) & 0x4000_0000,
+            lock_word(&map, 0) & 0x4000_0000,
             0x4000_0000,
             "the first entry is marked"
         );
         if call_before_death {
             assert_eq!(
-                lock_word(&map, 0),
+                lock_word(&map, 1),
                 0x4000_0000,
-                "the older entry was reached and marked"
+                "the newer entry was reached and marked"
             );
         } else {
             assert_eq!(
-                lock_word(&map, 0),
+                lock_word(&map, 1),
                 tid,
                 "hidden from the kernel: still the dead id"
             );

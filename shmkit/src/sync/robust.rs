@@ -24,10 +24,12 @@
 //! Lock: `list_op_pending` = this mutex; compare-and-swap `__lock` 0 → our id (plus
 //! `FUTEX_WAITERS` once we have waited, as glibc's `assume_other_futex_waiters`); an
 //! owner-died word is taken over the same way and gives [`Acquired::OwnerDied`] with
-//! `__owner = PTHREAD_MUTEX_INCONSISTENT`; otherwise set `FUTEX_WAITERS` and `FUTEX_WAIT`
-//! (shared) on the word. Once acquired: `__owner == PTHREAD_MUTEX_NOTRECOVERABLE` means
-//! release again and fail with `ENOTRECOVERABLE`; else `__count = 1`, link the mutex at the
-//! head of this thread's robust list, clear `list_op_pending`, `__owner = id`, `__nusers += 1`.
+//! `__owner = PTHREAD_MUTEX_INCONSISTENT`; a word naming this thread gives `EDEADLK`, as
+//! glibc's error-checking mutex does; otherwise set `FUTEX_WAITERS` and `FUTEX_WAIT` (shared)
+//! on the word. Once acquired: `__owner == PTHREAD_MUTEX_NOTRECOVERABLE` means release again
+//! and fail with `ENOTRECOVERABLE`; else `__count = 1`, link the mutex into this thread's
+//! robust list (at the tail, see below), clear `list_op_pending`, `__owner = id`,
+//! `__nusers += 1`.
 //!
 //! Unlock: `list_op_pending` = this mutex, unlink it, `__owner` = 0 (or
 //! `PTHREAD_MUTEX_NOTRECOVERABLE` for an owner-died lock never marked consistent),
@@ -40,26 +42,55 @@
 //! dies, the kernel walks it (`head.list`, then each entry's `__next`) and marks every word
 //! that still holds the thread's id `FUTEX_OWNER_DIED`, and does the same for
 //! `list_op_pending`. Entries are the addresses of `__list.__next`, the lock word is
-//! `futex_offset` (-32) away (checked when the head is first used).
+//! `futex_offset` (-32) away (checked when the head is first used). The list is circular
+//! through the head, doubly linked: `__prev` names the entry before (`robust_prev`, the word
+//! before the head in glibc's thread descriptor, names the last entry).
 //!
 //! glibc's `DEQUEUE_MUTEX` follows the unlocked mutex's `__next` and `__prev` and writes
-//! through them: a peer that rewrites them makes glibc write where the peer chose. Here
-//! every thread keeps a shadow of the entries it linked, oldest first, with what it wrote
-//! into each entry's `__next`. Unlinking walks from the head (in glibc's thread descriptor,
-//! private memory) using the shadow's `__next` for our entries: it never reads a pointer from
-//! a mutex of ours, so nothing a peer writes there is ever dereferenced. At every lock and
-//! unlock the `__next` of every mutex this thread still holds is rewritten from the shadow,
-//! so a peer that rewrites one can hide this thread's other held mutexes from the kernel's
-//! death walk only until this thread's next call (the window: if the thread dies in it, the
-//! hidden mutexes keep its dead id instead of `FUTEX_OWNER_DIED`, and the next locker
-//! finds them through the liveness check below, up to [`LIVENESS_PERIOD`] later).
+//! through them: a peer that rewrites them makes glibc write where the peer chose. This
+//! module never reads a pointer from a mutex it linked. It keeps the invariant
 //!
-//! Entries that this module did not link (robust mutexes this thread locked through glibc
-//! directly) are stepped over as glibc would: their `__next` is read from their memory, and
-//! an entry of ours whose shadow `__next` names one of them is read from memory too (glibc
-//! rewrites it when it unlinks its mutex). Only while such a mutex is held, a peer that can
-//! write *that* mutex's words (or ours, next to it) can make the walk follow its pointers,
-//! as it could make glibc's own unlock do.
+//! > this thread's list is: the head, the entries glibc linked (robust mutexes this thread
+//! > locked with `pthread_mutex_lock` directly), then the entries this module linked, in
+//! > the order of its per-thread record (oldest first), then the head again
+//!
+//! because glibc links its entries at the front (after the head) and this module links its
+//! own at the tail (before the head); each side unlinks only its own entries, which keeps
+//! the order. The kernel and glibc do not depend on the order: the kernel walks every
+//! entry, and glibc's unlock uses only the unlocked entry's own links. So:
+//!
+//! - what every link next to our entries holds follows from the record: our entry's
+//!   `__next` is our next entry, or the head after our last; our entry's `__prev` is our
+//!   previous entry, or for our oldest, glibc's last entry or the head. The record holds
+//!   addresses only; no link is ever reconstructed from a mutex's memory, and a value read
+//!   from a mutex of ours is only compared with the record (and reported when it differs),
+//!   never followed nor written through;
+//! - glibc's unlock of its entry rewrites the `__next` of the entry before it, which is the
+//!   head or another glibc entry, never one of ours (it may write our oldest entry's
+//!   `__prev`, which nothing reads);
+//! - this module reads the links of glibc's entries in two cases only: its first lock while
+//!   this thread holds glibc-linked entries (to find the last of them, after which it links),
+//!   and the unlock of its oldest entry in that state (to find the entry before it). It then
+//!   walks from the head (in the thread descriptor: private memory) through the `__next` of
+//!   entries that are not in its record, as the kernel walks them. Every address followed so
+//!   was written there by glibc or by this module from its record, never copied from a
+//!   mutex this module linked; glibc's own unlock trusts the same words the same way (it
+//!   writes through them). A walk that meets a null, misaligned or looping link, or one of
+//!   our entries before the one sought, gives [`MutexError::Corrupt`] (a lock is then not
+//!   taken; an unlock still unlocks, and takes the mutex out of the record only).
+//!
+//! What this relies on: no other code unlinks this module's entries (C code in this thread
+//! calling `pthread_mutex_unlock` on a mutex a shmkit guard holds is not supported: glibc
+//! would follow that mutex's links); and the glibc-linked mutexes this thread holds are not
+//! rewritten by a peer (if one lives in shared memory, a peer can make this module's walk
+//! follow its pointers, as it can make glibc's own unlock follow them).
+//!
+//! At every lock and unlock the `__next` of every mutex this thread still holds is rewritten
+//! from the record, so a peer that rewrites one can hide the mutexes this thread locked after
+//! it from the kernel's death walk only until this thread's next call (the window: if the
+//! thread dies in it, the hidden mutexes keep its dead id instead of `FUTEX_OWNER_DIED`, and
+//! the next locker finds them through the liveness check below, up to [`LIVENESS_PERIOD`]
+//! later).
 //!
 //! # Words from other processes
 //!
@@ -68,18 +99,31 @@
 //! thread id at or above `PID_MAX_LIMIT`), a `__kind` other than the one created, an
 //! `__owner` other than 0 or `PTHREAD_MUTEX_NOTRECOVERABLE` in a mutex just acquired free, or
 //! a `__count` above 1, gives [`MutexError::Corrupt`] naming the word (a lock acquired to read
-//! them is released again). Timed locks check their deadline at every turn of the loop and
-//! sleep at most until it, so a peer that keeps rewriting the word cannot keep them past it.
-//! A lock word naming a thread that does not exist (checked every [`LIVENESS_PERIOD`] of
-//! waiting, with `kill(tid, 0)`) is taken over as owner-died, as the kernel would have marked
-//! it; so is one naming this thread while it does not hold the mutex.
+//! them is released again). Timed locks sleep at most until their deadline and check it
+//! before every sleep and after every turn that did not sleep, so a peer that keeps
+//! rewriting the word cannot keep them past it; after a sleep, the word is looked at once
+//! before the deadline (as in glibc, whose timed lock checks it only in the kernel's wait),
+//! so a locker woken by an unlock takes the free mutex even if its deadline passed
+//! meanwhile, and one that gives up after being woken wakes another sleeper (an unlock wakes
+//! only one: it must not be lost). A lock word naming a thread that does not exist (checked
+//! every [`LIVENESS_PERIOD`] of waiting, with `kill(tid, 0)`) is taken over as owner-died,
+//! as the kernel would have marked it.
+//!
+//! A lock word naming this thread gives `EDEADLK` from every lock call, whether this thread
+//! holds the mutex through this module (at this address or another mapping of the same
+//! memory) or through glibc, or a peer wrote this thread's id there: a typed error, never
+//! a hang and never a second holder. In one rare case this is wrong: a holder that died
+//! without the kernel marking the word (its robust list broken by a peer), whose thread id
+//! the kernel then gave to this thread. This thread's locks of that mutex then fail with
+//! `EDEADLK`, and other threads wait for it as for a live holder (with their deadlines).
 //!
 //! # Not supported
 //! - Locking or unlocking from a signal handler that interrupted a call of this module on
-//!   the same thread (the thread's shadow is in use: the call fails with
+//!   the same thread (the thread's record is in use: the call fails with
 //!   [`MutexError::Unsupported`]; and a handler that unlocks what the interrupted code
 //!   holds breaks mutual exclusion anyway). `fork` from such a handler leaves the child's
-//!   shadow stale.
+//!   record stale.
+//! - Unlocking, with glibc's `pthread_mutex_unlock`, a mutex this module locked.
 //! - More than [`MAX_HELD`] of these mutexes held by one thread at once.
 
 use crate::sys::pthread::{
@@ -89,10 +133,10 @@ use crate::sys::pthread::{
 };
 use crate::sys::{futex, process, Errno};
 use std::cell::RefCell;
-use std::sync::atomic::{compiler_fence, AtomicU32, Ordering};
+use std::sync::atomic::{compiler_fence, AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// How many of these mutexes one thread can hold at once (the size of its shadow list,
+/// How many of these mutexes one thread can hold at once (the size of its record,
 /// which lives in thread-local storage without a destructor, so that it is there even while
 /// other thread-locals are being destroyed).
 pub(crate) const MAX_HELD: usize = 32;
@@ -283,17 +327,6 @@ impl<'a> RobustLock<'a> {
     }
 }
 
-/// An entry of this thread's robust list that this module linked.
-#[derive(Clone, Copy)]
-struct Node {
-    /// The entry (the address of the mutex's `__list.__next`).
-    entry: usize,
-    /// What the entry's `__next` must hold: what this module wrote there. If it names an
-    /// entry this module did not link, glibc may have rewritten the word since (when it
-    /// unlinked that entry), and the word is read instead.
-    next: usize,
-}
-
 /// This thread's view of its robust list. (`repr(C)`: the words every call reads come
 /// first, on the cache line of the first entries.)
 #[repr(C)]
@@ -305,8 +338,11 @@ struct ThreadList {
     len: usize,
     /// The robust-list head glibc registered; `None` until first used (and after a fork).
     head: Option<RobustHead>,
-    /// The entries this module linked and has not unlinked, oldest first.
-    held: [Node; MAX_HELD],
+    /// The entries (addresses of `__list.__next`) this module linked and has not unlinked,
+    /// oldest first: the last `len` entries of the list, in this order (the invariant in the
+    /// module docs). What each one's `__next` must hold follows from it: the next one here,
+    /// or the head after the last.
+    held: [usize; MAX_HELD],
 }
 
 thread_local! {
@@ -316,7 +352,7 @@ thread_local! {
             tid: 0,
             len: 0,
             head: None,
-            held: [Node { entry: 0, next: 0 }; MAX_HELD],
+            held: [0; MAX_HELD],
         })
     };
 }
@@ -362,16 +398,54 @@ extern "C" fn forget_after_fork() {
     });
 }
 
+/// Registers [`forget_after_fork`] with `pthread_atfork`, once per process. Without it, the
+/// child of a `fork` would keep its parent's thread id and records, and take the parent's
+/// locks for its own; so a registration that fails (`ENOMEM`) fails the call that needed
+/// it (`Unsupported`), and the next call tries again.
+#[cold]
+fn register_fork_handler() -> Result<(), MutexError> {
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    static REGISTERING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // Acquire: pairs with the Release below (the registration happened before).
+    if REGISTERED.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let _one_at_a_time = REGISTERING.lock().unwrap_or_else(|e| e.into_inner());
+    if !REGISTERED.load(Ordering::Relaxed) {
+        raw::at_fork_in_child(forget_after_fork).map_err(|e| {
+            MutexError::unsupported(format!(
+                "cannot register the fork handler that gives a forked child its own thread id and robust list (pthread_atfork: {})",
+                e.name().unwrap_or("unknown error")
+            ))
+        })?;
+        REGISTERED.store(true, Ordering::Release);
+    }
+    Ok(())
+}
+
+#[cold]
+fn broken_list() -> MutexError {
+    MutexError::corrupt(
+        "this thread's robust list, followed from its head through the entries glibc linked, does not come back to the head (a null, misaligned or looping link, or more than 2048 entries): a robust mutex locked through glibc was overwritten"
+            .into(),
+    )
+}
+
+/// Gives up a lock attempt with `e`, passing on a wake-up this thread may have taken from
+/// another sleeper (see `owe_wake` in `acquire`).
+#[cold]
+fn give_up(lock: &AtomicU32, owe_wake: bool, e: MutexError) -> MutexError {
+    if owe_wake {
+        let _ = futex::wake(lock, 1);
+    }
+    e
+}
+
 impl ThreadList {
     /// Gets this thread's robust-list head and id (once per thread, and after a fork).
     #[cold]
     fn init(&mut self) -> Result<(), MutexError> {
-        static AT_FORK: std::sync::Once = std::sync::Once::new();
-        AT_FORK.call_once(|| {
-            // A failure (ENOMEM) leaves a child of fork with its parent's view: see the
-            // module docs (fork is then not supported while locks are held).
-            let _ = raw::at_fork_in_child(forget_after_fork);
-        });
+        register_fork_handler()?;
         let head = RobustHead::current().map_err(|e| {
             MutexError::unsupported(format!(
                 "this thread has no robust list registered by glibc (get_robust_list: {})",
@@ -389,134 +463,143 @@ impl ThreadList {
         self.head.expect("with_thread sets the head first")
     }
 
-    /// Where `entry` is in the shadow.
+    /// Where `entry` is in the record.
     fn find(&self, entry: usize) -> Option<usize> {
-        self.held[..self.len].iter().rposition(|n| n.entry == entry)
+        self.held[..self.len].iter().rposition(|&e| e == entry)
     }
 
-    /// Whether `next` is a value this module can vouch for: the head or one of its entries.
-    fn trusted(&self, next: usize, head: usize) -> bool {
-        next == head || self.find(next).is_some()
-    }
-
-    /// Our entry `i`'s `__next`: the shadow's, unless it names an entry glibc linked.
-    fn next_of(&mut self, i: usize, head: usize) -> usize {
-        let node = self.held[i];
-        if self.trusted(node.next, head) {
-            return node.next;
+    /// What the `__next` of our entry `i` holds: our next entry, or the head after our last.
+    #[inline]
+    fn next_of(&self, i: usize, h: usize) -> usize {
+        if i + 1 < self.len {
+            self.held[i + 1]
+        } else {
+            h
         }
-        // SAFETY: our entry: a mutex this thread holds, mapped while held (RobustLock::new).
-        let (_, next) = unsafe { raw::links(node.entry) };
-        // glibc may have unlinked the entry named in the shadow, and written its successor
-        // here: the word is what glibc's list says (see the module docs for what this trusts).
-        let now = next.load(Ordering::Relaxed);
-        self.held[i].next = now;
-        now
     }
 
-    /// Rewrites the `__next` of every entry this thread holds from the shadow (those whose
-    /// shadow names the head or another of our entries), so that a value a peer wrote there
-    /// hides none of them from the kernel's death walk after this call.
-    fn refresh(&self, head: usize) {
-        for node in &self.held[..self.len] {
-            if self.trusted(node.next, head) {
-                // SAFETY: our entry, held, mapped (RobustLock::new).
-                let (_, next) = unsafe { raw::links(node.entry) };
-                if next.load(Ordering::Relaxed) != node.next {
-                    next.store(node.next, Ordering::Relaxed);
-                }
+    /// Rewrites the `__next` of every entry this thread holds from the record, so that a
+    /// value a peer wrote there hides none of them from the kernel's death walk after this
+    /// call.
+    fn refresh(&self, h: usize) {
+        for i in 0..self.len {
+            let want = self.next_of(i, h);
+            // SAFETY: our entry: a mutex this thread holds, mapped while held
+            // (RobustLock::new).
+            let (_, next) = unsafe { raw::links(self.held[i]) };
+            if next.load(Ordering::Relaxed) != want {
+                next.store(want, Ordering::Relaxed);
             }
         }
     }
 
-    /// Stores `value` into the `__prev` of entry `at` (the head's `robust_prev`, one of our
-    /// entries, or one glibc linked), as glibc's list macros do.
-    #[inline]
-    fn set_prev_of(&self, at: usize, value: usize, head: RobustHead) {
-        if at == head.addr() {
-            head.set_prev(value);
-        } else if at != 0 && at % 8 == 0 {
-            // SAFETY: `at` is on this thread's list: one of our entries (held, mapped), or
-            // one glibc linked, which is a robust mutex this thread holds through glibc and
-            // whose memory its user keeps mapped while held, as glibc's own unlock requires.
-            let (prev, _) = unsafe { raw::links(at) };
-            prev.store(value, Ordering::Relaxed);
-        }
-    }
-
-    /// Stores `value` into the `__next` of entry `at` (the head's `list`, one of our
-    /// entries, or one glibc linked), keeping the shadow in step.
-    fn set_next_of(&mut self, at: usize, value: usize, head: RobustHead) {
-        if at == head.addr() {
-            head.set_list(value);
-            return;
-        }
-        if let Some(j) = self.find(at) {
-            self.held[j].next = value;
-        }
-        // SAFETY: as in `set_prev_of`: `at` is on this thread's list.
-        let (_, next) = unsafe { raw::links(at) };
-        next.store(value, Ordering::Relaxed);
-    }
-
-    /// `ENQUEUE_MUTEX`: links the mutex at the head of the list.
-    #[inline]
-    fn enqueue(&mut self, w: &Words<'_>, head: RobustHead) {
-        let e = w.entry();
-        let first = head.list();
-        // The current first entry's `__prev` now names us (glibc: `next->__prev = entry`).
-        self.set_prev_of(first & !1, e, head);
-        w.next().store(first, Ordering::Relaxed);
-        w.prev().store(head.addr(), Ordering::Relaxed);
-        // The entry is complete before the head points at it (the kernel may walk the list
-        // at any instruction, if this thread dies).
-        compiler_fence(Ordering::SeqCst);
-        head.set_list(e);
-        self.held[self.len] = Node {
-            entry: e,
-            next: first,
-        };
-        self.len += 1;
-    }
-
-    /// The entry whose `__next` is `e` (the head if `e` is first), walking from the head
-    /// with the shadow; `None` if `e` is not reachable.
-    fn predecessor(&mut self, e: usize, head: RobustHead) -> Option<usize> {
+    /// The entry whose `__next` is `stop`, walking from the head through the entries glibc
+    /// linked, as the kernel walks them: the head itself if the list starts with `stop`.
+    /// `None` if the walk meets one of our entries, a null or misaligned link, or more than
+    /// [`WALK_LIMIT`] entries first.
+    ///
+    /// Only the head (this thread's descriptor) and the `__next` of entries this module did
+    /// not link are read, so every address followed was written by glibc, or by this module
+    /// from its record: never one read from a mutex this module linked. glibc trusts those
+    /// words the same way (its unlock writes through them).
+    fn glibc_before(&self, stop: usize, head: RobustHead) -> Option<usize> {
         let h = head.addr();
-        let mut prev = h;
+        let mut before = h;
         let mut cur = head.list() & !1;
         for _ in 0..WALK_LIMIT {
-            if cur == e {
-                return Some(prev);
+            if cur == stop {
+                return Some(before);
             }
-            if cur == h || cur == 0 || cur % 8 != 0 {
+            if cur == h || cur == 0 || cur % 8 != 0 || self.find(cur).is_some() {
                 return None;
             }
-            let next = match self.find(cur) {
-                Some(j) => self.next_of(j, h),
-                None => {
-                    // SAFETY: an entry this module did not link, reached through glibc's
-                    // own links: a robust mutex this thread holds through glibc, mapped
-                    // while held (as in `set_prev_of`). Read as glibc's unlock would.
-                    let (_, next) = unsafe { raw::links(cur) };
-                    next.load(Ordering::Relaxed)
-                }
-            };
-            prev = cur;
-            cur = next & !1;
+            // SAFETY: reached from this thread's head through links glibc keeps, and not
+            // one of ours: the entry of a robust mutex this thread holds through glibc,
+            // whose memory its user keeps mapped while held (glibc's unlock reads and writes
+            // it too).
+            let (_, next) = unsafe { raw::links(cur) };
+            before = cur;
+            cur = next.load(Ordering::Relaxed) & !1;
         }
         None
     }
 
-    /// `DEQUEUE_MUTEX` of our entry `i`, without reading its links from its memory (only
-    /// from the shadow). Returns whether the entry was found in the list.
-    fn dequeue(&mut self, i: usize, head: RobustHead) -> bool {
-        let e = self.held[i].entry;
-        let next = self.next_of(i, head.addr());
-        let prev = self.predecessor(e, head);
-        if let Some(prev) = prev {
-            self.set_prev_of(next & !1, prev, head);
-            self.set_next_of(prev, next, head);
+    /// The last entry of the list, after which the next entry of ours is linked: our newest
+    /// if we hold any; else the last one glibc linked, or the head.
+    #[inline]
+    fn tail(&self, head: RobustHead) -> Result<usize, MutexError> {
+        if self.len != 0 {
+            return Ok(self.held[self.len - 1]);
+        }
+        let h = head.addr();
+        if head.list() == h {
+            return Ok(h);
+        }
+        self.glibc_before(h, head).ok_or_else(broken_list)
+    }
+
+    /// `ENQUEUE_MUTEX`, at the tail rather than the front (see the module docs): links the
+    /// mutex after `tail`, last before the head.
+    #[inline]
+    fn enqueue(&mut self, w: &Words<'_>, tail: usize, head: RobustHead) {
+        let e = w.entry();
+        let h = head.addr();
+        w.next().store(h, Ordering::Relaxed);
+        w.prev().store(tail, Ordering::Relaxed);
+        // The entry is complete before anything points at it (the kernel may walk the list
+        // at any instruction, if this thread dies).
+        compiler_fence(Ordering::SeqCst);
+        if tail == h {
+            head.set_list(e);
+        } else {
+            // SAFETY: `tail` is our newest entry (held, mapped: RobustLock::new), or the last
+            // entry glibc linked (a robust mutex this thread holds through glibc, mapped
+            // while held, as glibc's own ENQUEUE_MUTEX assumes when it writes the `__prev`
+            // of the first entry).
+            let (_, next) = unsafe { raw::links(tail) };
+            next.store(e, Ordering::Relaxed);
+        }
+        head.set_prev(e);
+        self.held[self.len] = e;
+        self.len += 1;
+    }
+
+    /// The entry before our entry `i`: our previous one, or for our oldest, the last one
+    /// glibc linked, or the head (`None`: not found, see `glibc_before`).
+    fn before(&self, i: usize, head: RobustHead) -> Option<usize> {
+        if i > 0 {
+            Some(self.held[i - 1])
+        } else {
+            self.glibc_before(self.held[0], head)
+        }
+    }
+
+    /// `DEQUEUE_MUTEX` of our entry `i`, whose predecessor is `before` (`None`: unknown,
+    /// then it only leaves the record), with every link taken from the record, none read from
+    /// the mutex.
+    fn dequeue(&mut self, i: usize, before: Option<usize>, head: RobustHead) {
+        let e = self.held[i];
+        let h = head.addr();
+        let after = self.next_of(i, h);
+        if let Some(before) = before {
+            // `after.__prev = before` (the head's `robust_prev` when `e` was last).
+            if after == h {
+                head.set_prev(before);
+            } else {
+                // SAFETY: our entry i + 1: held, mapped (RobustLock::new).
+                let (prev, _) = unsafe { raw::links(after) };
+                prev.store(before, Ordering::Relaxed);
+            }
+            // `before.__next = after`: this store takes `e` out of the list the kernel walks.
+            if before == h {
+                head.set_list(after);
+            } else {
+                // SAFETY: our entry i - 1 (held, mapped), or for i == 0 the entry glibc
+                // linked before ours, found by `glibc_before` (a robust mutex this thread
+                // holds through glibc, mapped while held).
+                let (_, next) = unsafe { raw::links(before) };
+                next.store(after, Ordering::Relaxed);
+            }
         }
         // Out of the list before its own links are cleared.
         compiler_fence(Ordering::SeqCst);
@@ -524,23 +607,8 @@ impl ThreadList {
         let (p, n) = unsafe { raw::links(e) };
         p.store(0, Ordering::Relaxed);
         n.store(0, Ordering::Relaxed);
-        for j in i..self.len - 1 {
-            self.held[j] = self.held[j + 1];
-        }
+        self.held.copy_within(i + 1..self.len, i);
         self.len -= 1;
-        prev.is_some()
-    }
-
-    /// Whether the list is exactly the shadow (no entry glibc linked): then every
-    /// neighbour of our entries is known.
-    fn pure(&self, head: RobustHead) -> bool {
-        let h = head.addr();
-        let newest = self.len.checked_sub(1).map_or(h, |i| self.held[i].entry);
-        head.list() == newest
-            && self.held[..self.len]
-                .iter()
-                .enumerate()
-                .all(|(i, n)| n.next == if i == 0 { h } else { self.held[i - 1].entry })
     }
 
     #[inline]
@@ -550,16 +618,16 @@ impl ThreadList {
             return Err(corrupt_kind(kind));
         }
         let head = self.head();
-        let e = w.entry();
         if self.len != 0 {
             self.refresh(head.addr());
             if self.len == MAX_HELD {
-                return Err(self.full(e));
+                return Err(self.full(w));
             }
         }
+        let tail = self.tail(head)?;
         // The kernel handles a pending entry too if this thread dies from here on (a word
         // acquired but not yet linked).
-        head.set_pending(e);
+        head.set_pending(w.entry());
         compiler_fence(Ordering::SeqCst);
         // glibc's first attempt: 0 → our id. Acquire: pairs with the Release swap of the
         // last unlock.
@@ -568,8 +636,8 @@ impl ThreadList {
                 .lock()
                 .compare_exchange(0, self.tid, Ordering::Acquire, Ordering::Relaxed)
             {
-                Ok(_) => self.acquired_clean(w, head),
-                Err(_) => self.acquire(w, wait, head),
+                Ok(_) => self.acquired_clean(w, tail, head),
+                Err(_) => self.acquire(w, wait, tail, head),
             };
         if result.is_err() {
             compiler_fence(Ordering::SeqCst);
@@ -579,8 +647,8 @@ impl ThreadList {
     }
 
     #[cold]
-    fn full(&self, e: usize) -> MutexError {
-        if self.find(e).is_some() {
+    fn full(&self, w: &Words<'_>) -> MutexError {
+        if w.lock().load(Ordering::Relaxed) & FUTEX_TID_MASK == self.tid {
             MutexError::sys(EDEADLK)
         } else {
             MutexError::TooMany
@@ -593,28 +661,42 @@ impl ThreadList {
         &mut self,
         w: &Words<'_>,
         wait: Wait,
+        tail: usize,
         head: RobustHead,
     ) -> Result<Acquired, MutexError> {
         let id = self.tid;
-        let e = w.entry();
         let mut old = w.lock().load(Ordering::Relaxed);
         // glibc's `assume_other_futex_waiters`: once we slept, others may sleep too, so the
         // word we leave must keep FUTEX_WAITERS (or a wake-up is lost).
         let mut assume = 0;
         let mut turns = 0u32;
         let mut liveness_at: Option<Instant> = None;
+        // The last turn ended in FUTEX_WAIT: the word is tried once more before the deadline
+        // is looked at (glibc's timed lock checks its deadline only in the kernel's wait), so
+        // that a locker woken by an unlock takes the free mutex even if its deadline passed
+        // meanwhile. The deadline still bounds the call: every other turn checks it, and a
+        // sleep never goes past it.
+        let mut slept = false;
+        // A FUTEX_WAKE (an unlock wakes one sleeper) may have been taken by this thread and
+        // not passed on: until the word has an owner and FUTEX_WAITERS again (its unlock
+        // then wakes a sleeper) or this thread holds it (with FUTEX_WAITERS, so its unlock
+        // wakes one), giving up must wake another sleeper, or one may sleep on a free mutex.
+        let mut owe_wake = false;
         loop {
-            if turns > 0 {
+            if turns > 0 && !slept {
                 match wait {
                     Wait::No(_) if turns >= TRY_TURNS => return Err(MutexError::sys(EBUSY)),
                     Wait::Until(deadline) if Instant::now() >= deadline => {
-                        return Err(MutexError::sys(ETIMEDOUT))
+                        return Err(give_up(w.lock(), owe_wake, MutexError::sys(ETIMEDOUT)))
                     }
                     _ => {}
                 }
             }
+            slept = false;
             turns = turns.saturating_add(1);
-            check_lock_word(old)?;
+            if let Err(e) = check_lock_word(old) {
+                return Err(give_up(w.lock(), owe_wake, e));
+            }
             if old == 0 {
                 // Acquire: pairs with the Release swap of the last unlock.
                 match w.lock().compare_exchange(
@@ -623,19 +705,16 @@ impl ThreadList {
                     Ordering::Acquire,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => return self.acquired_clean(w, head),
+                    Ok(_) => return self.acquired_clean(w, tail, head),
                     Err(now) => {
                         old = now;
                         continue;
                     }
                 }
             }
-            let holder = old & FUTEX_TID_MASK;
-            let ours = holder == id;
-            if old & FUTEX_OWNER_DIED != 0 || (ours && self.find(e).is_none()) {
-                // The kernel marked the holder dead; or the word names this thread, which
-                // does not hold the mutex: nobody does. Take it over as glibc does.
-                match self.take_over(w, old, assume, head) {
+            if old & FUTEX_OWNER_DIED != 0 {
+                // The kernel marked the holder dead: take it over as glibc does.
+                match self.take_over(w, old, assume, tail, head) {
                     Ok(acquired) => return Ok(acquired),
                     Err(now) => {
                         old = now;
@@ -643,13 +722,18 @@ impl ThreadList {
                     }
                 }
             }
-            if ours {
-                return Err(MutexError::sys(EDEADLK));
+            let holder = old & FUTEX_TID_MASK;
+            if holder == id {
+                // glibc: "Check whether we already hold the mutex." However this thread
+                // took it (through this module at another address of the same memory, or
+                // through glibc), a second lock is refused; so is a word a peer wrote our id
+                // into (an error, not a hang).
+                return Err(give_up(w.lock(), owe_wake, MutexError::sys(EDEADLK)));
             }
             let deadline = match wait {
                 Wait::No(reap) => {
                     if reap && !process::thread_exists(holder) {
-                        match self.take_over(w, old, assume, head) {
+                        match self.take_over(w, old, assume, tail, head) {
                             Ok(acquired) => return Ok(acquired),
                             Err(now) => {
                                 old = now;
@@ -675,14 +759,21 @@ impl ThreadList {
                 old |= FUTEX_WAITERS;
             }
             assume |= FUTEX_WAITERS;
+            // The word has an owner and FUTEX_WAITERS: that owner's unlock wakes a sleeper.
+            owe_wake = false;
             let now = Instant::now();
+            if let Some(deadline) = deadline {
+                if now >= deadline {
+                    return Err(MutexError::sys(ETIMEDOUT));
+                }
+            }
             let check_at = *liveness_at.get_or_insert(now + LIVENESS_PERIOD);
             if now >= check_at {
                 liveness_at = Some(now + LIVENESS_PERIOD);
                 if !process::thread_exists(holder) {
                     // Its holder is gone and the kernel did not mark the word (a list a
                     // peer broke, or a word a peer wrote): what the kernel would have done.
-                    match self.take_over(w, old, assume, head) {
+                    match self.take_over(w, old, assume, tail, head) {
                         Ok(acquired) => return Ok(acquired),
                         Err(now) => {
                             old = now;
@@ -697,21 +788,27 @@ impl ThreadList {
                 sleep = sleep.min(deadline.saturating_duration_since(now));
             }
             if !sleep.is_zero() {
-                // Any outcome (woken, EAGAIN because the word changed, EINTR, the time ran
-                // out) leads to the same: look at the word again.
-                let _ = futex::wait(w.lock(), old, Some(sleep));
+                // Woken (`Ok`, or a spurious return): maybe by an unlock's FUTEX_WAKE, which
+                // is owed to the other sleepers until settled. Any other outcome (EAGAIN
+                // because the word changed, EINTR, the time ran out) took no wake-up.
+                // Either way: look at the word again.
+                if futex::wait(w.lock(), old, Some(sleep)).is_ok() {
+                    owe_wake = true;
+                }
+                slept = true;
             }
             old = w.lock().load(Ordering::Relaxed);
         }
     }
 
-    /// Takes over a word `old` whose holder died (or is not holding it): our id, keeping
+    /// Takes over a word `old` whose holder died (or vanished): our id, keeping
     /// `FUTEX_WAITERS`. `Err` with the current word if it changed meanwhile.
     fn take_over(
         &mut self,
         w: &Words<'_>,
         old: u32,
         assume: u32,
+        tail: usize,
         head: RobustHead,
     ) -> Result<Acquired, u32> {
         let new = self.tid | (old & FUTEX_WAITERS) | assume;
@@ -721,7 +818,7 @@ impl ThreadList {
         // Inconsistent until the caller repairs the data and says so.
         w.owner().store(OWNER_INCONSISTENT, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
-        self.enqueue(w, head);
+        self.enqueue(w, tail, head);
         compiler_fence(Ordering::SeqCst);
         head.set_pending(0);
         // `__nusers` is not counted up: the dead holder's count stays (as in glibc).
@@ -730,7 +827,12 @@ impl ThreadList {
 
     /// The end of a clean acquisition: the state checks glibc makes, and ours.
     #[inline]
-    fn acquired_clean(&mut self, w: &Words<'_>, head: RobustHead) -> Result<Acquired, MutexError> {
+    fn acquired_clean(
+        &mut self,
+        w: &Words<'_>,
+        tail: usize,
+        head: RobustHead,
+    ) -> Result<Acquired, MutexError> {
         let id = self.tid;
         let owner = w.owner().load(Ordering::Relaxed);
         let count = w.count().load(Ordering::Relaxed);
@@ -739,7 +841,7 @@ impl ThreadList {
         }
         w.count().store(1, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
-        self.enqueue(w, head);
+        self.enqueue(w, tail, head);
         compiler_fence(Ordering::SeqCst);
         head.set_pending(0);
         w.owner().store(id, Ordering::Relaxed);
@@ -748,8 +850,8 @@ impl ThreadList {
         Ok(Acquired::Clean)
     }
 
-    /// Unlock, fast path: the newest entry, every word as this thread left it, and the
-    /// list exactly the shadow (the usual case); anything else takes `unlock_checked`.
+    /// Unlock, fast path: our newest entry (last in the list), every word as this thread
+    /// left it (the usual case); anything else takes `unlock_checked`.
     #[inline]
     fn unlock(&mut self, w: &Words<'_>, inconsistent: bool) -> Result<(), MutexError> {
         let n = self.len;
@@ -757,29 +859,34 @@ impl ThreadList {
             return self.unlock_checked(w, inconsistent);
         }
         let e = w.entry();
-        let node = self.held[n - 1];
         let head = self.head();
         let h = head.addr();
         let id = self.tid;
-        let older = if n >= 2 { self.held[n - 2].entry } else { h };
-        if node.entry != e
-            || node.next != older
+        // The entry before it: our previous one; for our only one, the head, unless glibc's
+        // entries come first (then `unlock_checked` finds the last of them).
+        let before = if n >= 2 { self.held[n - 2] } else { h };
+        if self.held[n - 1] != e
             || w.kind().load(Ordering::Relaxed) != KIND
             || w.lock().load(Ordering::Relaxed) & !FUTEX_WAITERS != id
             || w.owner().load(Ordering::Relaxed) != id
             || w.count().load(Ordering::Relaxed) != 1
-            || w.prev().load(Ordering::Relaxed) != h
-            || w.next().load(Ordering::Relaxed) != older
-            || head.list() != e
+            || w.prev().load(Ordering::Relaxed) != before
+            || w.next().load(Ordering::Relaxed) != h
+            || (n == 1 && head.list() != e)
         {
             return self.unlock_checked(w, inconsistent);
         }
         head.set_pending(e);
         compiler_fence(Ordering::SeqCst);
-        // DEQUEUE_MUTEX of the first entry: the head now points at the next one, whose
-        // `__prev` is the head.
-        head.set_list(older);
-        self.set_prev_of(older, h, head);
+        // DEQUEUE_MUTEX of the last entry: the one before it now ends the list.
+        if n >= 2 {
+            // SAFETY: our entry n - 2: held, mapped (RobustLock::new).
+            let (_, next) = unsafe { raw::links(before) };
+            next.store(h, Ordering::Relaxed);
+        } else {
+            head.set_list(h);
+        }
+        head.set_prev(before);
         compiler_fence(Ordering::SeqCst);
         w.prev().store(0, Ordering::Relaxed);
         w.next().store(0, Ordering::Relaxed);
@@ -830,36 +937,31 @@ impl ThreadList {
             found.push(format!("__count was {count}"));
             w.count().store(1, Ordering::Relaxed);
         }
-        if self.pure(head) {
-            let h = head.addr();
-            let want_prev = if i + 1 < self.len {
-                self.held[i + 1].entry
-            } else {
-                h
-            };
-            let want_next = self.held[i].next;
-            let prev = w.prev().load(Ordering::Relaxed);
-            if prev != want_prev {
-                found.push(format!(
-                    "__list.__prev was {prev:#x} (this thread's robust list says {want_prev:#x})"
-                ));
+        let before = self.before(i, head);
+        match before {
+            Some(want_prev) => {
+                let prev = w.prev().load(Ordering::Relaxed);
+                if prev != want_prev {
+                    found.push(format!(
+                        "__list.__prev was {prev:#x} (this thread's robust list says {want_prev:#x})"
+                    ));
+                }
             }
-            let next = w.next().load(Ordering::Relaxed);
-            if next != want_next {
-                found.push(format!(
-                    "__list.__next was {next:#x} (this thread's robust list says {want_next:#x})"
-                ));
-            }
+            None => found.push(
+                "this thread's robust list, followed from its head through the entries glibc linked, no longer reached the mutex (it was unlinked from this module's record only)"
+                    .into(),
+            ),
+        }
+        let want_next = self.next_of(i, head.addr());
+        let next = w.next().load(Ordering::Relaxed);
+        if next != want_next {
+            found.push(format!(
+                "__list.__next was {next:#x} (this thread's robust list says {want_next:#x})"
+            ));
         }
         head.set_pending(e);
         compiler_fence(Ordering::SeqCst);
-        let linked = self.dequeue(i, head);
-        if !linked {
-            found.push(
-                "this thread's robust list no longer reached the mutex (it was unlinked from the shadow only)"
-                    .into(),
-            );
-        }
+        self.dequeue(i, before, head);
         let new_owner = if inconsistent {
             OWNER_NOTRECOVERABLE
         } else {
@@ -1114,21 +1216,25 @@ mod tests {
     #[test]
     fn unlock_puts_back_the_words_and_unlinks() {
         let (a, b) = (Heap::new(), Heap::new());
+        let _restore = Restore::new();
         let head = RobustHead::current().unwrap().addr();
         assert_eq!(a.lock().lock(), Ok(Acquired::Clean));
         assert_eq!(b.lock().lock(), Ok(Acquired::Clean));
-        assert_eq!(walk(), vec![b.entry(), a.entry()]);
-        let w = b.words();
-        w.kind().store(0, Ordering::Relaxed);
-        w.owner().store(4242, Ordering::Relaxed);
-        w.next().store(0x10, Ordering::Relaxed);
-        // Another lock call puts `__next` back at once.
+        // Linked at the tail: the older one first.
+        assert_eq!(walk(), vec![a.entry(), b.entry()]);
+        assert_list(&[a.entry(), b.entry()], "both held");
+        // A peer hides `b` from the kernel's walk; another lock call puts `__next` back.
+        a.words().next().store(0x10, Ordering::Relaxed);
         let c = Heap::new();
         assert_eq!(c.lock().try_lock(), Ok(Acquired::Clean));
         c.lock().unlock(false).unwrap();
-        assert_eq!(w.next().load(Ordering::Relaxed), a.entry());
-        assert_eq!(walk(), vec![b.entry(), a.entry()]);
+        assert_eq!(a.words().next().load(Ordering::Relaxed), b.entry());
+        assert_eq!(walk(), vec![a.entry(), b.entry()]);
+        let w = b.words();
+        w.kind().store(0, Ordering::Relaxed);
+        w.owner().store(4242, Ordering::Relaxed);
         w.prev().store(0, Ordering::Relaxed);
+        w.next().store(0x10, Ordering::Relaxed);
         let what = match b.lock().unlock(false) {
             Err(MutexError::Corrupt(what)) => *what,
             other => panic!("{other:?}"),
@@ -1137,6 +1243,7 @@ mod tests {
             "__kind was 0x0",
             "__owner was 4242",
             "__list.__prev was 0x0",
+            "__list.__next was 0x10",
             "unlocked",
         ] {
             assert!(what.contains(says), "{what}");
@@ -1144,6 +1251,7 @@ mod tests {
         assert_eq!(w.kind().load(Ordering::Relaxed), KIND);
         assert_eq!(w.lock().load(Ordering::Relaxed), 0);
         assert_eq!(walk(), vec![a.entry()]);
+        assert_list(&[a.entry()], "b unlocked");
         let (prev, next) = (a.words().prev(), a.words().next());
         assert_eq!(
             (prev.load(Ordering::Relaxed), next.load(Ordering::Relaxed)),
@@ -1152,42 +1260,296 @@ mod tests {
         a.lock().unlock(false).unwrap();
         assert_eq!(b.lock().lock(), Ok(Acquired::Clean), "usable again");
         b.lock().unlock(false).unwrap();
+        assert_list(&[], "all unlocked");
     }
 
     /// Robust mutexes this thread locks through glibc directly, interleaved with the
     /// protocol's, unlocked in an order that makes each side unlink entries next to the
-    /// other's (and glibc rewrite the `__next` of one of ours): the list stays exactly the
-    /// held set, in lock order, throughout.
+    /// other's: the list stays exactly the held set, glibc's entries first (newest first,
+    /// glibc links at the front) and then the protocol's (oldest first, it links at the
+    /// tail), so that glibc never rewrites the `__next` of one of ours.
     #[test]
-    fn entries_glibc_links_in_between_are_stepped_over_as_glibc_would() {
+    fn entries_glibc_links_come_first_and_ours_last_whatever_the_order() {
         let (g1, s1, g2, s2) = (Heap::new(), Heap::new(), Heap::new(), Heap::new());
-        let glock = |h: &Heap| {
-            // SAFETY: an initialised mutex, unlocked by this thread below.
-            assert_eq!(unsafe { libc::pthread_mutex_lock(h.ptr()) }, 0);
-        };
-        let gunlock = |h: &Heap| {
-            // SAFETY: held by this thread.
-            assert_eq!(unsafe { libc::pthread_mutex_unlock(h.ptr()) }, 0);
+        let _restore = Restore::new();
+        let check = |want: &[&Heap], what: &str| {
+            let want: Vec<usize> = want.iter().map(|h| h.entry()).collect();
+            assert_list(&want, what);
+            assert_eq!(walk(), want, "{what}");
         };
         glock(&g1);
         assert_eq!(s1.lock().lock(), Ok(Acquired::Clean));
+        check(&[&g1, &s1], "g1, then s1 after it");
         glock(&g2);
         assert_eq!(s2.lock().lock(), Ok(Acquired::Clean));
-        assert_eq!(walk(), vec![s2.entry(), g2.entry(), s1.entry(), g1.entry()]);
-        // Ours in the middle, between two of glibc's.
+        check(&[&g2, &g1, &s1, &s2], "all four");
+        // Our oldest, right after glibc's entries: found by walking through them.
         s1.lock().unlock(false).unwrap();
-        assert_eq!(walk(), vec![s2.entry(), g2.entry(), g1.entry()]);
-        // glibc's oldest: glibc follows the links the protocol left.
+        check(&[&g2, &g1, &s2], "s1 unlocked");
+        // glibc's, right before ours: glibc rewrites our `__prev` (never our `__next`).
         gunlock(&g1);
-        assert_eq!(walk(), vec![s2.entry(), g2.entry()]);
-        // glibc's, right behind ours: glibc rewrites our `__next`.
+        check(&[&g2, &s2], "g1 unlocked");
         gunlock(&g2);
-        assert_eq!(walk(), vec![s2.entry()]);
-        // A lock call must not put back the stale `__next` (it named glibc's entry).
+        check(&[&s2], "g2 unlocked");
         assert_eq!(s1.lock().lock(), Ok(Acquired::Clean));
-        assert_eq!(walk(), vec![s1.entry(), s2.entry()]);
+        check(&[&s2, &s1], "s1 again");
+        // glibc's entry in front of ours while they are unlocked out of order.
+        glock(&g1);
+        check(&[&g1, &s2, &s1], "g1 again");
         s2.lock().unlock(false).unwrap();
+        check(&[&g1, &s1], "s2 unlocked");
         s1.lock().unlock(false).unwrap();
-        assert_eq!(walk(), Vec::<usize>::new());
+        check(&[&g1], "s1 unlocked");
+        // Our first lock while glibc holds entries: linked after the last of them.
+        assert_eq!(s2.lock().lock(), Ok(Acquired::Clean));
+        check(&[&g1, &s2], "s2 after g1");
+        gunlock(&g1);
+        s2.lock().unlock(false).unwrap();
+        check(&[], "all unlocked");
+    }
+
+    /// Locks `h` through glibc (`pthread_mutex_lock`), as C code in this thread would.
+    fn glock(h: &Heap) {
+        // SAFETY: an initialised mutex, alive until the test unlocks it.
+        assert_eq!(unsafe { libc::pthread_mutex_lock(h.ptr()) }, 0);
+    }
+
+    /// Unlocks `h` through glibc.
+    fn gunlock(h: &Heap) {
+        // SAFETY: held by this thread through glibc.
+        assert_eq!(unsafe { libc::pthread_mutex_unlock(h.ptr()) }, 0);
+    }
+
+    /// Empties this thread's robust list if a failed test left entries on it (which may
+    /// point at heap mutexes about to be freed, or form a loop): without it, the kernel
+    /// would walk them when the test thread exits. Declared after the mutexes, so that it
+    /// runs before they are freed.
+    struct Restore(RobustHead);
+
+    impl Restore {
+        fn new() -> Restore {
+            Restore(RobustHead::current().unwrap())
+        }
+    }
+
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let h = self.0.addr();
+            if self.0.list() != h || self.0.prev() != h {
+                self.0.set_list(h);
+                self.0.set_prev(h);
+                self.0.set_pending(0);
+            }
+        }
+    }
+
+    /// Checks this thread's robust list as the kernel and glibc see it: from the head, every
+    /// entry once (no loop), each entry's `__prev` naming the one before it (what glibc's
+    /// unlink reads), `robust_prev` naming the last; and the entries are exactly `held`
+    /// (in any order).
+    fn assert_list(held: &[usize], what: &str) {
+        let head = RobustHead::current().unwrap();
+        let h = head.addr();
+        let mut seen = Vec::new();
+        let mut before = h;
+        let mut cur = head.list() & !1;
+        while cur != h {
+            assert!(
+                seen.len() < 16 && !seen.contains(&cur),
+                "{what}: a loop in the list: {seen:#x?}, then {cur:#x} again"
+            );
+            assert!(
+                held.contains(&cur),
+                "{what}: the list reaches {cur:#x}, which is not held (held: {held:#x?})"
+            );
+            // SAFETY: a held heap mutex of the test (checked just above).
+            let (prev, next) = unsafe { raw::links(cur) };
+            assert_eq!(
+                prev.load(Ordering::Relaxed),
+                before,
+                "{what}: __prev of {cur:#x}"
+            );
+            seen.push(cur);
+            before = cur;
+            cur = next.load(Ordering::Relaxed) & !1;
+        }
+        assert_eq!(head.prev(), before, "{what}: robust_prev");
+        let (mut a, mut b) = (seen.clone(), held.to_vec());
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b, "{what}: the list is the held set");
+    }
+
+    /// The same thread locks a mutex whose word already names it: `EDEADLK` from every lock
+    /// call, as glibc's error-checking mutex gives, whether this thread holds it through
+    /// glibc (no entry of this module at that address) or a peer wrote this thread's id into
+    /// a free word. The lock used to be taken over as owner-died when this module had no
+    /// entry at the address: a second guard over the same memory on the same thread.
+    #[test]
+    fn a_lock_word_naming_this_thread_is_deadlock_never_a_takeover() {
+        let (g, p) = (Heap::new(), Heap::new());
+        let _restore = Restore::new();
+        let tid = raw::gettid();
+        let calls = |h: &Heap| {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            [
+                h.lock().lock(),
+                h.lock().try_lock(),
+                h.lock().try_lock_or_reap(),
+                h.lock().lock_until(deadline),
+            ]
+        };
+        glock(&g);
+        for r in calls(&g) {
+            assert_eq!(r, Err(MutexError::sys(EDEADLK)), "held through glibc");
+        }
+        let w = g.words();
+        assert_eq!(w.lock().load(Ordering::Relaxed), tid);
+        assert_eq!(w.owner().load(Ordering::Relaxed), tid, "still consistent");
+        assert_list(&[g.entry()], "glibc's entry only");
+        gunlock(&g);
+        assert_list(&[], "empty");
+        p.words().lock().store(tid, Ordering::Relaxed);
+        for r in calls(&p) {
+            assert_eq!(
+                r,
+                Err(MutexError::sys(EDEADLK)),
+                "a peer wrote this thread's id"
+            );
+        }
+        assert_eq!(p.words().lock().load(Ordering::Relaxed), tid, "untouched");
+        assert_list(&[], "nothing linked");
+        p.words().lock().store(0, Ordering::Relaxed);
+        assert_eq!(p.lock().lock(), Ok(Acquired::Clean));
+        p.lock().unlock(false).unwrap();
+    }
+
+    /// glibc locks G, this module locks S, glibc unlocks G (and rewrites the list links next
+    /// to G), then a peer rewrites S's `__list.__prev` and `__list.__next` to point at private
+    /// memory of this process: S's unlock reports them and neither reads nor writes through
+    /// them. Three timings: the peer writes right after glibc's unlock; another lock and
+    /// unlock come in between; G is still held when S is unlocked. The unlock used to read
+    /// S's `__next` from the mutex once the entry it named (G) was glibc's, and write
+    /// through it (`__prev` of the peer's target, and the list head).
+    #[test]
+    fn an_unlock_next_to_glibc_entries_follows_no_pointer_from_the_mutex() {
+        let target = Box::new([0x1111usize, 0x2222]);
+        // An entry's `__prev` is the word before it: the peer aims both at `target`.
+        let x = &target[1] as *const usize as usize;
+        for case in [
+            "glibc unlocked first",
+            "a call in between",
+            "glibc still holds G",
+        ] {
+            let (g, s, c) = (Heap::new(), Heap::new(), Heap::new());
+            let restore = Restore::new();
+            glock(&g);
+            assert_eq!(s.lock().lock(), Ok(Acquired::Clean));
+            if case != "glibc still holds G" {
+                gunlock(&g);
+                assert_list(&[s.entry()], case);
+            }
+            s.words().next().store(x, Ordering::Relaxed);
+            s.words().prev().store(x, Ordering::Relaxed);
+            if case == "a call in between" {
+                assert_eq!(c.lock().lock(), Ok(Acquired::Clean));
+                c.lock().unlock(false).unwrap();
+            }
+            let unlocked = s.lock().unlock(false);
+            assert_eq!(
+                *target,
+                [0x1111, 0x2222],
+                "{case}: the unlock wrote through a pointer from the mutex"
+            );
+            let what = match unlocked {
+                Err(MutexError::Corrupt(what)) => *what,
+                other => panic!("{case}: {other:?}"),
+            };
+            assert!(
+                what.contains(&format!("__list.__prev was {x:#x}")),
+                "{case}: {what}"
+            );
+            if case != "a call in between" {
+                assert!(
+                    what.contains(&format!("__list.__next was {x:#x}")),
+                    "{case}: {what}"
+                );
+            }
+            assert_eq!(
+                s.words().lock().load(Ordering::Relaxed),
+                0,
+                "{case}: unlocked"
+            );
+            if case == "glibc still holds G" {
+                assert_list(&[g.entry()], case);
+                gunlock(&g);
+            }
+            assert_list(&[], case);
+            drop(restore);
+        }
+    }
+
+    /// glibc locks M, this module locks S, glibc unlocks M, and this module locks M itself:
+    /// a link that named glibc's M must not count as naming ours. Then another lock, and
+    /// the unlocks in another order: the list stays exactly the held set, without a loop,
+    /// and ends empty. A link recorded while M was glibc's used to become "trusted" once M
+    /// was relocked here, and was written back into S's `__next`: a loop, and the head left
+    /// naming an unlocked mutex.
+    #[test]
+    fn a_relocked_address_never_turns_a_stale_link_into_a_loop() {
+        let (m, s, c) = (Heap::new(), Heap::new(), Heap::new());
+        let _restore = Restore::new();
+        glock(&m);
+        assert_eq!(s.lock().lock(), Ok(Acquired::Clean));
+        gunlock(&m);
+        assert_list(&[s.entry()], "glibc unlocked M");
+        assert_eq!(m.lock().lock(), Ok(Acquired::Clean));
+        assert_list(&[s.entry(), m.entry()], "M locked here");
+        assert_eq!(c.lock().lock(), Ok(Acquired::Clean));
+        assert_list(&[s.entry(), m.entry(), c.entry()], "C locked");
+        assert_eq!(s.lock().unlock(false), Ok(()));
+        assert_list(&[m.entry(), c.entry()], "S unlocked");
+        assert_eq!(c.lock().unlock(false), Ok(()));
+        assert_list(&[m.entry()], "C unlocked");
+        assert_eq!(m.lock().unlock(false), Ok(()));
+        assert_list(&[], "all unlocked");
+    }
+
+    /// A glibc-linked entry whose `__next` is null or misaligned (as a peer could make it if
+    /// that mutex lived in shared memory): the walk through glibc's entries stops there with
+    /// `Corrupt`, without following it. A lock is then not taken (the word stays free); an
+    /// unlock of our oldest entry still unlocks and reports it.
+    #[test]
+    fn a_broken_link_in_glibcs_entries_is_corrupt_and_never_followed() {
+        for bad in [0usize, 0x1234_5674] {
+            let (g, s) = (Heap::new(), Heap::new());
+            let _restore = Restore::new();
+            let h = RobustHead::current().unwrap().addr();
+            glock(&g);
+            g.words().next().store(bad, Ordering::Relaxed);
+            let what = corrupt(s.lock().lock());
+            assert!(
+                what.contains("does not come back to the head"),
+                "{bad:#x}: {what}"
+            );
+            assert_eq!(s.words().lock().load(Ordering::Relaxed), 0, "not taken");
+            g.words().next().store(h, Ordering::Relaxed);
+            assert_eq!(s.lock().lock(), Ok(Acquired::Clean));
+            assert_list(&[g.entry(), s.entry()], "s after g");
+            g.words().next().store(bad, Ordering::Relaxed);
+            let what = match s.lock().unlock(false) {
+                Err(MutexError::Corrupt(what)) => *what,
+                other => panic!("{bad:#x}: {other:?}"),
+            };
+            assert!(
+                what.contains("no longer reached the mutex"),
+                "{bad:#x}: {what}"
+            );
+            assert_eq!(s.words().lock().load(Ordering::Relaxed), 0, "unlocked");
+            // Repaired as glibc had it (s is no longer linked), glibc unlocks its own.
+            g.words().next().store(h, Ordering::Relaxed);
+            gunlock(&g);
+            assert_list(&[], "all unlocked");
+        }
     }
 }

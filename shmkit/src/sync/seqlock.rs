@@ -35,7 +35,7 @@
 
 use super::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
 use super::mutex::mutex_error;
-use super::robust::{Acquired, RobustLock};
+use super::robust::{Acquired, MutexError, RobustLock};
 use super::{bytes_of, ShmSafe};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -212,7 +212,8 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
         match locked {
             Ok(Acquired::Clean) => Ok(WriterLock { lock }),
             Ok(Acquired::OwnerDied) => {
-                // Unlocked (not recoverable, if the marking failed) when dropped.
+                // Unlocked when dropped, as consistent even if the marking failed: the
+                // writer mutex guards no state of its own (the dead writer's is in `seq`).
                 let held = WriterLock { lock };
                 held.lock
                     .mark_consistent()
@@ -227,8 +228,9 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
     /// never blocked.
     ///
     /// # Errors
-    /// [`ErrorKind::Deadlock`] if this thread is already writing; an error from the mutex
-    /// (`NotRecoverable` or `InvalidArgument` if its memory was overwritten).
+    /// [`ErrorKind::Deadlock`] if this thread is already writing; an error from the writer
+    /// mutex, for example [`ErrorKind::Corrupt`] when another process overwrote one of its
+    /// words (see [`RobustMutex`](super::RobustMutex#hostile-peers)).
     pub fn write(&self, value: &T) -> Result<()> {
         self.write_inner(value, None)
     }
@@ -313,7 +315,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
     /// # Errors
     /// [`ErrorKind::WriterDied`] when the last writer died mid-write (the value is torn
     /// until the next write); an error from the writer mutex (for example
-    /// [`ErrorKind::NotRecoverable`]).
+    /// [`ErrorKind::Corrupt`] when another process overwrote one of its words).
     #[inline]
     pub fn read(&self) -> Result<T> {
         self.read_until(None)
@@ -379,13 +381,27 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
         let lock = self.robust();
         // A writer that vanished without the kernel marking the mutex (its robust list
         // broken by a peer) counts as dead too: otherwise `read` would wait for it forever.
-        match lock.try_lock_or_reap() {
+        let taken = lock.try_lock_or_reap();
+        self.writer_checked(&lock, taken)
+    }
+
+    /// The rest of [`check_writer`](SeqLock::check_writer), once the `try_lock` returned
+    /// `taken`.
+    fn writer_checked(
+        &self,
+        lock: &RobustLock<'_>,
+        taken: std::result::Result<Acquired, MutexError>,
+    ) -> Result<()> {
+        match taken {
             Err(e) if e.raw() == Some(EBUSY) => return Ok(()),
             Ok(Acquired::Clean) => {}
             Ok(Acquired::OwnerDied) => {
-                // The dead writer's state is in `seq` (odd): the mutex itself needs nothing.
+                // The dead writer's state is in `seq` (odd): the mutex itself guards nothing.
+                // So if the marking fails (a peer rewrote a word meanwhile: `Corrupt`), it is
+                // released as consistent all the same; released as inconsistent, it would be
+                // not recoverable for good, and no write would ever repair `seq`.
                 if let Err(e) = lock.mark_consistent() {
-                    let _ = lock.unlock(true);
+                    let _ = lock.unlock(false);
                     return Err(mutex_error("SeqLock::read", self.context(), e));
                 }
             }
@@ -476,5 +492,50 @@ unsafe fn store_words(dst: *mut u8, src: &[u8]) {
     for (i, &b) in src.iter().enumerate().skip(words * 8) {
         // SAFETY: as above, one byte at a time.
         unsafe { AtomicU8::from_ptr(dst.add(i)).store(b, Ordering::Relaxed) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ptr::NonNull;
+
+    /// A reader that found the writer mutex owner-died fails to mark it consistent (a peer
+    /// rewrote `__owner` in between: `Corrupt`, a transient error). The writer mutex guards
+    /// no state of its own, so the reader releases it as consistent: the next write works.
+    /// It used to be released as inconsistent, which made it not recoverable for good, and
+    /// every later write failed.
+    #[test]
+    fn a_reader_that_cannot_mark_the_writer_mutex_consistent_leaves_it_recoverable() {
+        #[repr(align(64))]
+        struct Lines([u8; 512]);
+        let mut storage = Box::new(Lines([0; 512]));
+        let base = NonNull::new(storage.0.as_mut_ptr()).unwrap();
+        // SAFETY: `storage` outlives the region and is only accessed through it.
+        let region = unsafe { Region::<ReadWrite>::from_raw_parts(base, 512) };
+        let s = SeqLock::create_in(&region, 0, [1u64; 4]).unwrap();
+        // A writer thread dies holding the writer mutex: the kernel marks it owner-died
+        // (before `join` returns: glibc's join waits for the kernel to clear the thread's
+        // id, which it does after walking the thread's robust list).
+        let mutex = s.raw() as usize;
+        std::thread::spawn(move || {
+            // SAFETY: the writer mutex, initialised, in `storage`, which outlives the test.
+            let writer = unsafe { RobustLock::new(mutex as *mut PthreadMutex) };
+            assert_eq!(writer.lock(), Ok(Acquired::Clean));
+        })
+        .join()
+        .unwrap();
+        let lock = s.robust();
+        let taken = lock.try_lock_or_reap();
+        assert_eq!(taken, Ok(Acquired::OwnerDied));
+        // A peer's write lands between the reap and the marking.
+        // SAFETY: the writer mutex of `s`, in `storage`, accessed atomically.
+        let words = unsafe { pthread::words(s.raw()) };
+        words.owner().store(4242, Ordering::Relaxed);
+        let e = s.writer_checked(&lock, taken).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+        assert_eq!(words.lock().load(Ordering::Relaxed), 0, "released");
+        s.write(&[2; 4]).expect("the writer mutex is still usable");
+        assert_eq!(s.read().unwrap(), [2; 4]);
     }
 }

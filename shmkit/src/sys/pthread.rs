@@ -360,6 +360,15 @@ impl RobustHead {
         self.write(16, entry)
     }
 
+    /// `robust_prev`: the last entry of the list (the one whose `__next` is the head), or
+    /// the head itself when the list is empty.
+    #[cfg(test)]
+    pub(crate) fn prev(&self) -> usize {
+        // SAFETY: as in `set_prev`: the word before the head in glibc's descriptor, this
+        // thread's, read on this thread.
+        unsafe { std::ptr::read_volatile((self.addr as *const usize).sub(1)) }
+    }
+
     /// Sets `robust_prev`, the `__prev` of the head's list node (the word before the head,
     /// in glibc's thread descriptor), as glibc's `ENQUEUE_MUTEX` and `DEQUEUE_MUTEX` do.
     pub(crate) fn set_prev(&self, entry: usize) {
