@@ -24,6 +24,11 @@ pub(crate) const TIMEOUT: usize = 32;
 pub(crate) const GONE: usize = 40;
 /// The scribbler's slot: the value it wrote last (and, at NAME, where).
 pub(crate) const VALUE: usize = 48;
+/// Control slot: the quiescence generation, odd while the scribbler asks the victims to
+/// pause between calls (see `Victim::checkpoint`).
+pub(crate) const QUIESCE: usize = 8;
+/// A victim's slot: the quiescence generation it is paused for.
+pub(crate) const PAUSED: usize = 56;
 pub(crate) const NAME: usize = 64;
 pub(crate) const NAME_LEN: usize = 64;
 pub(crate) const UNTIMED: u64 = u64::MAX;

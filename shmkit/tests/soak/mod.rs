@@ -35,8 +35,14 @@ pub(crate) const VALGRIND_SLOWDOWN: u32 = 25;
 /// After the scribbler stopped: how long a call that waits without a timeout may wait
 /// before this process restores the structure and wakes it, as a well-behaved peer would.
 pub(crate) const GRACE: Duration = Duration::from_millis(500);
+/// While the scribbler runs: how long a call that waits without a timeout may wait. A
+/// hostile value can keep it waiting (a lock word that names a holder, no notification),
+/// but the scribbler puts the lock state back and wakes the futex words after most values
+/// and before every word (well under a second apart), and the victims notify each other:
+/// a correct call returns soon after. One still waiting after this is a hang.
+pub(crate) const UNTIMED_LIMIT: Duration = Duration::from_secs(10);
 /// After the scribbler stopped: how long the victims have to finish their last call and
-/// exit. A victim still running then is a hang.
+/// exit (plus the bound). A victim still running then is a hang.
 pub(crate) const HANG_LIMIT: Duration = Duration::from_secs(30);
 /// How long the scribbler waits for the victims to make progress after a write before it
 /// goes on anyway (a victim can be inside a timed wait).

@@ -24,8 +24,26 @@ pub(crate) struct Victim {
 }
 
 impl Victim {
+    /// Whether to stop; called between calls, at the top of every victim's loop, where
+    /// the victim holds no lock: it pauses there while the scribbler asks for quiescence.
     pub(crate) fn stopped(&self) -> bool {
+        self.checkpoint();
         self.board.stopped()
+    }
+
+    /// Pauses while the scribbler writes a word that must not change during a call (see
+    /// `Layout` in the scribbler): it waits until every victim is paused here.
+    fn checkpoint(&self) {
+        loop {
+            let generation = self.board.get(CONTROL, QUIESCE);
+            if generation % 2 == 0 || self.board.stopped() {
+                return;
+            }
+            self.board.set(self.slot, PAUSED, generation);
+            while self.board.get(CONTROL, QUIESCE) == generation && !self.board.stopped() {
+                std::thread::yield_now();
+            }
+        }
     }
 
     pub(crate) fn timeout(&mut self) -> Duration {
