@@ -71,10 +71,22 @@ pub(crate) fn excused(board: &Board, i: usize) -> bool {
 /// there completed `n` calls more than `base` (`n = 2`: one whole call made with the
 /// value in place), or is in an untimed wait. Gives up after `limit`; false then.
 pub(crate) fn settle(board: &Board, base: &[u64], n: u64, limit: Duration) -> bool {
+    settle_only(board, base, n, limit, None)
+}
+
+/// As [`settle`], for victim `only` alone if given.
+pub(crate) fn settle_only(
+    board: &Board,
+    base: &[u64],
+    n: u64,
+    limit: Duration,
+    only: Option<usize>,
+) -> bool {
     let t0 = Instant::now();
     loop {
         let now = counts(board, base.len());
-        if (0..base.len()).all(|i| now[i] >= base[i] + n || excused(board, i)) {
+        let waited = |i: usize| only.is_none_or(|o| o == i);
+        if (0..base.len()).all(|i| !waited(i) || now[i] >= base[i] + n || excused(board, i)) {
             return true;
         }
         if t0.elapsed() > limit || board.stopped() {
@@ -213,11 +225,21 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
                 if board.stopped() {
                     break 'rounds;
                 }
+                // Mostly every victim makes a whole call with the value in place (a call
+                // that waits past its deadline keeps us here until the watchdog sees it);
+                // one value in four meets one victim alone for many calls (the others
+                // pause between calls), so that a queue drains or fills with it in place
+                // and no other endpoint's calls cut a wait short.
+                let solo = (rng.below(4) == 0).then(|| rng.below(victims));
+                if let Some(i) = solo {
+                    board.set(CONTROL, SOLO, (FIRST_VICTIM + i) as u64);
+                }
                 let paused = if w.quiesce {
                     match quiesce(&board, victims, quiesce_limit) {
                         Some(generation) => Some(generation),
                         None => {
                             skipped_table += 1;
+                            board.set(CONTROL, SOLO, 0);
                             continue;
                         }
                     }
@@ -233,13 +255,14 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
                     quiesced += 1;
                     resume(&board, generation);
                 }
-                // Every victim makes a whole call with the value in place (a call that
-                // waits past its deadline keeps us here until the watchdog sees it);
-                // sometimes several, so that the value also meets opening.
-                let n = if rng.below(8) == 0 { 8 } else { 2 };
-                if !settle(&board, &base, n, settle_limit) {
+                let (n, only) = match solo {
+                    Some(i) => (16, Some(i)),
+                    None => (2, None),
+                };
+                if !settle_only(&board, &base, n, settle_limit, only) {
                     stalls += 1;
                 }
+                board.set(CONTROL, SOLO, 0);
                 if rng.below(8) != 0 {
                     if !w.quiesce {
                         restore(region, w.at, w.size, v, old);

@@ -31,16 +31,24 @@ impl Victim {
         self.board.stopped()
     }
 
-    /// Pauses while the scribbler writes a word that must not change during a call (see
-    /// `Layout` in the scribbler): it waits until every victim is paused here.
+    /// Pauses while the scribbler writes a word that must not change during a call (until
+    /// every victim is paused here: see `quiesce` in the scribbler), and while another
+    /// victim has the structure to itself (`SOLO`).
     fn checkpoint(&self) {
         loop {
             let generation = self.board.get(CONTROL, QUIESCE);
-            if generation % 2 == 0 || self.board.stopped() {
+            let solo = self.board.get(CONTROL, SOLO);
+            let others_turn = solo != 0 && solo != self.slot as u64;
+            if (generation % 2 == 0 && !others_turn) || self.board.stopped() {
                 return;
             }
-            self.board.set(self.slot, PAUSED, generation);
-            while self.board.get(CONTROL, QUIESCE) == generation && !self.board.stopped() {
+            if generation % 2 == 1 {
+                self.board.set(self.slot, PAUSED, generation);
+            }
+            while self.board.get(CONTROL, QUIESCE) == generation
+                && self.board.get(CONTROL, SOLO) == solo
+                && !self.board.stopped()
+            {
                 std::thread::yield_now();
             }
         }
@@ -254,7 +262,9 @@ pub(crate) fn mpmc_victim(v: &mut Victim, region: &Region, produce: bool, consum
     let mut n = 0u64;
     while !v.stopped() {
         n += 1;
-        let producing = produce && (!consume || v.rng.below(2) == 0);
+        // The victim that does both mostly produces: a consumer waiting alone on an
+        // empty queue is the case a second consumer's claims would cut short.
+        let producing = produce && (!consume || v.rng.below(4) != 0);
         if producing {
             let Some(p) = tx.as_mut().filter(|_| n % REOPEN_EVERY != 0) else {
                 drop(tx.take());
