@@ -180,7 +180,19 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
     let settle_limit = scaled(2 * longest + BOUND + Duration::from_secs(1));
     // Every victim reaches the top of its loop within a few calls, unless one waits
     // without a timeout (for a lock a hostile value holds; the concurrent restores heal it).
-    let quiesce_limit = scaled(Duration::from_secs(1));
+    let quiesce_limit = scaled(Duration::from_millis(200));
+    // Quiescence fails when a victim waits without a timeout (for a lock that a hostile
+    // lock word holds): then the lock state is put back and the lock words woken at once,
+    // as a peer that unlocks would, so that the wait ends.
+    let heals = std::cell::Cell::new(0u64);
+    let quiesce = |board: &Board| {
+        let paused = quiesce(board, victims, quiesce_limit);
+        if paused.is_none() {
+            rebuild(kind, region, &snapshot);
+            heals.set(heals.get() + 1);
+        }
+        paused
+    };
     'rounds: for _ in 0..rounds() {
         let phase = Instant::now();
         let count = words(kind, region).len();
@@ -189,7 +201,7 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
             *rebuilds += 1;
             // `__kind` and `__spins`/`__elision` only between calls.
             if !kind.quiesced_ranges().is_empty() {
-                if let Some(generation) = quiesce(&board, victims, quiesce_limit) {
+                if let Some(generation) = quiesce(&board) {
                     for &(start, end) in kind.quiesced_ranges() {
                         region.write_at(start, &snapshot[start..end]).unwrap();
                     }
@@ -235,7 +247,7 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
                     board.set(CONTROL, SOLO, (FIRST_VICTIM + i) as u64);
                 }
                 let paused = if w.quiesce {
-                    match quiesce(&board, victims, quiesce_limit) {
+                    match quiesce(&board) {
                         Some(generation) => Some(generation),
                         None => {
                             skipped_table += 1;
@@ -267,7 +279,7 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
                     if !w.quiesce {
                         restore(region, w.at, w.size, v, old);
                         wake_locks(kind, region);
-                    } else if let Some(generation) = quiesce(&board, victims, quiesce_limit) {
+                    } else if let Some(generation) = quiesce(&board) {
                         restore(region, w.at, w.size, v, old);
                         wake_locks(kind, region);
                         resume(&board, generation);
@@ -307,7 +319,7 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
             };
             let pthread = kind.touches_pthread(at, len);
             let paused = if pthread {
-                match quiesce(&board, victims, quiesce_limit) {
+                match quiesce(&board) {
                     Some(generation) => Some(generation),
                     None => {
                         skipped_random += 1;
@@ -337,7 +349,7 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
             // Half the time, the old bytes go back (between calls, for glibc's words).
             if rng.below(2) == 0 {
                 let paused = if pthread {
-                    match quiesce(&board, victims, quiesce_limit) {
+                    match quiesce(&board) {
                         Some(generation) => Some(generation),
                         None => continue,
                     }
@@ -354,7 +366,8 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
         random_time += phase.elapsed();
     }
     format!(
-        "words={words_done} table_writes={table_writes} fewest_values={fewest} random_writes={random_writes} rebuilds={rebuilds} stalls={stalls} quiesced={quiesced} skipped_table={skipped_table} skipped_random={skipped_random} table_ms={} random_ms={}",
+        "words={words_done} table_writes={table_writes} fewest_values={fewest} random_writes={random_writes} rebuilds={rebuilds} stalls={stalls} quiesced={quiesced} heals={} skipped_table={skipped_table} skipped_random={skipped_random} table_ms={} random_ms={}",
+        heals.get(),
         table_time.as_millis(),
         random_time.as_millis()
     )
