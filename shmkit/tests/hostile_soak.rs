@@ -326,9 +326,35 @@ fn soak(kind: Kind) {
                     ));
                 }
                 None if stopped_at.is_none() && running > scaled(UNTIMED_LIMIT) => {
+                    let words: Vec<String> = kind
+                        .futex_words()
+                        .0
+                        .iter()
+                        .map(|&at| {
+                            let w = region.read_vec(at, 40).unwrap();
+                            let w: Vec<String> = w
+                                .chunks(4)
+                                .map(|c| {
+                                    format!("{:#x}", u32::from_ne_bytes(c.try_into().unwrap()))
+                                })
+                                .collect();
+                            format!("pthread_mutex_t at {at}: [{}]", w.join(", "))
+                        })
+                        .collect();
+                    let who: Vec<String> = (SCRIBBLER..FIRST_VICTIM + roles.len())
+                        .map(|slot| {
+                            format!(
+                                "slot {slot}: pid {} tid {:#x}",
+                                board.get(slot, PID),
+                                board.get(slot, TID)
+                            )
+                        })
+                        .collect();
                     let why = format!(
-                        "{}: {op} (no timeout) still waiting after {running:?} while the scribbler kept putting the lock state back and waking",
-                        p.what
+                        "{}: {op} (no timeout) still waiting after {running:?} while the scribbler kept putting the lock state back and waking; {} ({})",
+                        p.what,
+                        words.join("; "),
+                        who.join(", ")
                     );
                     p.kill(why.clone());
                     failures.push(format!(

@@ -164,6 +164,7 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
     let snapshot = region.read_vec(0, region.len()).unwrap();
     let pids = Pids::gather(&board, victims);
     board.set(SCRIBBLER, PID, u64::from(std::process::id()));
+    board.set(SCRIBBLER, TID, u64::from(gettid()));
     let valgrind = under_valgrind();
     let (mut table_writes, mut random_writes, mut stalls, mut rebuilds) = (0u64, 0u64, 0u64, 0u64);
     let (mut quiesced, mut skipped_table, mut skipped_random) = (0u64, 0u64, 0u64);
