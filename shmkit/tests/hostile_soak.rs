@@ -15,12 +15,21 @@
 //!    scribbler's own pid and tid, pid 1, a dead pid, the victims' pids and tids;
 //! 2. then random bytes at random offsets, aligned and unaligned.
 //!
-//! After each hostile write the scribbler waits (yielding, never sleeping) until the victims
-//! completed at least one more operation, then usually puts the old value back if the word
-//! still holds its own (a compare-and-swap), so that each value meets a working structure.
-//! Before each word it rebuilds the structure (a channel is laid out again; a sync
-//! structure gets its header, state and unlocked lock words back, and its futex words a
-//! wake-up), as a peer could.
+//! After each hostile write the scribbler waits (yielding, never sleeping) until every
+//! victim has made a whole call with the value in place (one value in four meets one victim
+//! alone for 16 calls while the others pause between calls, so that a queue drains or fills
+//! with the value in place and no other endpoint cuts a wait short), then usually puts the
+//! old value back if the word still holds its own (a compare-and-swap), and wakes the lock
+//! words, so that each value meets a working structure. Before each word it rebuilds the
+//! structure as a peer could (a channel is laid out again; a sync structure gets its
+//! header, values and unlocked lock state back and its futex words a wake-up).
+//!
+//! The words glibc trusts inside a `pthread_mutex_t` (`__kind`, `__spins`/`__elision`,
+//! `__list`) are written only while every victim is paused between calls, holding no lock:
+//! glibc reads them again after shmkit's checks inside each call, so a write racing a call
+//! is outside what `RobustMutex` can guarantee (its docs measure that window), while a write
+//! between calls is inside it. The lock state (`__lock`, `__count`, `__owner`, `__nusers`)
+//! is written while the victims call, as a peer that locks and unlocks does.
 //!
 //! What is asserted, for every victim:
 //! - it was not killed by a signal (`SIGSEGV`, `SIGBUS`, `SIGABRT` from glibc, ...): a
@@ -35,9 +44,11 @@
 //! - calls that wait without a timeout (`RobustMutex::lock`, `Condvar::wait`, `Event::wait`,
 //!   `SeqLock::read`, `SeqLock::write`) may wait as long as a peer holds the lock or does
 //!   not notify, which a hostile peer can always do; they are checked for signal deaths and
-//!   panics like the others, and for hangs: once the scribbler has stopped, this process
-//!   acts as a well-behaved peer (restores the lock words, notifies), and every victim must
-//!   then finish within [`HANG_LIMIT`];
+//!   panics like the others, and for hangs: the scribbler keeps putting the lock state back
+//!   and waking (after most values, before every word, and whenever a victim cannot pause),
+//!   so such a call still waiting after [`UNTIMED_LIMIT`] is a hang; once the scribbler has
+//!   stopped, this process acts as a well-behaved peer (restores the lock words, notifies),
+//!   and every victim must then finish within [`HANG_LIMIT`];
 //! - the scribbler wrote every word of the table with its values, and its random words.
 //!
 //! The figures (operations, errors by kind, scribbled words, the longest call past its
