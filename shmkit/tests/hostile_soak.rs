@@ -301,8 +301,10 @@ fn soak(kind: Kind) {
     // Watch: calls in flight past their timeout plus the bound; the scribbler's end; then
     // the victims' end, waking untimed waits as a well-behaved peer would.
     let bound = scaled(BOUND);
-    // Not scaled whole under valgrind: a victim only has to finish one call and exit.
+    // Not scaled whole under valgrind: a victim only has to finish one call and exit, and
+    // an untimed wait only has to see one of the scribbler's wake-ups.
     let hang_limit = HANG_LIMIT + bound;
+    let untimed_limit = UNTIMED_LIMIT + bound;
     let mut stopped_at: Option<Instant> = None;
     let mut rescues = 0u64;
     let mut last_rescue = Instant::now();
@@ -336,7 +338,7 @@ fn soak(kind: Kind) {
                         board.noted()
                     ));
                 }
-                None if stopped_at.is_none() && running > scaled(UNTIMED_LIMIT) => {
+                None if stopped_at.is_none() && running > untimed_limit => {
                     let words: Vec<String> = kind
                         .futex_words()
                         .0

@@ -39,7 +39,8 @@ pub(crate) const GRACE: Duration = Duration::from_millis(500);
 /// hostile value can keep it waiting (a lock word that names a holder, no notification),
 /// but the scribbler puts the lock state back and wakes the futex words after most values
 /// and before every word (well under a second apart), and the victims notify each other:
-/// a correct call returns soon after. One still waiting after this is a hang.
+/// a correct call returns soon after. One still waiting after this (plus the bound) is a
+/// hang.
 pub(crate) const UNTIMED_LIMIT: Duration = Duration::from_secs(10);
 /// After the scribbler stopped: how long the victims have to finish their last call and
 /// exit (plus the bound). A victim still running then is a hang.
