@@ -22,14 +22,18 @@
 //! old value back if the word still holds its own (a compare-and-swap), and wakes the lock
 //! words, so that each value meets a working structure. Before each word it rebuilds the
 //! structure as a peer could (a channel is laid out again; a sync structure gets its
-//! header, values and unlocked lock state back and its futex words a wake-up).
+//! header, values and `pthread_mutex_t` words back, unlocked and with `__kind` as created,
+//! but not `__list`, and its futex words a wake-up).
 //!
-//! The words glibc trusts inside a `pthread_mutex_t` (`__kind`, `__spins`/`__elision`,
-//! `__list`) are written only while every victim is paused between calls, holding no lock:
-//! glibc reads them again after shmkit's checks inside each call, so a write racing a call
-//! is outside what `RobustMutex` can guarantee (its docs measure that window), while a write
-//! between calls is inside it. The lock state (`__lock`, `__count`, `__owner`, `__nusers`)
-//! is written while the victims call, as a peer that locks and unlocks does.
+//! Every word is written while the victims call, whatever they are doing: the words of a
+//! `pthread_mutex_t` too, `__kind`, `__spins`/`__elision` and `__list` included, as a peer
+//! that locks, unlocks or scribbles can at any instant. No glibc code runs on a
+//! `RobustMutex` after `pthread_mutex_init`, and shmkit's own lock and unlock load each
+//! word once, validate it and follow no pointer from the segment (see `# Hostile peers` in
+//! `RobustMutex`'s docs), so a write racing a call is inside the guarantee. (The soak used
+//! to write those three words only while every victim paused between calls, when glibc
+//! still read them again inside each call.) The only pause left is the solo turn above,
+//! which is about which endpoints call, not about when a word may be written.
 //!
 //! What is asserted, for every victim:
 //! - it was not killed by a signal (`SIGSEGV`, `SIGBUS`, `SIGABRT` from glibc, ...): a
@@ -45,8 +49,8 @@
 //!   `SeqLock::read`, `SeqLock::write`) may wait as long as a peer holds the lock or does
 //!   not notify, which a hostile peer can always do; they are checked for signal deaths and
 //!   panics like the others, and for hangs: the scribbler keeps putting the lock state back
-//!   and waking (after most values, before every word, and whenever a victim cannot pause),
-//!   so such a call still waiting after [`UNTIMED_LIMIT`] is a hang; once the scribbler has
+//!   and waking (after most values, before every word, and every 64 random writes), so
+//!   such a call still waiting after [`UNTIMED_LIMIT`] is a hang; once the scribbler has
 //!   stopped, this process acts as a well-behaved peer (restores the lock words, notifies),
 //!   and every victim must then finish within [`HANG_LIMIT`];
 //! - the scribbler wrote every word of the table with its values, and its random words.
@@ -442,13 +446,9 @@ fn soak(kind: Kind) {
         } else {
             RANDOM_WRITES
         };
-    let skipped_table = num(&sreport, "skipped_table");
-    let skipped_random = num(&sreport, "skipped_random");
     if failures.is_empty() {
         // Only meaningful when nothing stopped the scribbler early.
-        if words_done != (rounds() * table) as u64
-            || random_writes + skipped_random != want_random as u64
-        {
+        if words_done != (rounds() * table) as u64 || random_writes != want_random as u64 {
             failures.push(format!(
                 "the scribbler did not finish: {words_done} of {} words, {random_writes} of {want_random} random writes",
                 rounds() * table
@@ -456,14 +456,6 @@ fn soak(kind: Kind) {
         }
         if fewest < 10 {
             failures.push(format!("a word got only {fewest} hostile values"));
-        }
-        // A `pthread_mutex_t` word is written only once every victim paused between
-        // calls; a write is skipped if they did not within the settle limit, which only
-        // a victim stuck in a call makes happen.
-        if skipped_table * 20 > table_writes || skipped_random * 20 > want_random as u64 {
-            failures.push(format!(
-                "the victims did not pause between calls for {skipped_table} table and {skipped_random} random writes"
-            ));
         }
     }
     let mut total_ops = 0;

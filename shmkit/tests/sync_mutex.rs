@@ -164,6 +164,114 @@ fn the_holding_thread_locking_through_a_second_attachment_gets_deadlock_not_a_se
     assert_eq!(*again, [1, 0]);
 }
 
+/// The hostile soak's hang (`hostile_soak_mutex` and `hostile_soak_seqlock`, about half
+/// the runs on the older mutex code): a peer wrote 0 into the lock word of a held mutex,
+/// the holder's unlock found it rewritten (`Corrupt`) and released it, then the peer's
+/// compare-and-swap put the old value back: the holder's thread id, in a word that thread
+/// no longer held. Its own later locks gave `Deadlock`, every time (a word naming the
+/// caller was always `Deadlock`: it may hold the mutex through another attachment), and an
+/// untimed `lock()` in another thread waited for it for ever (its thread is alive). Now a
+/// thread that holds no robust mutex at all cannot hold this one, so its lock takes the
+/// stale word over as owner-died, and the waiter gets the lock after it. (A thread that
+/// does hold it through a second attachment still gets `Deadlock`: the test above.)
+#[test]
+fn a_lock_word_a_peer_put_back_to_our_id_after_our_unlock_is_owner_died_not_deadlock() {
+    use std::sync::mpsc::channel;
+    let seg = common::private_segment(4096);
+    let m = &RobustMutex::create(&seg, [0u64; 2]).unwrap();
+    // The peer's view of the same memory: a second attachment, through which this test
+    // writes as another process would.
+    let peer = seg.attach().unwrap();
+    let lock_word = peer.atomic_u32(PTHREAD_AT + W_LOCK).unwrap();
+    // A generous watchdog, not a timing claim: a call that hangs fails the test after a
+    // minute instead of hanging it.
+    let watchdog = Duration::from_secs(60);
+    let (to_holder, holder_hears) = channel::<()>();
+    let (holder_says, from_holder) = channel::<String>();
+    let (waiter_says, from_waiter) = channel::<String>();
+    std::thread::scope(|s| {
+        // The holder: locks, unlocks after the peer's write, and locks again once its id is
+        // back in the word.
+        s.spawn(move || {
+            let mut g = m.lock().unwrap();
+            g[0] = 7;
+            // SAFETY: gettid takes no arguments and cannot fail.
+            holder_says
+                .send(unsafe { libc::gettid() }.to_string())
+                .unwrap();
+            holder_hears.recv().unwrap();
+            let unlocked = g.unlock().map_err(|e| e.kind());
+            holder_says.send(format!("{unlocked:?}")).unwrap();
+            holder_hears.recv().unwrap();
+            let again = match m.lock() {
+                Ok(_) => "a clean lock".to_string(),
+                Err(LockError::OwnerDied(mut g)) => {
+                    let value = *g;
+                    g.mark_consistent().unwrap();
+                    format!("owner-died {value:?}")
+                }
+                Err(LockError::Failed(e)) => format!("{:?}", e.kind()),
+            };
+            holder_says.send(again).unwrap();
+        });
+        let tid: u32 = from_holder.recv_timeout(watchdog).unwrap().parse().unwrap();
+        assert_eq!(lock_word.load(std::sync::atomic::Ordering::SeqCst), tid);
+        // The peer's hostile write into the held word, then the holder's unlock.
+        lock_word.store(0, std::sync::atomic::Ordering::SeqCst);
+        to_holder.send(()).unwrap();
+        assert_eq!(
+            from_holder.recv_timeout(watchdog).unwrap(),
+            "Err(Corrupt)",
+            "the unlock reports the rewritten word"
+        );
+        // The peer puts its "old value" back: the holder's id, which it no longer holds.
+        assert_eq!(
+            lock_word.compare_exchange(
+                0,
+                tid,
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst
+            ),
+            Ok(0)
+        );
+        // A waiter in another thread: the word names a live thread, so it waits.
+        let (waiter_tid_says, waiter_tid) = channel::<u32>();
+        s.spawn(move || {
+            // SAFETY: gettid takes no arguments and cannot fail.
+            waiter_tid_says
+                .send(unsafe { libc::gettid() } as u32)
+                .unwrap();
+            let got = match m.lock() {
+                Ok(g) => format!("a clean lock {:?}", *g),
+                Err(LockError::OwnerDied(_)) => "owner-died".to_string(),
+                Err(LockError::Failed(e)) => format!("{:?}", e.kind()),
+            };
+            waiter_says.send(got).unwrap();
+        });
+        let waiter = waiter_tid.recv_timeout(watchdog).unwrap();
+        common::wait_until("the waiter to sleep on the lock word", || {
+            asleep_in_futex(std::process::id(), waiter)
+        });
+        // The holder locks again: the stale word naming it is taken over.
+        to_holder.send(()).unwrap();
+        let again = from_holder.recv_timeout(watchdog).unwrap();
+        if again != "owner-died [7, 0]" {
+            // Let the waiter go before failing (it would keep the scope waiting).
+            lock_word.store(0, std::sync::atomic::Ordering::SeqCst);
+        }
+        assert_eq!(
+            again, "owner-died [7, 0]",
+            "the holder's lock of a word naming it, while it holds no robust mutex"
+        );
+        // Marked consistent and released: the waiter gets a clean lock.
+        assert_eq!(
+            from_waiter.recv_timeout(watchdog).unwrap(),
+            "a clean lock [7, 0]"
+        );
+    });
+    assert_eq!(lock_word.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
 /// Whether thread `tid` of process `pid` sleeps (state `S`) inside `futex(2)`: queued on a
 /// futex word, not merely stopped at the syscall's entry or about to run.
 fn asleep_in_futex(pid: u32, tid: u32) -> bool {

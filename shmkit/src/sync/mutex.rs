@@ -96,9 +96,13 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 ///   vanished thread over as owner-died (as the kernel would have marked it), as does
 ///   `lock_timeout`;
 /// - a lock word naming this very thread gives [`ErrorKind::Deadlock`] from every lock
-///   call, as glibc's error-checking mutex does: whether this thread holds the mutex through
-///   this handle, another handle or attachment of the same memory, or glibc, or a peer
-///   wrote this thread's id there (an error, not a hang; never a second guard);
+///   call while this thread holds any robust mutex (through shmkit, by any handle or
+///   attachment, or through glibc), as glibc's error-checking mutex does: it may hold this
+///   one (an error, not a hang; never a second guard). While this thread holds no robust
+///   mutex at all, no guard for this one can exist on it, so such a word is stale (a peer
+///   wrote this thread's id there, or put it back after this thread's unlock): every lock
+///   call takes it over as a vanished holder's, giving [`LockError::OwnerDied`] with the
+///   guard, so that the caller checks the data;
 /// - an unlock puts back every word this thread, as the holder, knows the value of, unlocks
 ///   and unlinks the mutex all the same, and reports [`ErrorKind::Corrupt`] naming what it
 ///   found.
@@ -120,11 +124,15 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 ///   guard reads is the caller's to validate.
 /// - **`lock()` and live thread ids.** A lock word naming a thread that exists keeps
 ///   `lock()` waiting, as a live holder that never unlocks would: a peer can write the id of
-///   any live thread (its own, or 1). A holder that vanished without the kernel marking the
-///   word and whose id was reused by a new thread counts as alive too (if the kernel gave
-///   that id to this very thread, this thread's locks of the mutex give `Deadlock`), and so
-///   does one whose process exited but was not reaped yet. Use `lock_timeout` with peers
-///   you do not trust.
+///   any live thread (its own, or 1). A word naming a live thread other than the caller
+///   that holds nothing (a peer wrote its id, or put it back after that thread's unlock)
+///   keeps `lock()` waiting until that thread's next lock call on this mutex takes the word
+///   over (see above), or until someone rewrites the word; if that thread never locks the
+///   mutex again, for ever. A holder that vanished without the kernel marking the word and
+///   whose id was reused by a new thread counts as alive too (if the kernel gave that id to
+///   this very thread, this thread's locks of the mutex give `Deadlock` while it holds
+///   another robust mutex, and `OwnerDied` otherwise), and so does one whose process exited
+///   but was not reaped yet. Use `lock_timeout` with peers you do not trust.
 ///   `try_lock` reports a word naming a vanished thread busy (it checks nothing).
 /// - **The kernel's walk of a dying thread's list.** The kernel follows each held mutex's
 ///   `__list.__next` when the thread dies. This thread rewrites the `__next` of every mutex
@@ -353,12 +361,14 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
     /// [Hostile peers](RobustMutex#hostile-peers)) counts as a holder that died.
     ///
     /// # Errors
-    /// - [`LockError::OwnerDied`] with the guard: the previous holder died holding the lock.
+    /// - [`LockError::OwnerDied`] with the guard: the previous holder died holding the lock,
+    ///   or the lock word names this thread while it holds no robust mutex (a stale word:
+    ///   see [Hostile peers](RobustMutex#hostile-peers)).
     /// - [`ErrorKind::NotRecoverable`]: an earlier owner-died guard was dropped without
     ///   [`mark_consistent`](MutexGuard::mark_consistent).
     /// - [`ErrorKind::Deadlock`]: this thread already holds it (through this or another
     ///   handle or attachment of the same memory, or through glibc), or a peer wrote this
-    ///   thread's id into the lock word.
+    ///   thread's id into the lock word while this thread holds another robust mutex.
     /// - [`ErrorKind::Corrupt`]: another process overwrote a word of the mutex with a value
     ///   no correct party leaves there (see [Hostile peers](RobustMutex#hostile-peers)).
     /// - [`ErrorKind::LimitExceeded`]: this thread already holds 32 robust mutexes.

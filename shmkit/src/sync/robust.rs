@@ -25,8 +25,9 @@
 //! `FUTEX_WAITERS` once we have waited, as glibc's `assume_other_futex_waiters`); an
 //! owner-died word is taken over the same way and gives [`Acquired::OwnerDied`] with
 //! `__owner = PTHREAD_MUTEX_INCONSISTENT`; a word naming this thread gives `EDEADLK`, as
-//! glibc's error-checking mutex does; otherwise set `FUTEX_WAITERS` and `FUTEX_WAIT` (shared)
-//! on the word. Once acquired: `__owner == PTHREAD_MUTEX_NOTRECOVERABLE` means release again
+//! glibc's error-checking mutex does, unless this thread holds no robust mutex at all (then
+//! the word is stale and taken over as owner-died: see "Words from other processes");
+//! otherwise set `FUTEX_WAITERS` and `FUTEX_WAIT` (shared) on the word. Once acquired: `__owner == PTHREAD_MUTEX_NOTRECOVERABLE` means release again
 //! and fail with `ENOTRECOVERABLE`; else `__count = 1`, link the mutex into this thread's
 //! robust list (at the tail, see below), clear `list_op_pending`, `__owner = id`,
 //! `__nusers += 1`.
@@ -109,13 +110,30 @@
 //! every [`LIVENESS_PERIOD`] of waiting, with `kill(tid, 0)`) is taken over as owner-died,
 //! as the kernel would have marked it.
 //!
-//! A lock word naming this thread gives `EDEADLK` from every lock call, whether this thread
-//! holds the mutex through this module (at this address or another mapping of the same
-//! memory) or through glibc, or a peer wrote this thread's id there: a typed error, never
-//! a hang and never a second holder. In one rare case this is wrong: a holder that died
-//! without the kernel marking the word (its robust list broken by a peer), whose thread id
-//! the kernel then gave to this thread. This thread's locks of that mutex then fail with
-//! `EDEADLK`, and other threads wait for it as for a live holder (with their deadlines).
+//! A lock word naming this thread gives `EDEADLK` from every lock call while this thread
+//! may hold the mutex: while it holds any robust mutex, through this module (its record
+//! is not empty: maybe this mutex, at this address or another mapping of the same memory)
+//! or through glibc (its robust list has glibc's entries: an entry this module cannot tell
+//! from this mutex's, at another address). A typed error, never a hang and never a second
+//! holder. While this thread holds none (its record is empty and `head.list` is the head
+//! itself), no guard for the mutex can exist on this thread, so the word is stale: a peer
+//! wrote this thread's id there, or put it back after this thread's unlock (a peer that
+//! writes 0 into a held word and later puts the old value back with a compare-and-swap
+//! does that). Every lock call (`lock`, `try_lock`, timed) then takes it over exactly as a
+//! vanished holder's: [`Acquired::OwnerDied`], `__owner = PTHREAD_MUTEX_INCONSISTENT`, so
+//! that the caller checks the data. (Such a word used to give `EDEADLK` for ever, while
+//! untimed locks in other threads waited for this live thread.) A word naming a live
+//! thread *other* than the caller that holds nothing is not detected: the other lockers
+//! wait for it (with their deadlines, if any) until that thread's next lock call on this
+//! mutex takes the word over, or until someone else rewrites the word.
+//!
+//! In one rare case `EDEADLK` is wrong: a holder that died without the kernel marking the
+//! word (its robust list broken by a peer), whose thread id the kernel then gave to this
+//! thread, while this thread holds another robust mutex. This thread's locks of that mutex
+//! then fail with `EDEADLK` until it holds none, and other threads wait for it as for a
+//! live holder (with their deadlines). Not supported either: a signal handler that locks
+//! the mutex while the code it interrupted is inside glibc's `pthread_mutex_lock` of it
+//! (glibc has set the word but not yet linked the entry: the handler's lock takes it over).
 //!
 //! # Not supported
 //! - Locking or unlocking from a signal handler that interrupted a call of this module on
@@ -175,7 +193,7 @@ pub(crate) enum Acquired {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum MutexError {
     /// glibc's error number for the same outcome: `EBUSY` (held, `try_lock`), `ETIMEDOUT`,
-    /// `EDEADLK` (this thread holds it), `ENOTRECOVERABLE`, `EPERM` (unlock of a mutex this
+    /// `EDEADLK` (this thread may hold it), `ENOTRECOVERABLE`, `EPERM` (unlock of a mutex this
     /// thread does not hold).
     Sys(Errno),
     /// A word holds a value no correct party leaves there: which word, what it holds, and
@@ -724,10 +742,22 @@ impl ThreadList {
             }
             let holder = old & FUTEX_TID_MASK;
             if holder == id {
-                // glibc: "Check whether we already hold the mutex." However this thread
-                // took it (through this module at another address of the same memory, or
-                // through glibc), a second lock is refused; so is a word a peer wrote our id
-                // into (an error, not a hang).
+                // glibc: "Check whether we already hold the mutex." This thread may hold it
+                // through this module at another address of the same memory, or through
+                // glibc: then its entry is in our record or on glibc's part of the list.
+                // With both empty, no guard for it can exist on this thread: the word is
+                // stale (a peer wrote our id, or put it back after our unlock), and is
+                // taken over as a vanished holder's would be.
+                if self.len == 0 && head.list() == head.addr() {
+                    match self.take_over(w, old, assume, tail, head) {
+                        Ok(acquired) => return Ok(acquired),
+                        Err(now) => {
+                            old = now;
+                            continue;
+                        }
+                    }
+                }
+                // Maybe held: a second lock is refused (an error, not a hang).
                 return Err(give_up(w.lock(), owe_wake, MutexError::sys(EDEADLK)));
             }
             let deadline = match wait {
@@ -1380,25 +1410,31 @@ mod tests {
         assert_eq!(a, b, "{what}: the list is the held set");
     }
 
-    /// The same thread locks a mutex whose word already names it: `EDEADLK` from every lock
-    /// call, as glibc's error-checking mutex gives, whether this thread holds it through
-    /// glibc (no entry of this module at that address) or a peer wrote this thread's id into
-    /// a free word. The lock used to be taken over as owner-died when this module had no
-    /// entry at the address: a second guard over the same memory on the same thread.
+    /// The same thread locks a mutex whose word already names it. While this thread may hold
+    /// it (it holds some robust mutex: through glibc, whose entry at that address this
+    /// module cannot tell from the mutex's, or through this module, maybe at another
+    /// mapping of the same memory), every lock call gives `EDEADLK`, as glibc's
+    /// error-checking mutex does, and the word is left alone: a takeover would make a
+    /// second guard over the same memory on the same thread. While it holds none, no guard
+    /// for it can exist on this thread, so the word is stale (a peer wrote this thread's id
+    /// into it, or put it back after this thread's unlock): every lock call takes it over
+    /// as owner-died. That case used to be `EDEADLK` too, for ever: the hostile soak's
+    /// untimed locks in other processes then waited for a thread that held nothing.
     #[test]
-    fn a_lock_word_naming_this_thread_is_deadlock_never_a_takeover() {
-        let (g, p) = (Heap::new(), Heap::new());
+    fn a_lock_word_naming_this_thread_is_deadlock_while_it_holds_a_robust_mutex_else_owner_died() {
+        let (g, s, p) = (Heap::new(), Heap::new(), Heap::new());
         let _restore = Restore::new();
         let tid = raw::gettid();
-        let calls = |h: &Heap| {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            [
-                h.lock().lock(),
-                h.lock().try_lock(),
-                h.lock().try_lock_or_reap(),
-                h.lock().lock_until(deadline),
-            ]
+        // Lock call `k` of the four kinds.
+        let call = |h: &Heap, k: usize| match k {
+            0 => h.lock().lock(),
+            1 => h.lock().try_lock(),
+            2 => h.lock().try_lock_or_reap(),
+            _ => h
+                .lock()
+                .lock_until(Instant::now() + Duration::from_secs(60)),
         };
+        let calls = |h: &Heap| (0..4).map(|k| call(h, k)).collect::<Vec<_>>();
         glock(&g);
         for r in calls(&g) {
             assert_eq!(r, Err(MutexError::sys(EDEADLK)), "held through glibc");
@@ -1407,19 +1443,51 @@ mod tests {
         assert_eq!(w.lock().load(Ordering::Relaxed), tid);
         assert_eq!(w.owner().load(Ordering::Relaxed), tid, "still consistent");
         assert_list(&[g.entry()], "glibc's entry only");
-        gunlock(&g);
-        assert_list(&[], "empty");
+        // Another mutex names this thread while glibc holds `g` for it: maybe `g`'s memory
+        // mapped twice, so it stays refused.
         p.words().lock().store(tid, Ordering::Relaxed);
         for r in calls(&p) {
             assert_eq!(
                 r,
                 Err(MutexError::sys(EDEADLK)),
-                "a peer wrote this thread's id"
+                "a word naming this thread, which holds a mutex through glibc"
+            );
+        }
+        gunlock(&g);
+        assert_list(&[], "empty");
+        // The same while this module holds `s` for this thread.
+        assert_eq!(s.lock().lock(), Ok(Acquired::Clean));
+        for r in calls(&p) {
+            assert_eq!(
+                r,
+                Err(MutexError::sys(EDEADLK)),
+                "a word naming this thread, which holds a mutex through this module"
             );
         }
         assert_eq!(p.words().lock().load(Ordering::Relaxed), tid, "untouched");
-        assert_list(&[], "nothing linked");
-        p.words().lock().store(0, Ordering::Relaxed);
+        assert_list(&[s.entry()], "only s");
+        s.lock().unlock(false).unwrap();
+        assert_list(&[], "empty");
+        // Holding nothing: stale, taken over by every kind of lock call (with and without
+        // FUTEX_WAITERS, which a takeover keeps so that the unlock wakes a sleeper).
+        for i in 0..8 {
+            let waiters = if i < 4 { 0 } else { FUTEX_WAITERS };
+            p.words().lock().store(tid | waiters, Ordering::Relaxed);
+            let r = call(&p, i % 4);
+            assert_eq!(
+                r,
+                Ok(Acquired::OwnerDied),
+                "call {i}: stale word, held nothing"
+            );
+            let w = p.words();
+            assert_eq!(w.lock().load(Ordering::Relaxed), tid | waiters);
+            assert_eq!(w.owner().load(Ordering::Relaxed), OWNER_INCONSISTENT);
+            assert_list(&[p.entry()], "the taken-over mutex");
+            p.lock().mark_consistent().unwrap();
+            p.lock().unlock(false).unwrap();
+            assert_eq!(p.words().lock().load(Ordering::Relaxed), 0);
+            assert_list(&[], "empty");
+        }
         assert_eq!(p.lock().lock(), Ok(Acquired::Clean));
         p.lock().unlock(false).unwrap();
     }

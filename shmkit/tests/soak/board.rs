@@ -24,15 +24,10 @@ pub(crate) const TIMEOUT: usize = 32;
 pub(crate) const GONE: usize = 40;
 /// The scribbler's slot: the value it wrote last (and, at NAME, where).
 pub(crate) const VALUE: usize = 48;
-/// Control slot: the quiescence generation, odd while the scribbler asks the victims to
-/// pause between calls (see `Victim::checkpoint`).
-pub(crate) const QUIESCE: usize = 8;
 /// Control slot: the slot of the one victim allowed to call now (0: all are), so that a
 /// hostile value meets that victim's calls alone, without other endpoints' calls changing
 /// the structure under it (see `Victim::checkpoint`).
 pub(crate) const SOLO: usize = 16;
-/// A victim's slot: the quiescence generation it is paused for.
-pub(crate) const PAUSED: usize = 56;
 pub(crate) const NAME: usize = 64;
 pub(crate) const NAME_LEN: usize = 64;
 pub(crate) const UNTIMED: u64 = u64::MAX;

@@ -72,59 +72,32 @@ impl Kind {
 
     /// Byte ranges a rebuild puts back from the snapshot taken after creation, as a peer
     /// could (the sync structures; the channels are laid out anew instead): the headers,
-    /// the values, and the lock state of a `pthread_mutex_t` (`__lock`, `__count`,
-    /// `__owner`, `__nusers`: "unlocked", as a peer that unlocks leaves it). The words glibc
-    /// trusts (`__kind`, `__spins`/`__elision`) are in [`quiesced_ranges`], and `__list`
-    /// is never put back (a holder's robust list runs through it; glibc's lock rewrites
-    /// it). Not the sequence words of a condition variable or an event: a waiter whose
-    /// token equals the restored value would sleep on; they are bumped instead.
-    ///
-    /// [`quiesced_ranges`]: Kind::quiesced_ranges
+    /// the values, and the `pthread_mutex_t` words other than `__list` (`__lock`, `__count`,
+    /// `__owner`, `__nusers`: "unlocked", as a peer that unlocks leaves it; `__kind`,
+    /// `__spins`/`__elision`: as created). All of them while the victims call, like every
+    /// other write. `__list` is never put back: it holds the holder's robust-list links,
+    /// which the holder rewrites from its own record at every call, and nobody reads the
+    /// links of a mutex it does not hold. Not the sequence words of a condition variable or
+    /// an event: a waiter whose token equals the restored value would sleep on; they are
+    /// bumped instead.
     pub(crate) fn restore_ranges(self) -> &'static [(usize, usize)] {
         match self {
-            Kind::Mutex => &[(0, 64 + 16), (104, 128)],
+            Kind::Mutex => &[(0, 64 + 24), (104, 128)],
             Kind::Condvar => &[
                 (CV_MUTEX_AT + 64, CV_MUTEX_AT + 68),
                 (CV_AT, CV_AT + 64),
                 (CV_AT + 68, EVENT_AT + 64),
                 (EVENT_AT + 68, EVENT_AT + 128),
             ],
-            Kind::SeqLock => &[(0, 64 + 16), (136, 256)],
+            Kind::SeqLock => &[(0, 64 + 24), (136, 256)],
             _ => &[],
         }
-    }
-
-    /// What a rebuild puts back only while no victim is inside a call: `__kind` and
-    /// `__spins`/`__elision`, which glibc reads again inside each call.
-    pub(crate) fn quiesced_ranges(self) -> &'static [(usize, usize)] {
-        match self {
-            Kind::Mutex | Kind::SeqLock => &[(64 + 16, 64 + 24)],
-            _ => &[],
-        }
-    }
-
-    /// The words of the `pthread_mutex_t`s that glibc trusts (`__kind`, `__spins`,
-    /// `__elision`, `__list`): written only while no victim is inside a call.
-    pub(crate) fn pthread_ranges(self) -> &'static [(usize, usize)] {
-        match self {
-            Kind::Mutex | Kind::SeqLock => &[(64 + 16, 64 + 40)],
-            Kind::Condvar => &[(CV_MUTEX_AT + 64 + 16, CV_MUTEX_AT + 64 + 40)],
-            _ => &[],
-        }
-    }
-
-    /// Whether bytes `at..at + len` touch the words of [`pthread_ranges`].
-    ///
-    /// [`pthread_ranges`]: Kind::pthread_ranges
-    pub(crate) fn touches_pthread(self, at: usize, len: usize) -> bool {
-        self.pthread_ranges()
-            .iter()
-            .any(|&(start, end)| at < end && start < at + len)
     }
 
     /// What the watchdog's rescue puts back, after the scribbler stopped, when a victim is
-    /// stuck in a call that waits without a timeout: as a rebuild, `__kind`, and the
-    /// seqlock's `seq` (even). Never `__list`.
+    /// stuck in a call that waits without a timeout: as a rebuild, the condition variable's
+    /// `pthread_mutex_t` words up to `__elision`, and the seqlock's `seq` (even). Never
+    /// `__list`.
     pub(crate) fn rescue_ranges(self) -> &'static [(usize, usize)] {
         match self {
             Kind::Mutex => &[(0, 64 + 24), (104, 128)],
@@ -202,9 +175,6 @@ pub(crate) struct Word {
     pub(crate) at: usize,
     pub(crate) size: usize,
     pub(crate) related: Vec<u64>,
-    /// A word of a `pthread_mutex_t`: written only while no victim is inside a call (see
-    /// `quiesce` in the scribbler).
-    pub(crate) quiesce: bool,
 }
 
 pub(crate) fn word(
@@ -219,20 +189,7 @@ pub(crate) fn word(
         at,
         size,
         related,
-        quiesce: false,
     });
-}
-
-/// A word of a `pthread_mutex_t` (see [`Word::quiesce`]).
-pub(crate) fn lock_word(
-    out: &mut Vec<Word>,
-    name: impl Into<String>,
-    at: usize,
-    size: usize,
-    related: Vec<u64>,
-) {
-    word(out, name, at, size, related);
-    out.last_mut().unwrap().quiesce = true;
 }
 
 pub(crate) fn load(region: &Region, at: usize, size: usize) -> u64 {
@@ -376,14 +333,11 @@ pub(crate) fn pthread_words(out: &mut Vec<Word>, region: &Region, base: usize, w
             vec![list, list | 1, list - 24, 0x1000],
         ),
     ];
+    // Every word is written while the victims call, whatever a victim is doing with the
+    // mutex: no code in shmkit trusts any of them (see `# Hostile peers` in
+    // `shmkit::sync::RobustMutex`).
     for (name, at, size, related) in fields {
-        // The lock state is written while victims call, as a peer that locks or unlocks
-        // does; the words glibc trusts only between calls (see `Word::quiesce`).
-        if at < 16 {
-            word(out, format!("{what} {name}"), base + at, size, related);
-        } else {
-            lock_word(out, format!("{what} {name}"), base + at, size, related);
-        }
+        word(out, format!("{what} {name}"), base + at, size, related);
     }
 }
 

@@ -2,9 +2,10 @@
 
 use super::*;
 
-/// Rebuilds the structure as a peer could: a channel is laid out anew (zeroed, then
-/// `create_in`); a sync structure gets its header, state and lock words (not `__list`) back
-/// from `snapshot`, and its futex words a wake-up.
+/// Rebuilds the structure as a peer could, while the victims call: a channel is laid out
+/// anew (zeroed, then `create_in`); a sync structure gets its header, state and
+/// `pthread_mutex_t` words (not `__list`: see `Kind::restore_ranges`) back from `snapshot`,
+/// and its futex words a wake-up.
 pub(crate) fn rebuild(kind: Kind, region: &Region, snapshot: &[u8]) {
     restore_sync(kind, region, snapshot, kind.restore_ranges());
 }
@@ -113,38 +114,6 @@ pub(crate) fn progress(board: &Board, base: &[u64], n: u64) -> bool {
     }
 }
 
-/// Asks the victims to pause between calls (`Victim::checkpoint`) and waits until every
-/// one still there has paused: then no victim is inside a call, and none holds a lock. The
-/// words of a `pthread_mutex_t` are written only then. glibc reads them again after
-/// shmkit's checks inside each call, and `RobustMutex` documents a write racing a call
-/// (a window of nanoseconds) as outside its guarantee; a write between calls, which it
-/// guarantees to detect, is what this tests. Returns the generation to end with
-/// [`resume`], or `None` (after resuming) if the victims did not all pause within `limit`.
-pub(crate) fn quiesce(board: &Board, victims: usize, limit: Duration) -> Option<u64> {
-    let generation = board.get(CONTROL, QUIESCE) + 1;
-    board.set(CONTROL, QUIESCE, generation);
-    let t0 = Instant::now();
-    loop {
-        let paused = (0..victims).all(|i| {
-            board.get(FIRST_VICTIM + i, PAUSED) == generation
-                || board.get(FIRST_VICTIM + i, GONE) != 0
-        });
-        if paused {
-            return Some(generation);
-        }
-        if t0.elapsed() > limit || board.stopped() {
-            resume(board, generation);
-            return None;
-        }
-        std::thread::yield_now();
-    }
-}
-
-/// Lets the victims go on after [`quiesce`].
-pub(crate) fn resume(board: &Board, generation: u64) {
-    board.set(CONTROL, QUIESCE, generation + 1);
-}
-
 /// Wakes every waiter on the structure's lock words, as a peer that unlocked would.
 fn wake_locks(kind: Kind, region: &Region) {
     for &at in kind.futex_words().0 {
@@ -167,7 +136,6 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
     board.set(SCRIBBLER, TID, u64::from(gettid()));
     let valgrind = under_valgrind();
     let (mut table_writes, mut random_writes, mut stalls, mut rebuilds) = (0u64, 0u64, 0u64, 0u64);
-    let (mut quiesced, mut skipped_table, mut skipped_random) = (0u64, 0u64, 0u64);
     let mut fewest = usize::MAX;
     let mut words_done = 0usize;
     let (mut table_time, mut random_time) = (Duration::ZERO, Duration::ZERO);
@@ -179,36 +147,12 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
         TIMEOUTS[TIMEOUTS.len() - 1]
     };
     let settle_limit = scaled(2 * longest + BOUND + Duration::from_secs(1));
-    // Every victim reaches the top of its loop within a few calls, unless one waits
-    // without a timeout (for a lock a hostile value holds; the concurrent restores heal it).
-    let quiesce_limit = scaled(Duration::from_millis(200));
-    // Quiescence fails when a victim waits without a timeout (for a lock that a hostile
-    // lock word holds): then the lock state is put back and the lock words woken at once,
-    // as a peer that unlocks would, so that the wait ends.
-    let heals = std::cell::Cell::new(0u64);
-    let quiesce = |board: &Board| {
-        let paused = quiesce(board, victims, quiesce_limit);
-        if paused.is_none() {
-            rebuild(kind, region, &snapshot);
-            heals.set(heals.get() + 1);
-        }
-        paused
-    };
     'rounds: for _ in 0..rounds() {
         let phase = Instant::now();
         let count = words(kind, region).len();
         let rebuild_now = |rebuilds: &mut u64| {
             rebuild(kind, region, &snapshot);
             *rebuilds += 1;
-            // `__kind` and `__spins`/`__elision` only between calls.
-            if !kind.quiesced_ranges().is_empty() {
-                if let Some(generation) = quiesce(&board) {
-                    for &(start, end) in kind.quiesced_ranges() {
-                        region.write_at(start, &snapshot[start..end]).unwrap();
-                    }
-                    resume(&board, generation);
-                }
-            }
         };
         for i in 0..count {
             rebuild_now(&mut rebuilds);
@@ -247,27 +191,11 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
                 if let Some(i) = solo {
                     board.set(CONTROL, SOLO, (FIRST_VICTIM + i) as u64);
                 }
-                let paused = if w.quiesce {
-                    match quiesce(&board) {
-                        Some(generation) => Some(generation),
-                        None => {
-                            skipped_table += 1;
-                            board.set(CONTROL, SOLO, 0);
-                            continue;
-                        }
-                    }
-                } else {
-                    None
-                };
                 let base = counts(&board, victims);
                 board.note(&w.name, v);
                 let old = load(region, w.at, w.size);
                 store(region, w.at, w.size, v);
                 table_writes += 1;
-                if let Some(generation) = paused {
-                    quiesced += 1;
-                    resume(&board, generation);
-                }
                 let (n, only) = match solo {
                     Some(i) => (16, Some(i)),
                     None => (2, None),
@@ -277,14 +205,8 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
                 }
                 board.set(CONTROL, SOLO, 0);
                 if rng.below(8) != 0 {
-                    if !w.quiesce {
-                        restore(region, w.at, w.size, v, old);
-                        wake_locks(kind, region);
-                    } else if let Some(generation) = quiesce(&board) {
-                        restore(region, w.at, w.size, v, old);
-                        wake_locks(kind, region);
-                        resume(&board, generation);
-                    }
+                    restore(region, w.at, w.size, v, old);
+                    wake_locks(kind, region);
                 }
             }
             words_done += 1;
@@ -318,27 +240,11 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
                 // Small numbers pass more checks than wild ones.
                 ((r >> 8) % 4096).to_ne_bytes()
             };
-            let pthread = kind.touches_pthread(at, len);
-            let paused = if pthread {
-                match quiesce(&board) {
-                    Some(generation) => Some(generation),
-                    None => {
-                        skipped_random += 1;
-                        continue;
-                    }
-                }
-            } else {
-                None
-            };
             let base = counts(&board, victims);
             board.note(&format!("{len} random bytes at {at}"), r);
             let old = region.read_vec(at, len).unwrap();
             region.write_at(at, &bytes[..len]).unwrap();
             random_writes += 1;
-            if let Some(generation) = paused {
-                quiesced += 1;
-                resume(&board, generation);
-            }
             let settled = if j % 32 == 0 {
                 settle(&board, &base, 2, settle_limit)
             } else {
@@ -347,28 +253,16 @@ pub(crate) fn scribbler_main(args: &[&str]) -> String {
             if !settled {
                 stalls += 1;
             }
-            // Half the time, the old bytes go back (between calls, for glibc's words).
+            // Half the time, the old bytes go back.
             if rng.below(2) == 0 {
-                let paused = if pthread {
-                    match quiesce(&board) {
-                        Some(generation) => Some(generation),
-                        None => continue,
-                    }
-                } else {
-                    None
-                };
                 region.write_at(at, &old).unwrap();
                 wake_locks(kind, region);
-                if let Some(generation) = paused {
-                    resume(&board, generation);
-                }
             }
         }
         random_time += phase.elapsed();
     }
     format!(
-        "words={words_done} table_writes={table_writes} fewest_values={fewest} random_writes={random_writes} rebuilds={rebuilds} stalls={stalls} quiesced={quiesced} heals={} skipped_table={skipped_table} skipped_random={skipped_random} table_ms={} random_ms={}",
-        heals.get(),
+        "words={words_done} table_writes={table_writes} fewest_values={fewest} random_writes={random_writes} rebuilds={rebuilds} stalls={stalls} table_ms={} random_ms={}",
         table_time.as_millis(),
         random_time.as_millis()
     )

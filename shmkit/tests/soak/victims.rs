@@ -25,30 +25,21 @@ pub(crate) struct Victim {
 
 impl Victim {
     /// Whether to stop; called between calls, at the top of every victim's loop, where
-    /// the victim holds no lock: it pauses there while the scribbler asks for quiescence.
+    /// the victim holds no lock: it pauses there while another victim has the structure to
+    /// itself.
     pub(crate) fn stopped(&self) -> bool {
         self.checkpoint();
         self.board.stopped()
     }
 
-    /// Pauses while the scribbler writes a word that must not change during a call (until
-    /// every victim is paused here: see `quiesce` in the scribbler), and while another
-    /// victim has the structure to itself (`SOLO`).
+    /// Pauses while another victim has the structure to itself (`SOLO`).
     fn checkpoint(&self) {
         loop {
-            let generation = self.board.get(CONTROL, QUIESCE);
             let solo = self.board.get(CONTROL, SOLO);
-            let others_turn = solo != 0 && solo != self.slot as u64;
-            if (generation % 2 == 0 && !others_turn) || self.board.stopped() {
+            if solo == 0 || solo == self.slot as u64 || self.board.stopped() {
                 return;
             }
-            if generation % 2 == 1 {
-                self.board.set(self.slot, PAUSED, generation);
-            }
-            while self.board.get(CONTROL, QUIESCE) == generation
-                && self.board.get(CONTROL, SOLO) == solo
-                && !self.board.stopped()
-            {
+            while self.board.get(CONTROL, SOLO) == solo && !self.board.stopped() {
                 std::thread::yield_now();
             }
         }
