@@ -40,11 +40,22 @@
 //! - [`key`]: keys and `ftok`.
 //! - [`shm`]: segments, attachments, stat, set, lock, remove.
 //! - [`region`]: the memory access rules.
-//! - [`info`]: every segment on the system, the limits, the usage.
+//! - [`sem`]: System V semaphore sets (`semget`, `semop`, `semtimedop`, `semctl`) and
+//!   `SemLock`, a lock the kernel releases when its holder dies (`SEM_UNDO`).
+//! - [`msg`]: System V message queues (`msgget`, `msgsnd`, `msgrcv`, `msgctl`).
+//! - [`info`]: every segment, semaphore set and queue on the system, the limits, the usage.
 //! - [`sync`]: a robust mutex, a condition variable, an event and a seqlock that live
 //!   inside a segment and survive peers killed with `SIGKILL`.
-//! - [`channel`]: a zero-copy single-producer single-consumer channel of byte messages
-//!   in a segment, with busy-poll, blocking and adaptive receives and peer-death detection.
+//! - [`channel`]: channels in a segment: a zero-copy single-producer single-consumer ring
+//!   of byte messages ([`channel::spsc`]), a bounded multi-producer multi-consumer queue
+//!   ([`channel::mpmc`]), publish-subscribe ([`channel::pubsub`]) and channels found by
+//!   name ([`channel::named`]); busy-poll, blocking and adaptive waits, peer-death detection.
+//!
+//! Every structure shmkit lays out inside a segment treats what other processes write
+//! there as untrusted: a scribbled word gives an error (`ErrorKind::Corrupt` and others),
+//! never an out-of-bounds access, a panic, an abort or a wait past its deadline (see
+//! `tests/hostile_soak.rs`, and the `# Hostile peers` section of [`sync::RobustMutex`] for
+//! what a peer can still do).
 //! - [`error`]: the one error type.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
