@@ -60,12 +60,10 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-mod attachment;
 pub mod channel;
 pub mod error;
-mod guard;
-mod id;
 pub mod info;
+mod ipc;
 pub mod key;
 pub mod msg;
 pub mod os;
@@ -74,14 +72,15 @@ pub mod sem;
 pub mod shm;
 pub mod sync;
 mod sys;
-mod trust;
 
-pub use attachment::{AttachOptions, Attachment};
 pub use error::{Error, ErrorKind, Result, Squatting};
-pub use guard::{Identity, Removable, RemoveOnDrop};
+pub use ipc::{Identity, Removable, RemoveOnDrop};
 pub use key::{Key, ParseKeyError};
 pub use msg::{Message, MessageQueue, MessageQueueBuilder, MsgId, MsgStat, RecvOptions, Selector};
 pub use region::{Access, ReadOnly, ReadWrite, Region};
 pub use sem::{SemId, SemLock, SemLockGuard, SemOp, SemStat, SemaphoreSet, SemaphoreSetBuilder};
-pub use shm::{HugePageSize, Segment, SegmentBuilder, SegmentStat, ShmId, DEFAULT_MODE};
+pub use shm::{
+    AttachOptions, Attachment, HugePageSize, Segment, SegmentBuilder, SegmentStat, ShmId,
+    DEFAULT_MODE,
+};
 pub use sys::conv::Errno;

@@ -1,15 +1,15 @@
 //! [`Attachment`]: one mapping of a segment into this process (`shmat`), detached on drop.
 
+use super::stat::ShmId;
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::Key;
 use crate::region::{Access, ReadWrite, Region};
-use crate::shm::{Segment, ShmId};
 use crate::sys;
 use std::fmt;
 use std::ops::Deref;
 use std::ptr::NonNull;
 
-/// Where and how to attach; see [`Segment::attach_with`].
+/// Where and how to attach; see [`Segment::attach_with`](crate::Segment::attach_with).
 ///
 /// # References
 /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
@@ -53,11 +53,11 @@ impl AttachOptions {
 
 #[allow(unsafe_code)] // the one place that turns a shmat address into a Region
 pub(crate) fn attach<A: Access>(
-    segment: &Segment,
+    id: ShmId,
+    key: Key,
     options: AttachOptions,
 ) -> Result<Attachment<A>> {
     let read_only = if A::WRITABLE { 0 } else { sys::shm::SHM_RDONLY };
-    let id = segment.id();
     let flags = read_only | if options.round { sys::shm::SHM_RND } else { 0 };
     let hint = options.address.unwrap_or(0);
     let context = || match options.address {
@@ -90,14 +90,14 @@ pub(crate) fn attach<A: Access>(
         // and the Region is only reachable by borrowing the Attachment.
         region: unsafe { Region::from_raw_parts(base, size) },
         id,
-        key: segment.key(),
+        key,
     })
 }
 
 /// One mapping of a segment into this process (`shmat`), detached when dropped (`shmdt`).
 ///
 /// It derefs to a [`Region`], whose methods read and write the memory; read-only
-/// attachments ([`Segment::attach_read_only`]) deref to a `Region<ReadOnly>`, which has no
+/// attachments ([`Segment::attach_read_only`](crate::Segment::attach_read_only)) deref to a `Region<ReadOnly>`, which has no
 /// method that writes. The region's length is the segment's size.
 ///
 /// # References
@@ -128,9 +128,9 @@ impl<A: Access> Attachment<A> {
         self.id
     }
 
-    /// A handle to the attached segment.
-    pub fn segment(&self) -> Segment {
-        Segment::from_parts(self.id, self.key, false)
+    /// The key of the segment, as the handle it was attached through knew it.
+    pub(crate) fn key(&self) -> Key {
+        self.key
     }
 
     /// The address the segment is attached at.
