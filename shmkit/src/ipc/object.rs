@@ -301,3 +301,88 @@ impl Request {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{ErrorKind, Key, MessageQueue, Segment, SemaphoreSet};
+
+    /// `Segment::set_mode` used to check the mode inline while the semaphore set and the
+    /// queue went through the builders' check, which names the key (`semctl(key=0x00000000,
+    /// mode=…)`, the key unknown after `from_id_unchecked`): one check, naming the id and
+    /// the command, for all three; the object keeps its mode.
+    #[test]
+    fn set_mode_beyond_0o777_is_refused_on_one_path_naming_the_id_for_every_facility() {
+        let seg = Segment::create(Key::PRIVATE, 64).unwrap().remove_on_drop();
+        let set = SemaphoreSet::create(Key::PRIVATE, 1)
+            .unwrap()
+            .remove_on_drop();
+        let queue = MessageQueue::create(Key::PRIVATE).unwrap().remove_on_drop();
+        let bits_beyond = ": mode has bits beyond 0o777";
+        let cases = [
+            (
+                seg.set_mode(0o7777).unwrap_err(),
+                format!(
+                    "shmctl(shmid={}, IPC_SET, mode=0o7777){bits_beyond}",
+                    seg.id()
+                ),
+            ),
+            (
+                set.set_mode(0o7777).unwrap_err(),
+                format!(
+                    "semctl(semid={}, IPC_SET, mode=0o7777){bits_beyond}",
+                    set.id()
+                ),
+            ),
+            (
+                queue.set_mode(0o7777).unwrap_err(),
+                format!(
+                    "msgctl(msqid={}, IPC_SET, mode=0o7777){bits_beyond}",
+                    queue.id()
+                ),
+            ),
+        ];
+        for (err, want) in cases {
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+            assert_eq!(err.to_string(), want);
+        }
+        assert_eq!(seg.stat().unwrap().mode, 0o600);
+        assert_eq!(set.stat().unwrap().mode, 0o600);
+        assert_eq!(queue.stat().unwrap().mode, 0o600);
+    }
+
+    /// The builders' mode check names the key and the get call, for every facility.
+    #[test]
+    fn a_builder_mode_beyond_0o777_is_refused_naming_the_key_for_every_facility() {
+        let key = Key::from_raw(0x5e7_b175);
+        let bits_beyond = ": mode has bits beyond 0o777";
+        let cases = [
+            (
+                Segment::builder(key)
+                    .size(64)
+                    .mode(0o1600)
+                    .create()
+                    .unwrap_err(),
+                "shmget",
+            ),
+            (
+                SemaphoreSet::builder(key)
+                    .count(1)
+                    .mode(0o1600)
+                    .open_or_create()
+                    .unwrap_err(),
+                "semget",
+            ),
+            (
+                MessageQueue::builder(key).mode(0o1600).open().unwrap_err(),
+                "msgget",
+            ),
+        ];
+        for (err, call) in cases {
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+            assert_eq!(
+                err.to_string(),
+                format!("{call}(key=0x05e7b175, mode=0o1600){bits_beyond}")
+            );
+        }
+    }
+}
