@@ -3,8 +3,10 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::sys;
 use crate::sys::ipc::IPC_NOWAIT;
+#[cfg(doc)]
+use crate::MessageQueue;
 
-/// Which message [`MessageQueue::recv`](crate::MessageQueue::recv) takes (`msgtyp` and `MSG_EXCEPT`).
+/// Which message [`MessageQueue::recv`] takes (`msgtyp` and `MSG_EXCEPT`).
 ///
 /// # References
 /// - [`msgop(2)`](https://man7.org/linux/man-pages/man2/msgop.2.html)
@@ -44,7 +46,7 @@ impl Selector {
     }
 }
 
-/// How to receive; see [`MessageQueue::recv_with`](crate::MessageQueue::recv_with).
+/// How to receive; see [`MessageQueue::recv_with`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecvOptions {
     no_wait: bool,

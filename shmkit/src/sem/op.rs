@@ -3,6 +3,8 @@
 use crate::sys;
 use crate::sys::ipc::IPC_NOWAIT;
 use crate::sys::sem::sembuf;
+#[cfg(doc)]
+use crate::{ErrorKind, SemaphoreSet};
 
 /// One operation of a batch given to [`SemaphoreSet::op`] (`struct sembuf`).
 ///
@@ -33,7 +35,7 @@ impl SemOp {
         SemOp::new(num, 0)
     }
 
-    /// Fail with [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) instead of waiting (`IPC_NOWAIT`).
+    /// Fail with [`ErrorKind::WouldBlock`] instead of waiting (`IPC_NOWAIT`).
     pub const fn no_wait(mut self) -> SemOp {
         self.flags |= IPC_NOWAIT as i16;
         self

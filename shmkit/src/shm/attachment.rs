@@ -5,11 +5,13 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::key::Key;
 use crate::region::{Access, ReadWrite, Region};
 use crate::sys;
+#[cfg(doc)]
+use crate::Segment;
 use std::fmt;
 use std::ops::Deref;
 use std::ptr::NonNull;
 
-/// Where and how to attach; see [`Segment::attach_with`](crate::Segment::attach_with).
+/// Where and how to attach; see [`Segment::attach_with`].
 ///
 /// # References
 /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
@@ -97,7 +99,7 @@ pub(crate) fn attach<A: Access>(
 /// One mapping of a segment into this process (`shmat`), detached when dropped (`shmdt`).
 ///
 /// It derefs to a [`Region`], whose methods read and write the memory; read-only
-/// attachments ([`Segment::attach_read_only`](crate::Segment::attach_read_only)) deref to a `Region<ReadOnly>`, which has no
+/// attachments ([`Segment::attach_read_only`]) deref to a `Region<ReadOnly>`, which has no
 /// method that writes. The region's length is the segment's size.
 ///
 /// # References

@@ -1,9 +1,10 @@
 //! System V shared-memory segments: create or open by key, attach, stat, set, lock, remove.
 //!
-//! The model, as `shmget(2)` describes it: a [`Key`](crate::Key) names a segment system-wide; creating or
-//! opening gives a [`Segment`] (the kernel's id); attaching maps it into this process as an
-//! [`Attachment`], which derefs to a bounds-checked [`Region`](crate::Region); dropping the attachment
-//! detaches it; [`Segment::remove`] destroys the segment once the last process detaches.
+//! The model, as `shmget(2)` describes it: a [`Key`](crate::Key) names a segment
+//! system-wide; creating or opening gives a [`Segment`] (the kernel's id); attaching maps it
+//! into this process as an [`Attachment`], which derefs to a bounds-checked
+//! [`Region`](crate::Region); dropping the attachment detaches it; [`Segment::remove`]
+//! destroys the segment once the last process detaches.
 //!
 //! ```
 //! use shmkit::{Key, Segment};

@@ -4,8 +4,12 @@
 use super::attachment::{attach, AttachOptions, Attachment};
 use super::list::segments;
 use super::stat::{SegmentStat, ShmId};
+#[cfg(doc)]
+use crate::error::ErrorKind;
 use crate::error::{Error, Result};
 use crate::ipc::guard::{Identity, Removable, RemoveOnDrop};
+#[cfg(doc)]
+use crate::ipc::object::DEFAULT_MODE;
 use crate::ipc::object::{self, IpcObject, Perm, Request};
 use crate::ipc::trust::Trust;
 use crate::key::Key;
@@ -83,7 +87,7 @@ impl SegmentBuilder {
         self
     }
 
-    /// The permission bits (`0o777` at most; default [`DEFAULT_MODE`](crate::DEFAULT_MODE), `0o600`).
+    /// The permission bits (`0o777` at most; default [`DEFAULT_MODE`], `0o600`).
     ///
     /// When opening, a mode set here is also passed to the kernel, which then checks that
     /// the caller has those permissions ([`ErrorKind::PermissionDenied`] otherwise), as
