@@ -15,6 +15,9 @@ use crate::key::Key;
 use crate::sys::ipc::{ipc_perm, zeroed, Plain, IPC_CREAT, IPC_EXCL};
 use crate::sys::Errno;
 
+/// What a `sys` call returns.
+pub(crate) type SysResult<T> = std::result::Result<T, Errno>;
+
 /// The mode an object gets when none is asked for: read-write for the owner only.
 pub const DEFAULT_MODE: u32 = 0o600;
 
@@ -63,21 +66,21 @@ pub(crate) trait IpcObject: Sized {
     /// The arguments of the get call, as errors name them (`key=0x..., size=4096`).
     fn get_context(key: Key, size: usize) -> String;
 
-    /// `IPC_STAT`.
-    fn sys_stat(id: i32) -> std::result::Result<Self::Ds, Errno>;
+    /// `IPC_STAT` (`sys::shm::stat`, ...).
+    const SYS_STAT: fn(i32) -> SysResult<Self::Ds>;
     /// `IPC_SET`.
-    fn sys_set(id: i32, ds: &Self::Ds) -> std::result::Result<(), Errno>;
+    const SYS_SET: fn(i32, &Self::Ds) -> SysResult<()>;
     /// `IPC_RMID`.
-    fn sys_remove(id: i32) -> std::result::Result<(), Errno>;
+    const SYS_REMOVE: fn(i32) -> SysResult<()>;
+    /// The stat of object `id` from the kernel's structure (`SegmentStat::from_ds`, ...).
+    const FROM_DS: fn(Self::Id, &Self::Ds) -> Self::Stat;
+    /// Every object of this kind on the system: the facility's listing.
+    const LIST: fn() -> Result<Vec<Self::Stat>>;
+
     /// The permission part of the kernel's structure.
     fn perm_mut(ds: &mut Self::Ds) -> &mut ipc_perm;
-
-    /// The stat of object `id` from the kernel's structure.
-    fn stat_from_ds(id: Self::Id, ds: &Self::Ds) -> Self::Stat;
     /// What the shared code reads from a stat.
     fn perm(stat: &Self::Stat) -> Perm<Self::Id>;
-    /// Every object of this kind on the system (the facility's listing).
-    fn list() -> Result<Vec<Self::Stat>>;
     /// Fills what `IPC_SET` also copies beyond uid, gid and mode, from a listing row,
     /// when `IPC_STAT` was refused (a queue's byte limit).
     fn set_from_row(_ds: &mut Self::Ds, _row: &Self::Stat) {}
@@ -87,20 +90,20 @@ pub(crate) trait IpcObject: Sized {
 
 /// `IPC_STAT` of `id`.
 pub(crate) fn stat_ds<O: IpcObject>(id: O::Id) -> Result<O::Ds> {
-    O::sys_stat(id.raw())
+    (O::SYS_STAT)(id.raw())
         .map_err(|e| Error::sys(O::CTL, format!("{}={id}, IPC_STAT", O::ID_NAME), e))
 }
 
 /// `IPC_STAT` of `object`, as its stat.
 pub(crate) fn stat<O: IpcObject>(object: &O) -> Result<O::Stat> {
     let id = object.object_id();
-    stat_ds::<O>(id).map(|ds| O::stat_from_ds(id, &ds))
+    stat_ds::<O>(id).map(|ds| (O::FROM_DS)(id, &ds))
 }
 
 /// The object with this id, checked to exist with `IPC_STAT`; the key is the kernel's.
 pub(crate) fn from_id<O: IpcObject>(id: O::Id) -> Result<O> {
     let ds = stat_ds::<O>(id)?;
-    let key = O::perm(&O::stat_from_ds(id, &ds)).key;
+    let key = O::perm(&(O::FROM_DS)(id, &ds)).key;
     Ok(O::from_parts(id, key, false))
 }
 
@@ -120,7 +123,7 @@ pub(crate) fn set<O: IpcObject>(object: &O, change: impl FnOnce(&mut O::Ds)) -> 
     let mut ds = match stat_ds::<O>(id) {
         Ok(ds) => ds,
         Err(e) if e.kind() == ErrorKind::PermissionDenied => {
-            let row = O::list()?
+            let row = (O::LIST)()?
                 .into_iter()
                 .find(|r| O::perm(r).id == id)
                 .ok_or(e)?;
@@ -136,7 +139,7 @@ pub(crate) fn set<O: IpcObject>(object: &O, change: impl FnOnce(&mut O::Ds)) -> 
         Err(e) => return Err(e),
     };
     change(&mut ds);
-    O::sys_set(id.raw(), &ds)
+    (O::SYS_SET)(id.raw(), &ds)
         .map_err(|e| Error::sys(O::CTL, format!("{}={id}, IPC_SET", O::ID_NAME), e))
 }
 
@@ -159,7 +162,7 @@ pub(crate) fn set_owner<O: IpcObject>(object: &O, uid: u32, gid: u32) -> Result<
 /// `IPC_RMID`.
 pub(crate) fn remove<O: IpcObject>(object: &O) -> Result<()> {
     let id = object.object_id();
-    O::sys_remove(id.raw())
+    (O::SYS_REMOVE)(id.raw())
         .map_err(|e| Error::sys(O::CTL, format!("{}={id}, {}", O::ID_NAME, O::RMID), e))
 }
 
@@ -177,7 +180,7 @@ pub(crate) fn identity<O: IpcObject>(object: &O) -> Identity {
 /// The owner and creator of the object with `key`, from the listing (which shows them
 /// whatever the permissions).
 fn owner_of<O: IpcObject>(key: Key) -> Option<(u32, u32)> {
-    let row = O::list()
+    let row = (O::LIST)()
         .ok()?
         .into_iter()
         .find(|r| O::perm(r).key == key)?;
@@ -272,7 +275,7 @@ impl Request {
                 Err(e) => return Err(explain(e)),
             };
             let stat = match stat_ds::<O>(id) {
-                Ok(ds) => O::stat_from_ds(id, &ds),
+                Ok(ds) => (O::FROM_DS)(id, &ds),
                 Err(e) if matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::Removed) => {
                     last = Some(e);
                     continue;

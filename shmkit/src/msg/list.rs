@@ -62,12 +62,7 @@ fn by_index(any: bool) -> Result<Vec<MsgStat>> {
     let (max_index, _) = sys::msg::info(sys::msg::MSG_INFO)
         .map_err(|e| Error::sys("msgctl", "0, MSG_INFO".into(), e))?;
     Ok(stat_all(max_index, any, |index, any| {
-        let cmd = if any {
-            sys::msg::MSG_STAT_ANY
-        } else {
-            sys::msg::MSG_STAT
-        };
-        sys::msg::stat(index, cmd).map(|(id, ds)| MsgStat::from_ds(MsgId::from_raw(id), &ds))
+        sys::msg::stat_index(index, any).map(|(id, ds)| MsgStat::from_ds(MsgId::from_raw(id), &ds))
     }))
 }
 
@@ -95,8 +90,8 @@ fn parse(text: &str) -> Result<Vec<MsgStat>> {
         stat.rtime = row.get(c_rtime)?;
         stat.ctime = row.get(c_ctime)?;
         // /proc does not show msg_qbytes; IPC_STAT does (when readable).
-        stat.qbytes = sys::msg::stat(stat.id.raw(), sys::ipc::IPC_STAT)
-            .map(|(_, ds)| MsgStat::from_ds(stat.id, &ds).qbytes)
+        stat.qbytes = sys::msg::stat(stat.id.raw())
+            .map(|ds| MsgStat::from_ds(stat.id, &ds).qbytes)
             .unwrap_or(0);
         out.push(stat);
     }

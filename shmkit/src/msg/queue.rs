@@ -6,7 +6,7 @@ use super::message::{Message, RecvOptions, Selector};
 use super::stat::{MsgId, MsgStat};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ipc::guard::{Identity, Removable, RemoveOnDrop};
-use crate::ipc::object::{self, IpcObject, Perm, Request};
+use crate::ipc::object::{self, IpcObject, Perm, Request, SysResult};
 use crate::ipc::trust::Trust;
 use crate::key::Key;
 use crate::sys;
@@ -390,6 +390,11 @@ impl IpcObject for MessageQueue {
     const GET: &'static str = "msgget";
     const CTL: &'static str = "msgctl";
     const ID_NAME: &'static str = "msqid";
+    const SYS_STAT: fn(i32) -> SysResult<msqid_ds> = sys::msg::stat;
+    const SYS_SET: fn(i32, &msqid_ds) -> SysResult<()> = sys::msg::set;
+    const SYS_REMOVE: fn(i32) -> SysResult<()> = sys::msg::remove;
+    const FROM_DS: fn(MsgId, &msqid_ds) -> MsgStat = MsgStat::from_ds;
+    const LIST: fn() -> Result<Vec<MsgStat>> = message_queues;
 
     fn from_parts(id: MsgId, key: Key, created: bool) -> MessageQueue {
         MessageQueue { id, key, created }
@@ -402,31 +407,15 @@ impl IpcObject for MessageQueue {
     fn get(key: Key, _size: usize, flags: i32) -> Result<MsgId> {
         sys::msg::msgget(key.raw(), flags)
             .map(MsgId::from_raw)
-            .map_err(|e| Error::sys("msgget", MessageQueue::get_context(key, 0), e))
+            .map_err(|e| Error::sys(Self::GET, MessageQueue::get_context(key, 0), e))
     }
 
     fn get_context(key: Key, _size: usize) -> String {
         format!("key={key}")
     }
 
-    fn sys_stat(id: i32) -> std::result::Result<msqid_ds, sys::Errno> {
-        sys::msg::stat(id, sys::ipc::IPC_STAT).map(|(_, ds)| ds)
-    }
-
-    fn sys_set(id: i32, ds: &msqid_ds) -> std::result::Result<(), sys::Errno> {
-        sys::msg::set(id, ds)
-    }
-
-    fn sys_remove(id: i32) -> std::result::Result<(), sys::Errno> {
-        sys::msg::remove(id)
-    }
-
     fn perm_mut(ds: &mut msqid_ds) -> &mut ipc_perm {
         &mut ds.msg_perm
-    }
-
-    fn stat_from_ds(id: MsgId, ds: &msqid_ds) -> MsgStat {
-        MsgStat::from_ds(id, ds)
     }
 
     fn perm(stat: &MsgStat) -> Perm<MsgId> {
@@ -439,10 +428,6 @@ impl IpcObject for MessageQueue {
             mode: stat.mode,
             size: None,
         }
-    }
-
-    fn list() -> Result<Vec<MsgStat>> {
-        message_queues()
     }
 
     fn set_from_row(ds: &mut msqid_ds, row: &MsgStat) {

@@ -62,12 +62,7 @@ fn by_index(any: bool) -> Result<Vec<SemStat>> {
     let (max_index, _) = sys::sem::info(sys::sem::SEM_INFO)
         .map_err(|e| Error::sys("semctl", "0, SEM_INFO".into(), e))?;
     Ok(stat_all(max_index, any, |index, any| {
-        let cmd = if any {
-            sys::sem::SEM_STAT_ANY
-        } else {
-            sys::sem::SEM_STAT
-        };
-        sys::sem::stat(index, cmd).map(|(id, ds)| SemStat::from_ds(SemId::from_raw(id), &ds))
+        sys::sem::stat_index(index, any).map(|(id, ds)| SemStat::from_ds(SemId::from_raw(id), &ds))
     }))
 }
 

@@ -6,7 +6,7 @@ use super::op::{with_sembufs, SemOp};
 use super::stat::{SemId, SemStat};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ipc::guard::{Identity, Removable, RemoveOnDrop};
-use crate::ipc::object::{self, IpcObject, Perm, Request};
+use crate::ipc::object::{self, IpcObject, Perm, Request, SysResult};
 use crate::ipc::trust::Trust;
 use crate::key::Key;
 use crate::sys;
@@ -438,6 +438,11 @@ impl IpcObject for SemaphoreSet {
     const ID_NAME: &'static str = "semid";
     // `semctl(id, 0, IPC_RMID)`: errors have always named the semaphore number.
     const RMID: &'static str = "semnum=0, IPC_RMID";
+    const SYS_STAT: fn(i32) -> SysResult<semid_ds> = sys::sem::stat;
+    const SYS_SET: fn(i32, &semid_ds) -> SysResult<()> = sys::sem::set;
+    const SYS_REMOVE: fn(i32) -> SysResult<()> = sys::sem::remove;
+    const FROM_DS: fn(SemId, &semid_ds) -> SemStat = SemStat::from_ds;
+    const LIST: fn() -> Result<Vec<SemStat>> = semaphore_sets;
 
     fn from_parts(id: SemId, key: Key, created: bool) -> SemaphoreSet {
         SemaphoreSet { id, key, created }
@@ -466,24 +471,8 @@ impl IpcObject for SemaphoreSet {
         format!("key={key}, nsems={count}")
     }
 
-    fn sys_stat(id: i32) -> std::result::Result<semid_ds, sys::Errno> {
-        sys::sem::stat(id, sys::ipc::IPC_STAT).map(|(_, ds)| ds)
-    }
-
-    fn sys_set(id: i32, ds: &semid_ds) -> std::result::Result<(), sys::Errno> {
-        sys::sem::set(id, ds)
-    }
-
-    fn sys_remove(id: i32) -> std::result::Result<(), sys::Errno> {
-        sys::sem::remove(id)
-    }
-
     fn perm_mut(ds: &mut semid_ds) -> &mut ipc_perm {
         &mut ds.sem_perm
-    }
-
-    fn stat_from_ds(id: SemId, ds: &semid_ds) -> SemStat {
-        SemStat::from_ds(id, ds)
     }
 
     fn perm(stat: &SemStat) -> Perm<SemId> {
@@ -496,10 +485,6 @@ impl IpcObject for SemaphoreSet {
             mode: stat.mode,
             size: Some(stat.nsems),
         }
-    }
-
-    fn list() -> Result<Vec<SemStat>> {
-        semaphore_sets()
     }
 
     fn identity_of(stat: &SemStat) -> Identity {

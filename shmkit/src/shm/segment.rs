@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::ipc::guard::{Identity, Removable, RemoveOnDrop};
 #[cfg(doc)]
 use crate::ipc::object::DEFAULT_MODE;
-use crate::ipc::object::{self, IpcObject, Perm, Request};
+use crate::ipc::object::{self, IpcObject, Perm, Request, SysResult};
 use crate::ipc::trust::Trust;
 use crate::key::Key;
 use crate::region::{Access, ReadOnly, ReadWrite};
@@ -480,6 +480,11 @@ impl IpcObject for Segment {
     const GET: &'static str = "shmget";
     const CTL: &'static str = "shmctl";
     const ID_NAME: &'static str = "shmid";
+    const SYS_STAT: fn(i32) -> SysResult<shmid_ds> = sys::shm::stat;
+    const SYS_SET: fn(i32, &shmid_ds) -> SysResult<()> = sys::shm::set;
+    const SYS_REMOVE: fn(i32) -> SysResult<()> = sys::shm::remove;
+    const FROM_DS: fn(ShmId, &shmid_ds) -> SegmentStat = SegmentStat::from_ds;
+    const LIST: fn() -> Result<Vec<SegmentStat>> = segments;
 
     fn from_parts(id: ShmId, key: Key, created: bool) -> Segment {
         Segment { id, key, created }
@@ -492,31 +497,15 @@ impl IpcObject for Segment {
     fn get(key: Key, size: usize, flags: i32) -> Result<ShmId> {
         sys::shm::shmget(key.raw(), size, flags)
             .map(ShmId::from_raw)
-            .map_err(|e| Error::sys("shmget", Segment::get_context(key, size), e))
+            .map_err(|e| Error::sys(Self::GET, Segment::get_context(key, size), e))
     }
 
     fn get_context(key: Key, size: usize) -> String {
         format!("key={key}, size={size}")
     }
 
-    fn sys_stat(id: i32) -> std::result::Result<shmid_ds, sys::Errno> {
-        sys::shm::stat(id)
-    }
-
-    fn sys_set(id: i32, ds: &shmid_ds) -> std::result::Result<(), sys::Errno> {
-        sys::shm::set(id, ds)
-    }
-
-    fn sys_remove(id: i32) -> std::result::Result<(), sys::Errno> {
-        sys::shm::remove(id)
-    }
-
     fn perm_mut(ds: &mut shmid_ds) -> &mut ipc_perm {
         &mut ds.shm_perm
-    }
-
-    fn stat_from_ds(id: ShmId, ds: &shmid_ds) -> SegmentStat {
-        SegmentStat::from_ds(id, ds)
     }
 
     fn perm(stat: &SegmentStat) -> Perm<ShmId> {
@@ -529,10 +518,6 @@ impl IpcObject for Segment {
             mode: stat.mode,
             size: Some(stat.size),
         }
-    }
-
-    fn list() -> Result<Vec<SegmentStat>> {
-        segments()
     }
 
     fn identity_of(stat: &SegmentStat) -> Identity {

@@ -1,7 +1,7 @@
 //! `msgget(2)`, `msgsnd(2)`, `msgrcv(2)` and `msgctl(2)`.
 
 use super::conv::cvt;
-use super::ipc::{zeroed, IPC_RMID, IPC_SET};
+use super::ipc::{zeroed, IPC_RMID, IPC_SET, IPC_STAT};
 use super::Errno;
 use libc::{c_int, c_long, c_void};
 use std::mem::MaybeUninit;
@@ -89,9 +89,17 @@ pub(crate) fn msgrcv(
     Ok((mtype, n))
 }
 
-/// `msgctl(id, cmd)` for `IPC_STAT`, `MSG_STAT`, `MSG_STAT_ANY` (returning the id for the
-/// latter two).
-pub(crate) fn stat(id: c_int, cmd: c_int) -> Result<(c_int, msqid_ds), Errno> {
+/// `msgctl(id, IPC_STAT)`.
+pub(crate) fn stat(id: c_int) -> Result<msqid_ds, Errno> {
+    stat_cmd(id, IPC_STAT).map(|(_, ds)| ds)
+}
+
+/// `msgctl(index, MSG_STAT)` or `MSG_STAT_ANY`: the id at that index and its `msqid_ds`.
+pub(crate) fn stat_index(index: c_int, any: bool) -> Result<(c_int, msqid_ds), Errno> {
+    stat_cmd(index, if any { MSG_STAT_ANY } else { MSG_STAT })
+}
+
+fn stat_cmd(id: c_int, cmd: c_int) -> Result<(c_int, msqid_ds), Errno> {
     let mut ds = zeroed::<msqid_ds>();
     // SAFETY: `ds` is a writable msqid_ds, which these commands fill.
     let ret = cvt(unsafe { libc::msgctl(id, cmd, &mut ds) })?;

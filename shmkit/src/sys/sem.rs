@@ -1,7 +1,7 @@
 //! `semget(2)`, `semop(2)`, `semtimedop(2)` and `semctl(2)`.
 
 use super::conv::cvt;
-use super::ipc::{zeroed, IPC_RMID, IPC_SET};
+use super::ipc::{zeroed, IPC_RMID, IPC_SET, IPC_STAT};
 use super::Errno;
 use libc::{c_int, c_long, c_ushort};
 
@@ -69,8 +69,17 @@ pub(crate) fn semctl(id: c_int, num: c_int, cmd: c_int, arg: semun) -> Result<c_
     cvt(unsafe { libc::semctl(id, num, cmd, arg) })
 }
 
-/// `semctl(id, 0, IPC_STAT)`, or `SEM_STAT`/`SEM_STAT_ANY` with an index (returning the id).
-pub(crate) fn stat(id: c_int, cmd: c_int) -> Result<(c_int, semid_ds), Errno> {
+/// `semctl(id, 0, IPC_STAT)`.
+pub(crate) fn stat(id: c_int) -> Result<semid_ds, Errno> {
+    stat_cmd(id, IPC_STAT).map(|(_, ds)| ds)
+}
+
+/// `semctl(index, 0, SEM_STAT)` or `SEM_STAT_ANY`: the id at that index and its `semid_ds`.
+pub(crate) fn stat_index(index: c_int, any: bool) -> Result<(c_int, semid_ds), Errno> {
+    stat_cmd(index, if any { SEM_STAT_ANY } else { SEM_STAT })
+}
+
+fn stat_cmd(id: c_int, cmd: c_int) -> Result<(c_int, semid_ds), Errno> {
     let mut ds = zeroed::<semid_ds>();
     let arg = semun { buf: &mut ds };
     // SAFETY: `arg.buf` points at a writable semid_ds, which these commands fill.
