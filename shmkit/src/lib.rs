@@ -43,7 +43,8 @@
 //! - [`sem`]: System V semaphore sets (`semget`, `semop`, `semtimedop`, `semctl`) and
 //!   `SemLock`, a lock the kernel releases when its holder dies (`SEM_UNDO`).
 //! - [`msg`]: System V message queues (`msgget`, `msgsnd`, `msgrcv`, `msgctl`).
-//! - [`info`]: every segment, semaphore set and queue on the system, the limits, the usage.
+//! - [`info`]: every segment, semaphore set and queue on the system, the limits, the usage
+//!   (each facility owns its listing; `info` gathers them).
 //! - [`sync`]: a robust mutex, a condition variable, an event and a seqlock that live
 //!   inside a segment and survive peers killed with `SIGKILL`.
 //! - [`channel`]: channels in a segment: a zero-copy single-producer single-consumer ring
