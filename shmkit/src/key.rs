@@ -27,7 +27,7 @@ impl Key {
     /// # References
     /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "IPC_PRIVATE")]
-    pub const PRIVATE: Key = Key(sys::shm::IPC_PRIVATE);
+    pub const PRIVATE: Key = Key(sys::ipc::IPC_PRIVATE);
 
     /// A key from its raw `key_t` value.
     pub const fn from_raw(raw: i32) -> Key {
@@ -41,7 +41,7 @@ impl Key {
 
     /// Whether this is [`Key::PRIVATE`].
     pub const fn is_private(self) -> bool {
-        self.0 == sys::shm::IPC_PRIVATE
+        self.0 == sys::ipc::IPC_PRIVATE
     }
 
     /// `ftok(path, proj_id)`, bit-identical to glibc's: the low 16 bits of the inode, the low

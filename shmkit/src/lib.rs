@@ -43,7 +43,8 @@
 //! - [`sem`]: System V semaphore sets (`semget`, `semop`, `semtimedop`, `semctl`) and
 //!   `SemLock`, a lock the kernel releases when its holder dies (`SEM_UNDO`).
 //! - [`msg`]: System V message queues (`msgget`, `msgsnd`, `msgrcv`, `msgctl`).
-//! - [`info`]: every segment, semaphore set and queue on the system, the limits, the usage.
+//! - [`info`]: every segment, semaphore set and queue on the system, the limits, the usage
+//!   (each facility owns its listing; `info` gathers them).
 //! - [`sync`]: a robust mutex, a condition variable, an event and a seqlock that live
 //!   inside a segment and survive peers killed with `SIGKILL`.
 //! - [`channel`]: channels in a segment: a zero-copy single-producer single-consumer ring
@@ -60,12 +61,10 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-mod attachment;
 pub mod channel;
 pub mod error;
-mod guard;
-mod id;
 pub mod info;
+mod ipc;
 pub mod key;
 pub mod msg;
 pub mod os;
@@ -74,14 +73,15 @@ pub mod sem;
 pub mod shm;
 pub mod sync;
 mod sys;
-mod trust;
 
-pub use attachment::{AttachOptions, Attachment};
 pub use error::{Error, ErrorKind, Result, Squatting};
-pub use guard::{Identity, Removable, RemoveOnDrop};
+pub use ipc::{Identity, Removable, RemoveOnDrop};
 pub use key::{Key, ParseKeyError};
 pub use msg::{Message, MessageQueue, MessageQueueBuilder, MsgId, MsgStat, RecvOptions, Selector};
 pub use region::{Access, ReadOnly, ReadWrite, Region};
 pub use sem::{SemId, SemLock, SemLockGuard, SemOp, SemStat, SemaphoreSet, SemaphoreSetBuilder};
-pub use shm::{HugePageSize, Segment, SegmentBuilder, SegmentStat, ShmId, DEFAULT_MODE};
+pub use shm::{
+    AttachOptions, Attachment, HugePageSize, Segment, SegmentBuilder, SegmentStat, ShmId,
+    DEFAULT_MODE,
+};
 pub use sys::conv::Errno;

@@ -319,12 +319,12 @@ impl NamedBuilder {
         let named = |e: Error| e.within(call, format!("name={:?}", self.name));
         let segment = Segment::builder(key).open().map_err(named)?;
         let stat = segment.stat().map_err(named)?;
-        let trust = crate::trust::Trust {
+        let trust = crate::ipc::trust::Trust {
             owner: self.trust_other_owner,
             mode: true,
             size: true,
         };
-        let existing = crate::trust::Existing {
+        let existing = crate::ipc::trust::Existing {
             uid: stat.uid,
             cuid: stat.cuid,
             mode: stat.mode,

@@ -11,6 +11,7 @@
 pub(crate) mod conv;
 pub(crate) mod fd;
 pub(crate) mod futex;
+pub(crate) mod ipc;
 pub(crate) mod msg;
 pub(crate) mod process;
 pub(crate) mod pthread;
@@ -20,4 +21,4 @@ pub(crate) mod shm;
 pub(crate) mod time;
 
 pub(crate) use conv::Errno;
-pub(crate) use libc::{EAGAIN, EINTR, EINVAL, ENOSYS, ETIMEDOUT, IPC_INFO, IPC_RMID, IPC_STAT};
+pub(crate) use libc::{EAGAIN, EINTR, EINVAL, ENOSYS, ETIMEDOUT};

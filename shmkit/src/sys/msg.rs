@@ -1,11 +1,12 @@
 //! `msgget(2)`, `msgsnd(2)`, `msgrcv(2)` and `msgctl(2)`.
 
 use super::conv::cvt;
+use super::ipc::{zeroed, IPC_RMID, IPC_SET, IPC_STAT};
 use super::Errno;
 use libc::{c_int, c_long, c_void};
 use std::mem::MaybeUninit;
 
-pub(crate) use libc::{msginfo, msqid_ds, IPC_NOWAIT, MSG_EXCEPT, MSG_INFO, MSG_NOERROR, MSG_STAT};
+pub(crate) use libc::{msginfo, msqid_ds, MSG_EXCEPT, MSG_INFO, MSG_NOERROR, MSG_STAT};
 
 /// The size of `struct msgbuf`'s `mtype`, a C `long`.
 pub(crate) const TYPE_LEN: usize = std::mem::size_of::<c_long>();
@@ -88,41 +89,41 @@ pub(crate) fn msgrcv(
     Ok((mtype, n))
 }
 
-/// `msgctl(id, cmd)` for `IPC_STAT`, `MSG_STAT`, `MSG_STAT_ANY` (returning the id for the
-/// latter two).
-pub(crate) fn stat(id: c_int, cmd: c_int) -> Result<(c_int, msqid_ds), Errno> {
-    let mut ds = MaybeUninit::<msqid_ds>::zeroed();
+/// `msgctl(id, IPC_STAT)`.
+pub(crate) fn stat(id: c_int) -> Result<msqid_ds, Errno> {
+    stat_cmd(id, IPC_STAT).map(|(_, ds)| ds)
+}
+
+/// `msgctl(index, MSG_STAT)` or `MSG_STAT_ANY`: the id at that index and its `msqid_ds`.
+pub(crate) fn stat_index(index: c_int, any: bool) -> Result<(c_int, msqid_ds), Errno> {
+    stat_cmd(index, if any { MSG_STAT_ANY } else { MSG_STAT })
+}
+
+fn stat_cmd(id: c_int, cmd: c_int) -> Result<(c_int, msqid_ds), Errno> {
+    let mut ds = zeroed::<msqid_ds>();
     // SAFETY: `ds` is a writable msqid_ds, which these commands fill.
-    let ret = cvt(unsafe { libc::msgctl(id, cmd, ds.as_mut_ptr()) })?;
-    // SAFETY: zero is a valid msqid_ds and the kernel filled it.
-    Ok((ret, unsafe { ds.assume_init() }))
+    let ret = cvt(unsafe { libc::msgctl(id, cmd, &mut ds) })?;
+    Ok((ret, ds))
 }
 
 /// `msgctl(id, IPC_SET)`: copies uid, gid, mode and qbytes from `ds`.
 pub(crate) fn set(id: c_int, ds: &msqid_ds) -> Result<(), Errno> {
     let mut copy = *ds;
     // SAFETY: `copy` is a valid msqid_ds; IPC_SET reads it.
-    cvt(unsafe { libc::msgctl(id, libc::IPC_SET, &mut copy) }).map(drop)
+    cvt(unsafe { libc::msgctl(id, IPC_SET, &mut copy) }).map(drop)
 }
 
 /// `msgctl(id, IPC_RMID)`.
 pub(crate) fn remove(id: c_int) -> Result<(), Errno> {
     // SAFETY: IPC_RMID ignores the buffer.
-    cvt(unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
+    cvt(unsafe { libc::msgctl(id, IPC_RMID, std::ptr::null_mut()) }).map(drop)
 }
 
 /// `msgctl(0, IPC_INFO)` or `MSG_INFO`: limits or usage, and the highest index.
 pub(crate) fn info(cmd: c_int) -> Result<(c_int, msginfo), Errno> {
-    let mut info = MaybeUninit::<msginfo>::zeroed();
+    let mut info = zeroed::<msginfo>();
     // SAFETY: these commands write a `struct msginfo` through the msqid_ds pointer, as
     // msgctl(2) documents; `info` is writable and large enough.
-    let ret = cvt(unsafe { libc::msgctl(0, cmd, info.as_mut_ptr().cast()) })?;
-    // SAFETY: zero is a valid msginfo and the kernel filled it.
-    Ok((ret, unsafe { info.assume_init() }))
-}
-
-/// An all-zero `msqid_ds`.
-pub(crate) fn zeroed_ds() -> msqid_ds {
-    // SAFETY: msqid_ds is made of integers, for which zero is valid.
-    unsafe { MaybeUninit::<msqid_ds>::zeroed().assume_init() }
+    let ret = cvt(unsafe { libc::msgctl(0, cmd, (&mut info as *mut msginfo).cast()) })?;
+    Ok((ret, info))
 }

@@ -1,13 +1,13 @@
 //! `semget(2)`, `semop(2)`, `semtimedop(2)` and `semctl(2)`.
 
 use super::conv::cvt;
+use super::ipc::{zeroed, IPC_RMID, IPC_SET, IPC_STAT};
 use super::Errno;
 use libc::{c_int, c_long, c_ushort};
-use std::mem::MaybeUninit;
 
 pub(crate) use libc::{
-    sembuf, semid_ds, seminfo, GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_NOWAIT, SEM_INFO,
-    SEM_STAT, SEM_STAT_ANY, SEM_UNDO, SETALL, SETVAL,
+    sembuf, semid_ds, seminfo, GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, SEM_INFO, SEM_STAT,
+    SEM_STAT_ANY, SEM_UNDO, SETALL, SETVAL,
 };
 
 /// `union semun`, the fourth argument of `semctl(2)`, which the caller must define.
@@ -69,16 +69,27 @@ pub(crate) fn semctl(id: c_int, num: c_int, cmd: c_int, arg: semun) -> Result<c_
     cvt(unsafe { libc::semctl(id, num, cmd, arg) })
 }
 
-/// `semctl(id, 0, IPC_STAT)`, or `SEM_STAT`/`SEM_STAT_ANY` with an index (returning the id).
-pub(crate) fn stat(id: c_int, cmd: c_int) -> Result<(c_int, semid_ds), Errno> {
-    let mut ds = MaybeUninit::<semid_ds>::zeroed();
-    let arg = semun {
-        buf: ds.as_mut_ptr(),
-    };
+/// `semctl(id, 0, IPC_STAT)`.
+pub(crate) fn stat(id: c_int) -> Result<semid_ds, Errno> {
+    stat_cmd(id, IPC_STAT).map(|(_, ds)| ds)
+}
+
+/// `semctl(index, 0, SEM_STAT)` or `SEM_STAT_ANY`: the id at that index and its `semid_ds`.
+pub(crate) fn stat_index(index: c_int, any: bool) -> Result<(c_int, semid_ds), Errno> {
+    stat_cmd(index, if any { SEM_STAT_ANY } else { SEM_STAT })
+}
+
+fn stat_cmd(id: c_int, cmd: c_int) -> Result<(c_int, semid_ds), Errno> {
+    let mut ds = zeroed::<semid_ds>();
+    let arg = semun { buf: &mut ds };
     // SAFETY: `arg.buf` points at a writable semid_ds, which these commands fill.
     let ret = cvt(unsafe { libc::semctl(id, 0, cmd, arg) })?;
-    // SAFETY: zero is a valid semid_ds and the kernel filled it.
-    Ok((ret, unsafe { ds.assume_init() }))
+    Ok((ret, ds))
+}
+
+/// `semctl(id, 0, IPC_RMID)`.
+pub(crate) fn remove(id: c_int) -> Result<(), Errno> {
+    semctl(id, 0, IPC_RMID, semun { val: 0 }).map(drop)
 }
 
 /// `semctl(id, 0, IPC_SET)`: copies uid, gid and mode from `ds`.
@@ -86,7 +97,7 @@ pub(crate) fn set(id: c_int, ds: &semid_ds) -> Result<(), Errno> {
     let mut copy = *ds;
     let arg = semun { buf: &mut copy };
     // SAFETY: `arg.buf` points at a valid semid_ds, which IPC_SET reads.
-    cvt(unsafe { libc::semctl(id, 0, libc::IPC_SET, arg) }).map(drop)
+    cvt(unsafe { libc::semctl(id, 0, IPC_SET, arg) }).map(drop)
 }
 
 /// `semctl(id, 0, GETALL)` into `values` (which must have one slot per semaphore).
@@ -110,18 +121,9 @@ pub(crate) fn set_all(id: c_int, values: &[c_ushort]) -> Result<(), Errno> {
 
 /// `semctl(0, 0, IPC_INFO)` or `SEM_INFO`: the limits or usage, and the highest index.
 pub(crate) fn info(cmd: c_int) -> Result<(c_int, seminfo), Errno> {
-    let mut info = MaybeUninit::<seminfo>::zeroed();
-    let arg = semun {
-        info: info.as_mut_ptr(),
-    };
+    let mut info = zeroed::<seminfo>();
+    let arg = semun { info: &mut info };
     // SAFETY: `arg.info` points at a writable seminfo, which these commands fill.
     let ret = cvt(unsafe { libc::semctl(0, 0, cmd, arg) })?;
-    // SAFETY: zero is a valid seminfo and the kernel filled it.
-    Ok((ret, unsafe { info.assume_init() }))
-}
-
-/// An all-zero `semid_ds`.
-pub(crate) fn zeroed_ds() -> semid_ds {
-    // SAFETY: semid_ds is made of integers, for which zero is valid.
-    unsafe { MaybeUninit::<semid_ds>::zeroed().assume_init() }
+    Ok((ret, info))
 }

@@ -1,9 +1,9 @@
 //! `shmget(2)`, `shmat(2)`, `shmdt(2)` and `shmctl(2)`.
 
 use super::conv::{cvt, cvt_ptr};
+use super::ipc::{zeroed, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT};
 use super::Errno;
 use libc::{c_int, c_ulong, c_void};
-use std::mem::MaybeUninit;
 
 /// `shmctl` command: like `IPC_STAT`, but takes an index into the kernel's table.
 pub(crate) const SHM_STAT: c_int = 13;
@@ -19,9 +19,7 @@ pub(crate) const SHM_DEST: u32 = 0o1000;
 pub(crate) const SHM_LOCKED: u32 = 0o2000;
 
 pub(crate) use libc::shmid_ds;
-pub(crate) use libc::{
-    IPC_CREAT, IPC_EXCL, IPC_PRIVATE, SHM_HUGETLB, SHM_NORESERVE, SHM_RDONLY, SHM_RND,
-};
+pub(crate) use libc::{SHM_HUGETLB, SHM_NORESERVE, SHM_RDONLY, SHM_RND};
 
 /// `struct shminfo` as `IPC_INFO` fills it (glibc's layout, which is the kernel's `shminfo64`).
 #[repr(C)]
@@ -76,7 +74,7 @@ pub(crate) unsafe fn shmdt(addr: *const c_void) -> Result<(), Errno> {
 
 /// `shmctl(id, IPC_STAT)`.
 pub(crate) fn stat(id: c_int) -> Result<shmid_ds, Errno> {
-    stat_cmd(id, libc::IPC_STAT).map(|(_, ds)| ds)
+    stat_cmd(id, IPC_STAT).map(|(_, ds)| ds)
 }
 
 /// `shmctl(index, SHM_STAT)` or `SHM_STAT_ANY`: the id at that index and its `shmid_ds`.
@@ -85,24 +83,23 @@ pub(crate) fn stat_index(index: c_int, any: bool) -> Result<(c_int, shmid_ds), E
 }
 
 fn stat_cmd(id: c_int, cmd: c_int) -> Result<(c_int, shmid_ds), Errno> {
-    let mut ds = MaybeUninit::<shmid_ds>::zeroed();
+    let mut ds = zeroed::<shmid_ds>();
     // SAFETY: `ds` is a writable shmid_ds, which is what these commands fill.
-    let ret = cvt(unsafe { libc::shmctl(id, cmd, ds.as_mut_ptr()) })?;
-    // SAFETY: zero is a valid shmid_ds (integers only) and the kernel filled it on success.
-    Ok((ret, unsafe { ds.assume_init() }))
+    let ret = cvt(unsafe { libc::shmctl(id, cmd, &mut ds) })?;
+    Ok((ret, ds))
 }
 
 /// `shmctl(id, IPC_SET)`: copies uid, gid and the low 9 mode bits from `ds`.
 pub(crate) fn set(id: c_int, ds: &shmid_ds) -> Result<(), Errno> {
     let mut copy = *ds;
     // SAFETY: `copy` is a valid shmid_ds; IPC_SET only reads it.
-    cvt(unsafe { libc::shmctl(id, libc::IPC_SET, &mut copy) }).map(drop)
+    cvt(unsafe { libc::shmctl(id, IPC_SET, &mut copy) }).map(drop)
 }
 
 /// `shmctl(id, IPC_RMID)`.
 pub(crate) fn remove(id: c_int) -> Result<(), Errno> {
     // SAFETY: IPC_RMID ignores the buffer, so a null pointer is fine.
-    cvt(unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
+    cvt(unsafe { libc::shmctl(id, IPC_RMID, std::ptr::null_mut()) }).map(drop)
 }
 
 /// `shmctl(id, SHM_LOCK)` or `SHM_UNLOCK`.
@@ -120,7 +117,7 @@ pub(crate) fn lock(id: c_int, lock: bool) -> Result<(), Errno> {
 pub(crate) fn ipc_info() -> Result<(c_int, shminfo), Errno> {
     let mut info = shminfo::default();
     // SAFETY: IPC_INFO writes a `struct shminfo`, whose layout `info` has (see the layout test).
-    let max = cvt(unsafe { libc::shmctl(0, libc::IPC_INFO, (&mut info as *mut shminfo).cast()) })?;
+    let max = cvt(unsafe { libc::shmctl(0, IPC_INFO, (&mut info as *mut shminfo).cast()) })?;
     Ok((max, info))
 }
 
@@ -130,12 +127,6 @@ pub(crate) fn shm_info() -> Result<(c_int, shm_info), Errno> {
     // SAFETY: SHM_INFO writes a `struct shm_info`, whose layout `info` has (see the layout test).
     let max = cvt(unsafe { libc::shmctl(0, SHM_INFO, (&mut info as *mut shm_info).cast()) })?;
     Ok((max, info))
-}
-
-/// An all-zero `shmid_ds`.
-pub(crate) fn zeroed_ds() -> shmid_ds {
-    // SAFETY: shmid_ds is made of integers (and integer padding), for which zero is valid.
-    unsafe { MaybeUninit::<shmid_ds>::zeroed().assume_init() }
 }
 
 #[cfg(test)]

@@ -1,43 +1,22 @@
-//! System V shared-memory segments: create or open by key, attach, stat, set, lock, remove.
-//!
-//! The model, as `shmget(2)` describes it: a [`Key`] names a segment system-wide; creating or
-//! opening gives a [`Segment`] (the kernel's id); attaching maps it into this process as an
-//! [`Attachment`], which derefs to a bounds-checked [`Region`](crate::Region); dropping the attachment
-//! detaches it; [`Segment::remove`] destroys the segment once the last process detaches.
-//!
-//! ```
-//! use shmkit::{Key, Segment};
-//!
-//! let seg = Segment::builder(Key::PRIVATE).size(4096).create()?.remove_on_drop();
-//! let map = seg.attach()?;
-//! map.write_at(0, b"hello")?;
-//! let mut buf = [0u8; 5];
-//! map.read_at(0, &mut buf)?;
-//! assert_eq!(&buf, b"hello");
-//! assert_eq!(seg.stat()?.nattch, 1);
-//! # Ok::<(), shmkit::Error>(())
-//! ```
+//! [`Segment`]: a handle to a segment (create, open, stat, set, lock, remove, attach), and
+//! [`SegmentBuilder`].
 
-use crate::attachment::{attach, AttachOptions, Attachment};
-use crate::error::{Error, ErrorKind, Result};
-use crate::guard::RemoveOnDrop;
+use super::attachment::{attach, AttachOptions, Attachment};
+use super::list::segments;
+use super::stat::{SegmentStat, ShmId};
+#[cfg(doc)]
+use crate::error::ErrorKind;
+use crate::error::{Error, Result};
+use crate::ipc::guard::{Identity, Removable, RemoveOnDrop};
+#[cfg(doc)]
+use crate::ipc::object::DEFAULT_MODE;
+use crate::ipc::object::{self, IpcObject, Perm, Request, SysResult};
+use crate::ipc::trust::Trust;
 use crate::key::Key;
-use crate::region::{ReadOnly, ReadWrite};
+use crate::region::{Access, ReadOnly, ReadWrite};
 use crate::sys;
+use crate::sys::ipc::ipc_perm;
 use crate::sys::shm::shmid_ds;
-use crate::trust::{self, Existing, OpenOrCreate, Trust};
-
-crate::id::ipc_id! {
-    /// The kernel's identifier of a segment (`shmid`), as `shmget` returns it.
-    ///
-    /// Unlike a [`Key`], an id is chosen by the kernel and may be reused after the segment is
-    /// destroyed.
-    ///
-    /// # References
-    /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
-    #[doc(alias = "shmid")]
-    ShmId
-}
 
 /// The size of the huge pages backing a segment created with [`SegmentBuilder::huge_pages`].
 ///
@@ -62,89 +41,6 @@ impl HugePageSize {
             HugePageSize::Size1GiB => 30,
         };
         sys::shm::SHM_HUGETLB | (log2 << sys::shm::SHM_HUGE_SHIFT)
-    }
-}
-
-/// Everything the kernel knows about a segment: `struct shmid_ds` from `IPC_STAT`, or a
-/// row of `/proc/sysvipc/shm`.
-///
-/// Times are seconds since the Unix epoch, 0 when the event never happened.
-///
-/// # References
-/// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html), `IPC_STAT`
-/// - [`proc_sysvipc(5)`](https://man7.org/linux/man-pages/man5/proc_sysvipc.5.html)
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SegmentStat {
-    /// The key (`shm_perm.__key`); [`Key::PRIVATE`] once the segment is marked for removal.
-    pub key: Key,
-    /// The id.
-    pub id: ShmId,
-    /// The owner's user id (`shm_perm.uid`).
-    pub uid: u32,
-    /// The owner's group id (`shm_perm.gid`).
-    pub gid: u32,
-    /// The creator's user id (`shm_perm.cuid`).
-    pub cuid: u32,
-    /// The creator's group id (`shm_perm.cgid`).
-    pub cgid: u32,
-    /// The permission bits (`shm_perm.mode & 0o777`).
-    pub mode: u32,
-    /// The size in bytes (`shm_segsz`), as asked for at creation.
-    pub size: usize,
-    /// The last `shmat` (`shm_atime`).
-    pub atime: i64,
-    /// The last `shmdt` (`shm_dtime`).
-    pub dtime: i64,
-    /// The creation or last `IPC_SET` (`shm_ctime`).
-    pub ctime: i64,
-    /// The creator's pid (`shm_cpid`).
-    pub cpid: i32,
-    /// The pid of the last `shmat`/`shmdt` (`shm_lpid`).
-    pub lpid: i32,
-    /// How many attachments exist (`shm_nattch`).
-    pub nattch: u64,
-    /// Marked for destruction (`SHM_DEST`): removed while still attached.
-    pub dest: bool,
-    /// Locked in memory (`SHM_LOCKED`, after `SHM_LOCK`).
-    pub locked: bool,
-    /// Resident bytes, when the source tells (`/proc/sysvipc/shm` does; `IPC_STAT` does not).
-    pub rss: Option<u64>,
-    /// Swapped-out bytes, when the source tells.
-    pub swap: Option<u64>,
-}
-
-impl SegmentStat {
-    pub(crate) fn from_ds(id: ShmId, ds: &shmid_ds) -> SegmentStat {
-        let raw_mode = u32::from(ds.shm_perm.mode);
-        SegmentStat {
-            key: Key::from_raw(ds.shm_perm.__key),
-            id,
-            uid: ds.shm_perm.uid,
-            gid: ds.shm_perm.gid,
-            cuid: ds.shm_perm.cuid,
-            cgid: ds.shm_perm.cgid,
-            mode: raw_mode & 0o777,
-            size: ds.shm_segsz,
-            atime: ds.shm_atime,
-            dtime: ds.shm_dtime,
-            ctime: ds.shm_ctime,
-            cpid: ds.shm_cpid,
-            lpid: ds.shm_lpid,
-            nattch: ds.shm_nattch,
-            dest: raw_mode & sys::shm::SHM_DEST != 0,
-            locked: raw_mode & sys::shm::SHM_LOCKED != 0,
-            rss: None,
-            swap: None,
-        }
-    }
-
-    /// The mode word as the kernel stores it: permission bits plus `SHM_DEST` (`0o1000`) and
-    /// `SHM_LOCKED` (`0o2000`), as `/proc/sysvipc/shm` shows it.
-    pub fn raw_mode(&self) -> u32 {
-        self.mode
-            | if self.dest { sys::shm::SHM_DEST } else { 0 }
-            | if self.locked { sys::shm::SHM_LOCKED } else { 0 }
     }
 }
 
@@ -178,9 +74,6 @@ pub struct SegmentBuilder {
     no_reserve: bool,
     trust: Trust,
 }
-
-/// The mode a segment gets when none is asked for: read-write for the owner only.
-pub const DEFAULT_MODE: u32 = 0o600;
 
 impl SegmentBuilder {
     /// The size in bytes, for creating (and for checking an existing segment's size in
@@ -256,20 +149,19 @@ impl SegmentBuilder {
             .trust_size_mismatch()
     }
 
-    fn create_flags(&self) -> Result<i32> {
-        let mode = self.checked_mode()?;
-        let mut flags = mode as i32 | sys::shm::IPC_CREAT | sys::shm::IPC_EXCL;
-        if let Some(huge) = self.huge {
-            flags |= huge.flags();
+    fn request(&self) -> Request {
+        Request {
+            key: self.key,
+            mode: self.mode,
+            trust: self.trust,
+            size: self.size,
+            create_flags: self.huge.map_or(0, HugePageSize::flags)
+                | if self.no_reserve {
+                    sys::shm::SHM_NORESERVE
+                } else {
+                    0
+                },
         }
-        if self.no_reserve {
-            flags |= sys::shm::SHM_NORESERVE;
-        }
-        Ok(flags)
-    }
-
-    fn checked_mode(&self) -> Result<u32> {
-        trust::checked_mode("shmget", self.key, self.mode.unwrap_or(DEFAULT_MODE))
     }
 
     /// Creates a new segment; fails if one with the key exists (`IPC_CREAT | IPC_EXCL`).
@@ -285,13 +177,7 @@ impl SegmentBuilder {
     /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "shmget")]
     pub fn create(self) -> Result<Segment> {
-        let flags = self.create_flags()?;
-        let id = shmget(self.key, self.size, flags)?;
-        Ok(Segment {
-            id,
-            key: self.key,
-            created: true,
-        })
+        self.request().create()
     }
 
     /// Opens the existing segment with this key (`shmget(key, size, mode)` without
@@ -306,16 +192,7 @@ impl SegmentBuilder {
     /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "shmget")]
     pub fn open(self) -> Result<Segment> {
-        let request = match self.mode {
-            Some(_) => self.checked_mode()? as i32,
-            None => 0,
-        };
-        let id = shmget(self.key, self.size, request)?;
-        Ok(Segment {
-            id,
-            key: self.key,
-            created: false,
-        })
+        self.request().open()
     }
 
     /// Creates the segment, or opens it if it exists: then it must be trustworthy, or
@@ -332,51 +209,11 @@ impl SegmentBuilder {
     /// - [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "shmget")]
     pub fn open_or_create(self) -> Result<Segment> {
-        let flags = self.create_flags()?;
-        let mode = self.checked_mode()?;
-        let request = if self.mode.is_some() { mode as i32 } else { 0 };
-        let open_size = if self.trust.size { self.size } else { 0 };
-        let key = self.key;
-        let handle = |id, created| Segment { id, key, created };
-        trust::open_or_create(OpenOrCreate {
-            key,
-            call: "shmget",
-            context: format!("key={key}, size={}", self.size),
-            trust: self.trust,
-            mode,
-            size: self.size,
-            create: &|| shmget(key, self.size, flags).map(|id| handle(id, true)),
-            open: &|| shmget(key, open_size, request).map(|id| handle(id, false)),
-            existing: &|segment| {
-                segment.stat().map(|s| Existing {
-                    uid: s.uid,
-                    cuid: s.cuid,
-                    mode: s.mode,
-                    size: Some(s.size),
-                })
-            },
-            owner_of: &|key| {
-                let row = crate::info::segments()
-                    .ok()?
-                    .into_iter()
-                    .find(|r| r.key == key)?;
-                Some((row.uid, row.cuid))
-            },
-        })
+        self.request().open_or_create()
     }
-}
-
-fn shmget(key: Key, size: usize, flags: i32) -> Result<ShmId> {
-    sys::shm::shmget(key.raw(), size, flags)
-        .map(ShmId)
-        .map_err(|e| Error::sys("shmget", format!("key={key}, size={size}"), e))
 }
 
 impl Segment {
-    pub(crate) fn from_parts(id: ShmId, key: Key, created: bool) -> Segment {
-        Segment { id, key, created }
-    }
-
     /// A builder for creating or opening the segment named `key`.
     ///
     /// # References
@@ -440,12 +277,7 @@ impl Segment {
     /// # References
     /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     pub fn from_id(id: ShmId) -> Result<Segment> {
-        let ds = stat_id(id)?;
-        Ok(Segment {
-            id,
-            key: Key::from_raw(ds.shm_perm.__key),
-            created: false,
-        })
+        object::from_id(id)
     }
 
     /// A handle to the object with this id, without asking the kernel anything: for
@@ -456,11 +288,7 @@ impl Segment {
     /// # References
     /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     pub fn from_id_unchecked(id: ShmId) -> Segment {
-        Segment {
-            id,
-            key: Key::PRIVATE,
-            created: false,
-        }
+        object::from_id_unchecked(id)
     }
 
     /// The id.
@@ -492,7 +320,7 @@ impl Segment {
     /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "IPC_STAT")]
     pub fn stat(&self) -> Result<SegmentStat> {
-        stat_id(self.id).map(|ds| SegmentStat::from_ds(self.id, &ds))
+        object::stat(self)
     }
 
     /// Sets the permission bits (`IPC_SET`), keeping the owner.
@@ -505,15 +333,7 @@ impl Segment {
     /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "IPC_SET")]
     pub fn set_mode(&self, mode: u32) -> Result<()> {
-        if mode & !0o777 != 0 {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "shmctl",
-                format!("shmid={}, IPC_SET, mode={mode:#o}", self.id),
-                "mode has bits beyond 0o777",
-            ));
-        }
-        self.set(|ds| ds.shm_perm.mode = mode as _)
+        object::set_mode(self, mode)
     }
 
     /// Sets the owner (`IPC_SET`), keeping the mode.
@@ -526,35 +346,7 @@ impl Segment {
     /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "IPC_SET")]
     pub fn set_owner(&self, uid: u32, gid: u32) -> Result<()> {
-        self.set(|ds| {
-            ds.shm_perm.uid = uid;
-            ds.shm_perm.gid = gid;
-        })
-    }
-
-    fn set(&self, change: impl FnOnce(&mut shmid_ds)) -> Result<()> {
-        // IPC_SET copies uid, gid and mode from the buffer, so the current values are needed
-        // first. IPC_STAT needs read permission, which IPC_SET does not (the owner of a
-        // mode-0 segment may change it): fall back to the system listing then. Another
-        // process changing the same segment between the two calls can be overwritten.
-        let mut ds = match stat_id(self.id) {
-            Ok(ds) => ds,
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
-                let row = crate::info::segments()?
-                    .into_iter()
-                    .find(|r| r.id == self.id)
-                    .ok_or(e)?;
-                let mut ds = sys::shm::zeroed_ds();
-                ds.shm_perm.uid = row.uid;
-                ds.shm_perm.gid = row.gid;
-                ds.shm_perm.mode = row.mode as _;
-                ds
-            }
-            Err(e) => return Err(e),
-        };
-        change(&mut ds);
-        sys::shm::set(self.id.0, &ds)
-            .map_err(|e| Error::sys("shmctl", format!("shmid={}, IPC_SET", self.id), e))
+        object::set_owner(self, uid, gid)
     }
 
     /// Marks the segment for destruction (`IPC_RMID`). It is destroyed when the last
@@ -570,8 +362,7 @@ impl Segment {
     /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "IPC_RMID")]
     pub fn remove(&self) -> Result<()> {
-        sys::shm::remove(self.id.0)
-            .map_err(|e| Error::sys("shmctl", format!("shmid={}, IPC_RMID", self.id), e))
+        object::remove(self)
     }
 
     /// Locks the segment's pages in memory (`SHM_LOCK`): they are not swapped out.
@@ -584,7 +375,7 @@ impl Segment {
     /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "SHM_LOCK")]
     pub fn lock(&self) -> Result<()> {
-        sys::shm::lock(self.id.0, true)
+        sys::shm::lock(self.id.raw(), true)
             .map_err(|e| Error::sys("shmctl", format!("shmid={}, SHM_LOCK", self.id), e))
     }
 
@@ -597,7 +388,7 @@ impl Segment {
     /// - [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "SHM_UNLOCK")]
     pub fn unlock(&self) -> Result<()> {
-        sys::shm::lock(self.id.0, false)
+        sys::shm::lock(self.id.raw(), false)
             .map_err(|e| Error::sys("shmctl", format!("shmid={}, SHM_UNLOCK", self.id), e))
     }
 
@@ -639,7 +430,7 @@ impl Segment {
     /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     #[doc(alias = "shmat")]
     pub fn attach_with(&self, options: AttachOptions) -> Result<Attachment<ReadWrite>> {
-        attach(self, options)
+        attach(self.id, self.key, options)
     }
 
     /// Attaches read-only with an address hint.
@@ -651,7 +442,7 @@ impl Segment {
     /// - [`shmop(2)`](https://man7.org/linux/man-pages/man2/shmop.2.html)
     #[doc(alias = "shmat")]
     pub fn attach_read_only_with(&self, options: AttachOptions) -> Result<Attachment<ReadOnly>> {
-        attach(self, options)
+        attach(self.id, self.key, options)
     }
 
     /// Wraps the handle in a guard that removes the segment when dropped: for temporary
@@ -661,6 +452,79 @@ impl Segment {
     }
 }
 
-fn stat_id(id: ShmId) -> Result<shmid_ds> {
-    sys::shm::stat(id.0).map_err(|e| Error::sys("shmctl", format!("shmid={id}, IPC_STAT"), e))
+impl<A: Access> Attachment<A> {
+    /// A handle to the attached segment.
+    pub fn segment(&self) -> Segment {
+        Segment {
+            id: self.id(),
+            key: self.key(),
+            created: false,
+        }
+    }
+}
+
+impl Removable for Segment {
+    fn identity(&self) -> Identity {
+        object::identity(self)
+    }
+
+    fn remove_object(&self) -> Result<()> {
+        self.remove()
+    }
+}
+
+impl IpcObject for Segment {
+    type Id = ShmId;
+    type Ds = shmid_ds;
+    type Stat = SegmentStat;
+    const GET: &'static str = "shmget";
+    const CTL: &'static str = "shmctl";
+    const ID_NAME: &'static str = "shmid";
+    const SYS_STAT: fn(i32) -> SysResult<shmid_ds> = sys::shm::stat;
+    const SYS_SET: fn(i32, &shmid_ds) -> SysResult<()> = sys::shm::set;
+    const SYS_REMOVE: fn(i32) -> SysResult<()> = sys::shm::remove;
+    const FROM_DS: fn(ShmId, &shmid_ds) -> SegmentStat = SegmentStat::from_ds;
+    const LIST: fn() -> Result<Vec<SegmentStat>> = segments;
+
+    fn from_parts(id: ShmId, key: Key, created: bool) -> Segment {
+        Segment { id, key, created }
+    }
+
+    fn object_id(&self) -> ShmId {
+        self.id
+    }
+
+    fn get(key: Key, size: usize, flags: i32) -> Result<ShmId> {
+        sys::shm::shmget(key.raw(), size, flags)
+            .map(ShmId::from_raw)
+            .map_err(|e| Error::sys(Self::GET, Segment::get_context(key, size), e))
+    }
+
+    fn get_context(key: Key, size: usize) -> String {
+        format!("key={key}, size={size}")
+    }
+
+    fn perm_mut(ds: &mut shmid_ds) -> &mut ipc_perm {
+        &mut ds.shm_perm
+    }
+
+    fn perm(stat: &SegmentStat) -> Perm<ShmId> {
+        Perm {
+            id: stat.id,
+            key: stat.key,
+            uid: stat.uid,
+            gid: stat.gid,
+            cuid: stat.cuid,
+            mode: stat.mode,
+            size: Some(stat.size),
+        }
+    }
+
+    fn identity_of(stat: &SegmentStat) -> Identity {
+        if stat.dest {
+            Identity::Gone
+        } else {
+            Identity::Known(stat.cpid, stat.cuid, stat.size as u64)
+        }
+    }
 }

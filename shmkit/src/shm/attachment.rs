@@ -1,10 +1,12 @@
 //! [`Attachment`]: one mapping of a segment into this process (`shmat`), detached on drop.
 
+use super::stat::ShmId;
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::Key;
 use crate::region::{Access, ReadWrite, Region};
-use crate::shm::{Segment, ShmId};
 use crate::sys;
+#[cfg(doc)]
+use crate::Segment;
 use std::fmt;
 use std::ops::Deref;
 use std::ptr::NonNull;
@@ -53,11 +55,11 @@ impl AttachOptions {
 
 #[allow(unsafe_code)] // the one place that turns a shmat address into a Region
 pub(crate) fn attach<A: Access>(
-    segment: &Segment,
+    id: ShmId,
+    key: Key,
     options: AttachOptions,
 ) -> Result<Attachment<A>> {
     let read_only = if A::WRITABLE { 0 } else { sys::shm::SHM_RDONLY };
-    let id = segment.id();
     let flags = read_only | if options.round { sys::shm::SHM_RND } else { 0 };
     let hint = options.address.unwrap_or(0);
     let context = || match options.address {
@@ -90,7 +92,7 @@ pub(crate) fn attach<A: Access>(
         // and the Region is only reachable by borrowing the Attachment.
         region: unsafe { Region::from_raw_parts(base, size) },
         id,
-        key: segment.key(),
+        key,
     })
 }
 
@@ -128,9 +130,9 @@ impl<A: Access> Attachment<A> {
         self.id
     }
 
-    /// A handle to the attached segment.
-    pub fn segment(&self) -> Segment {
-        Segment::from_parts(self.id, self.key, false)
+    /// The key of the segment, as the handle it was attached through knew it.
+    pub(crate) fn key(&self) -> Key {
+        self.key
     }
 
     /// The address the segment is attached at.

@@ -1,10 +1,13 @@
-//! Message queues: the listing, the limits and the usage.
+//! Every message queue on the system: from `/proc/sysvipc/msg`, or from
+//! `msgctl(MSG_STAT_ANY)` index by index.
 
-use super::proc::ProcTable;
+use super::stat::{MsgId, MsgStat};
 use crate::error::{Error, Result};
+use crate::ipc::listing::{from_proc, stat_all};
+use crate::ipc::proc::ProcTable;
 use crate::key::Key;
-use crate::msg::{MsgId, MsgStat};
 use crate::sys;
+use crate::sys::ipc::zeroed;
 
 const PROC_MSG: &str = "/proc/sysvipc/msg";
 
@@ -28,10 +31,7 @@ pub fn message_queues() -> Result<Vec<MsgStat>> {
 /// # Errors
 /// A malformed file ([`ErrorKind::LayoutMismatch`](crate::ErrorKind::LayoutMismatch)).
 pub fn message_queues_from_proc() -> Result<Option<Vec<MsgStat>>> {
-    match std::fs::read_to_string(PROC_MSG) {
-        Ok(text) => parse(&text).map(Some),
-        Err(_) => Ok(None),
-    }
+    from_proc(PROC_MSG, parse)
 }
 
 /// Every message queue, from `msgctl(MSG_INFO)` and `msgctl(index, MSG_STAT_ANY)`
@@ -61,13 +61,8 @@ pub fn readable_message_queues_from_syscalls() -> Result<Vec<MsgStat>> {
 fn by_index(any: bool) -> Result<Vec<MsgStat>> {
     let (max_index, _) = sys::msg::info(sys::msg::MSG_INFO)
         .map_err(|e| Error::sys("msgctl", "0, MSG_INFO".into(), e))?;
-    Ok(super::stat_all(max_index, any, |index, any| {
-        let cmd = if any {
-            sys::msg::MSG_STAT_ANY
-        } else {
-            sys::msg::MSG_STAT
-        };
-        sys::msg::stat(index, cmd).map(|(id, ds)| MsgStat::from_ds(MsgId::from_raw(id), &ds))
+    Ok(stat_all(max_index, any, |index, any| {
+        sys::msg::stat_index(index, any).map(|(id, ds)| MsgStat::from_ds(MsgId::from_raw(id), &ds))
     }))
 }
 
@@ -80,7 +75,7 @@ fn parse(text: &str) -> Result<Vec<MsgStat>> {
         ])?;
     let mut out = Vec::new();
     for row in table.rows() {
-        let mut stat = MsgStat::from_ds(MsgId::from_raw(row.get(c_msqid)?), &sys::msg::zeroed_ds());
+        let mut stat = MsgStat::from_ds(MsgId::from_raw(row.get(c_msqid)?), &zeroed());
         stat.key = Key::from_raw(row.get(c_key)?);
         stat.mode = row.octal(c_perms)? & 0o777;
         stat.cbytes = row.get(c_cbytes)?;
@@ -95,81 +90,12 @@ fn parse(text: &str) -> Result<Vec<MsgStat>> {
         stat.rtime = row.get(c_rtime)?;
         stat.ctime = row.get(c_ctime)?;
         // /proc does not show msg_qbytes; IPC_STAT does (when readable).
-        stat.qbytes = sys::msg::stat(stat.id.raw(), sys::IPC_STAT)
-            .map(|(_, ds)| MsgStat::from_ds(stat.id, &ds).qbytes)
+        stat.qbytes = sys::msg::stat(stat.id.raw())
+            .map(|ds| MsgStat::from_ds(stat.id, &ds).qbytes)
             .unwrap_or(0);
         out.push(stat);
     }
     Ok(out)
-}
-
-/// The kernel's limits on message queues (`msgctl(IPC_INFO)`, the values of
-/// `/proc/sys/kernel/msg{max,mnb,mni}`).
-///
-/// # References
-/// - [`msgctl(2)`](https://man7.org/linux/man-pages/man2/msgctl.2.html), `IPC_INFO`
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MsgLimits {
-    /// The longest message, in bytes (`MSGMAX`).
-    pub msgmax: u64,
-    /// The default most bytes in one queue (`MSGMNB`).
-    pub msgmnb: u64,
-    /// The most queues on the system (`MSGMNI`).
-    pub msgmni: u64,
-}
-
-/// The system's current use of message queues (`msgctl(MSG_INFO)`).
-///
-/// # References
-/// - [`msgctl(2)`](https://man7.org/linux/man-pages/man2/msgctl.2.html), `MSG_INFO`
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MsgUsage {
-    /// Queues that exist (`msgpool`).
-    pub queues: u64,
-    /// Messages in all queues (`msgmap`).
-    pub messages: u64,
-    /// Bytes of text in all queues (`msgtql`).
-    pub bytes: u64,
-    /// The highest index in use in the kernel's table (the kernel reports 0 when the table
-    /// is empty).
-    pub max_index: i32,
-}
-
-fn non_negative(v: i32) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-/// The limits, from `msgctl(IPC_INFO)`.
-///
-/// # Errors
-/// The `msgctl` failure (none is expected on Linux).
-#[doc(alias = "IPC_INFO")]
-pub fn msg_limits() -> Result<MsgLimits> {
-    let (_, i) =
-        sys::msg::info(sys::IPC_INFO).map_err(|e| Error::sys("msgctl", "0, IPC_INFO".into(), e))?;
-    Ok(MsgLimits {
-        msgmax: non_negative(i.msgmax),
-        msgmnb: non_negative(i.msgmnb),
-        msgmni: non_negative(i.msgmni),
-    })
-}
-
-/// The usage, from `msgctl(MSG_INFO)`.
-///
-/// # Errors
-/// The `msgctl` failure (none is expected on Linux).
-#[doc(alias = "MSG_INFO")]
-pub fn msg_usage() -> Result<MsgUsage> {
-    let (max_index, i) = sys::msg::info(sys::msg::MSG_INFO)
-        .map_err(|e| Error::sys("msgctl", "0, MSG_INFO".into(), e))?;
-    Ok(MsgUsage {
-        queues: non_negative(i.msgpool),
-        messages: non_negative(i.msgmap),
-        bytes: non_negative(i.msgtql),
-        max_index,
-    })
 }
 
 #[cfg(test)]

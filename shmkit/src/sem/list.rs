@@ -1,10 +1,13 @@
-//! Semaphore sets: the listing, the limits and the usage.
+//! Every semaphore set on the system: from `/proc/sysvipc/sem`, or from
+//! `semctl(SEM_STAT_ANY)` index by index.
 
-use super::proc::ProcTable;
+use super::stat::{SemId, SemStat};
 use crate::error::{Error, Result};
+use crate::ipc::listing::{from_proc, stat_all};
+use crate::ipc::proc::ProcTable;
 use crate::key::Key;
-use crate::sem::{SemId, SemStat};
 use crate::sys;
+use crate::sys::ipc::zeroed;
 
 const PROC_SEM: &str = "/proc/sysvipc/sem";
 
@@ -28,10 +31,7 @@ pub fn semaphore_sets() -> Result<Vec<SemStat>> {
 /// # Errors
 /// A malformed file ([`ErrorKind::LayoutMismatch`](crate::ErrorKind::LayoutMismatch)).
 pub fn semaphore_sets_from_proc() -> Result<Option<Vec<SemStat>>> {
-    match std::fs::read_to_string(PROC_SEM) {
-        Ok(text) => parse(&text).map(Some),
-        Err(_) => Ok(None),
-    }
+    from_proc(PROC_SEM, parse)
 }
 
 /// Every semaphore set, from `semctl(SEM_INFO)` and `semctl(index, SEM_STAT_ANY)`
@@ -61,13 +61,8 @@ pub fn readable_semaphore_sets_from_syscalls() -> Result<Vec<SemStat>> {
 fn by_index(any: bool) -> Result<Vec<SemStat>> {
     let (max_index, _) = sys::sem::info(sys::sem::SEM_INFO)
         .map_err(|e| Error::sys("semctl", "0, SEM_INFO".into(), e))?;
-    Ok(super::stat_all(max_index, any, |index, any| {
-        let cmd = if any {
-            sys::sem::SEM_STAT_ANY
-        } else {
-            sys::sem::SEM_STAT
-        };
-        sys::sem::stat(index, cmd).map(|(id, ds)| SemStat::from_ds(SemId::from_raw(id), &ds))
+    Ok(stat_all(max_index, any, |index, any| {
+        sys::sem::stat_index(index, any).map(|(id, ds)| SemStat::from_ds(SemId::from_raw(id), &ds))
     }))
 }
 
@@ -79,7 +74,7 @@ fn parse(text: &str) -> Result<Vec<SemStat>> {
         ])?;
     let mut out = Vec::new();
     for row in table.rows() {
-        let mut stat = SemStat::from_ds(SemId::from_raw(row.get(c_semid)?), &sys::sem::zeroed_ds());
+        let mut stat = SemStat::from_ds(SemId::from_raw(row.get(c_semid)?), &zeroed());
         stat.key = Key::from_raw(row.get(c_key)?);
         stat.mode = row.octal(c_perms)? & 0o777;
         stat.nsems = row.get(c_nsems)?;
@@ -92,81 +87,6 @@ fn parse(text: &str) -> Result<Vec<SemStat>> {
         out.push(stat);
     }
     Ok(out)
-}
-
-/// The kernel's limits on semaphores (`semctl(IPC_INFO)`, the values of
-/// `/proc/sys/kernel/sem`).
-///
-/// # References
-/// - [`semctl(2)`](https://man7.org/linux/man-pages/man2/semctl.2.html), `IPC_INFO`
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SemLimits {
-    /// The most semaphores in one set (`SEMMSL`).
-    pub semmsl: u64,
-    /// The most semaphores on the system (`SEMMNS`).
-    pub semmns: u64,
-    /// The most operations in one `semop` call (`SEMOPM`).
-    pub semopm: u64,
-    /// The most sets on the system (`SEMMNI`).
-    pub semmni: u64,
-    /// The largest value of a semaphore (`SEMVMX`).
-    pub semvmx: u64,
-    /// The largest undo adjustment (`SEMAEM`).
-    pub semaem: u64,
-}
-
-/// The system's current use of semaphores (`semctl(SEM_INFO)`).
-///
-/// # References
-/// - [`semctl(2)`](https://man7.org/linux/man-pages/man2/semctl.2.html), `SEM_INFO`
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SemUsage {
-    /// Sets that exist (`semusz`).
-    pub sets: u64,
-    /// Semaphores in all sets (`semaem`).
-    pub semaphores: u64,
-    /// The highest index in use in the kernel's table (the kernel reports 0 when the table
-    /// is empty).
-    pub max_index: i32,
-}
-
-fn non_negative(v: i32) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-/// The limits, from `semctl(IPC_INFO)`.
-///
-/// # Errors
-/// The `semctl` failure (none is expected on Linux).
-#[doc(alias = "IPC_INFO")]
-pub fn sem_limits() -> Result<SemLimits> {
-    let (_, i) =
-        sys::sem::info(sys::IPC_INFO).map_err(|e| Error::sys("semctl", "0, IPC_INFO".into(), e))?;
-    Ok(SemLimits {
-        semmsl: non_negative(i.semmsl),
-        semmns: non_negative(i.semmns),
-        semopm: non_negative(i.semopm),
-        semmni: non_negative(i.semmni),
-        semvmx: non_negative(i.semvmx),
-        semaem: non_negative(i.semaem),
-    })
-}
-
-/// The usage, from `semctl(SEM_INFO)`.
-///
-/// # Errors
-/// The `semctl` failure (none is expected on Linux).
-#[doc(alias = "SEM_INFO")]
-pub fn sem_usage() -> Result<SemUsage> {
-    let (max_index, i) = sys::sem::info(sys::sem::SEM_INFO)
-        .map_err(|e| Error::sys("semctl", "0, SEM_INFO".into(), e))?;
-    Ok(SemUsage {
-        sets: non_negative(i.semusz),
-        semaphores: non_negative(i.semaem),
-        max_index,
-    })
 }
 
 #[cfg(test)]

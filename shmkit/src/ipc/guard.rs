@@ -1,7 +1,6 @@
 //! [`RemoveOnDrop`]: a guard that removes a temporary IPC object.
 
-use crate::error::{ErrorKind, Result};
-use crate::shm::Segment;
+use crate::error::Result;
 use std::ops::Deref;
 
 /// What a [`Removable`] object looks like now, so that a guard never removes a stranger.
@@ -31,23 +30,6 @@ pub trait Removable {
     /// # Errors
     /// Whatever the removal reports.
     fn remove_object(&self) -> Result<()>;
-}
-
-impl Removable for Segment {
-    fn identity(&self) -> Identity {
-        match self.stat() {
-            Ok(s) if s.dest => Identity::Gone,
-            Ok(s) => Identity::Known(s.cpid, s.cuid, s.size as u64),
-            Err(e) if matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::Removed) => {
-                Identity::Gone
-            }
-            Err(_) => Identity::Unknown,
-        }
-    }
-
-    fn remove_object(&self) -> Result<()> {
-        self.remove()
-    }
 }
 
 /// A guard that removes its IPC object when dropped: temporary objects in tests, examples

@@ -1,192 +1,17 @@
-//! System V message queues: create or open by key, send typed messages, receive by
-//! selector (any, exactly a type, the lowest type up to n, any but a type), peek without
-//! removing, stat, change the byte limit, remove.
-//!
-//! ```
-//! use shmkit::{Key, MessageQueue, Selector};
-//!
-//! let queue = MessageQueue::create(Key::PRIVATE)?.remove_on_drop();
-//! queue.send(2, b"second")?;
-//! queue.send(1, b"first")?;
-//! let mut buf = [0u8; 64];
-//! let (mtype, len) = queue.recv(Selector::UpTo(5), &mut buf)?; // lowest type first
-//! assert_eq!((mtype, &buf[..len]), (1, &b"first"[..]));
-//! # Ok::<(), shmkit::Error>(())
-//! ```
-//!
-//! # References
-//! - [`msgget(2)`](https://man7.org/linux/man-pages/man2/msgget.2.html)
-//! - [`msgop(2)`](https://man7.org/linux/man-pages/man2/msgop.2.html)
-//! - [`msgctl(2)`](https://man7.org/linux/man-pages/man2/msgctl.2.html)
+//! [`MessageQueue`]: a handle to a message queue (create, open, send, receive, peek, stat,
+//! set, remove), and [`MessageQueueBuilder`].
 
+use super::list::message_queues;
+use super::message::{Message, RecvOptions, Selector};
+use super::stat::{MsgId, MsgStat};
 use crate::error::{Error, ErrorKind, Result};
-use crate::guard::{Identity, Removable, RemoveOnDrop};
+use crate::ipc::guard::{Identity, Removable, RemoveOnDrop};
+use crate::ipc::object::{self, IpcObject, Perm, Request, SysResult};
+use crate::ipc::trust::Trust;
 use crate::key::Key;
 use crate::sys;
+use crate::sys::ipc::{ipc_perm, IPC_NOWAIT};
 use crate::sys::msg::msqid_ds;
-use crate::trust::{self, Existing, OpenOrCreate, Trust};
-use crate::DEFAULT_MODE;
-
-crate::id::ipc_id! {
-    /// The kernel's identifier of a message queue (`msqid`).
-    ///
-    /// # References
-    /// - [`msgget(2)`](https://man7.org/linux/man-pages/man2/msgget.2.html)
-    #[doc(alias = "msqid")]
-    MsgId
-}
-
-/// Which message [`MessageQueue::recv`] takes (`msgtyp` and `MSG_EXCEPT`).
-///
-/// # References
-/// - [`msgop(2)`](https://man7.org/linux/man-pages/man2/msgop.2.html)
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Selector {
-    /// The first message of any type (`msgtyp` 0).
-    Any,
-    /// The first message of exactly this type (`msgtyp` > 0).
-    Type(i64),
-    /// The first message of the lowest type that is at most this (`msgtyp` < 0).
-    UpTo(i64),
-    /// The first message of any type but this one (`MSG_EXCEPT`).
-    Except(i64),
-}
-
-impl Selector {
-    fn msgtyp_and_flags(self) -> Result<(i64, i32)> {
-        let check = |n: i64| {
-            if n > 0 {
-                Ok(n)
-            } else {
-                Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    "msgrcv",
-                    format!("{self:?}"),
-                    "a message type must be positive",
-                ))
-            }
-        };
-        Ok(match self {
-            Selector::Any => (0, 0),
-            Selector::Type(n) => (check(n)?, 0),
-            Selector::UpTo(n) => (-check(n)?, 0),
-            Selector::Except(n) => (check(n)?, sys::msg::MSG_EXCEPT),
-        })
-    }
-}
-
-/// How to receive; see [`MessageQueue::recv_with`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RecvOptions {
-    no_wait: bool,
-    truncate: bool,
-}
-
-impl RecvOptions {
-    /// Block until a message is there; fail on a message longer than the buffer.
-    pub const fn new() -> Self {
-        RecvOptions {
-            no_wait: false,
-            truncate: false,
-        }
-    }
-
-    /// `RecvOptions::new().no_wait()`, usable in constants.
-    pub const fn new_no_wait() -> Self {
-        RecvOptions {
-            no_wait: true,
-            truncate: false,
-        }
-    }
-
-    /// Fail with [`ErrorKind::NoMessage`] instead of waiting (`IPC_NOWAIT`).
-    pub const fn no_wait(mut self) -> Self {
-        self.no_wait = true;
-        self
-    }
-
-    /// Take a message longer than the buffer, cutting it (`MSG_NOERROR`); otherwise such a
-    /// message stays queued and the call fails with [`ErrorKind::TooBig`].
-    pub const fn truncate(mut self) -> Self {
-        self.truncate = true;
-        self
-    }
-}
-
-/// A received message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// Its type (> 0).
-    pub mtype: i64,
-    /// Its bytes.
-    pub data: Vec<u8>,
-}
-
-/// Everything the kernel knows about a queue (`struct msqid_ds`, or a row of
-/// `/proc/sysvipc/msg`). Times are seconds since the epoch, 0 for never.
-///
-/// # References
-/// - [`msgctl(2)`](https://man7.org/linux/man-pages/man2/msgctl.2.html), `IPC_STAT`
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MsgStat {
-    /// The key.
-    pub key: Key,
-    /// The id.
-    pub id: MsgId,
-    /// The owner's user id.
-    pub uid: u32,
-    /// The owner's group id.
-    pub gid: u32,
-    /// The creator's user id.
-    pub cuid: u32,
-    /// The creator's group id.
-    pub cgid: u32,
-    /// The permission bits.
-    pub mode: u32,
-    /// Bytes of text queued now (`__msg_cbytes`).
-    pub cbytes: u64,
-    /// Messages queued now (`msg_qnum`).
-    pub qnum: u64,
-    /// The most bytes of text the queue holds (`msg_qbytes`). `/proc/sysvipc/msg` does not
-    /// show it: a listing row has it only where this process may read the queue, else 0.
-    pub qbytes: u64,
-    /// The pid of the last `msgsnd` (`msg_lspid`).
-    pub lspid: i32,
-    /// The pid of the last `msgrcv` (`msg_lrpid`). When a message goes straight to a
-    /// receiver that was already waiting, Linux records that receiver's thread id here.
-    pub lrpid: i32,
-    /// The last `msgsnd` (`msg_stime`).
-    pub stime: i64,
-    /// The last `msgrcv` (`msg_rtime`).
-    pub rtime: i64,
-    /// The creation or last change (`msg_ctime`).
-    pub ctime: i64,
-}
-
-impl MsgStat {
-    // The field types are aliases that differ across targets (u32 on 32-bit ones).
-    #[allow(clippy::unnecessary_cast)]
-    pub(crate) fn from_ds(id: MsgId, ds: &msqid_ds) -> MsgStat {
-        MsgStat {
-            key: Key::from_raw(ds.msg_perm.__key),
-            id,
-            uid: ds.msg_perm.uid,
-            gid: ds.msg_perm.gid,
-            cuid: ds.msg_perm.cuid,
-            cgid: ds.msg_perm.cgid,
-            mode: u32::from(ds.msg_perm.mode) & 0o777,
-            cbytes: ds.__msg_cbytes as u64,
-            qnum: ds.msg_qnum as u64,
-            qbytes: ds.msg_qbytes as u64,
-            lspid: ds.msg_lspid,
-            lrpid: ds.msg_lrpid,
-            stime: ds.msg_stime as i64,
-            rtime: ds.msg_rtime as i64,
-            ctime: ds.msg_ctime as i64,
-        }
-    }
-}
 
 /// A handle to a System V message queue. Dropping it removes nothing; see
 /// [`MessageQueue::remove`] and [`MessageQueue::remove_on_drop`].
@@ -239,8 +64,14 @@ impl MessageQueueBuilder {
         self.trust_other_owner().trust_wider_mode()
     }
 
-    fn checked_mode(&self) -> Result<u32> {
-        trust::checked_mode("msgget", self.key, self.mode.unwrap_or(DEFAULT_MODE))
+    fn request(&self) -> Request {
+        Request {
+            key: self.key,
+            mode: self.mode,
+            trust: self.trust,
+            size: 0,
+            create_flags: 0,
+        }
     }
 
     /// Creates a new queue exclusively (`IPC_CREAT | IPC_EXCL`).
@@ -249,12 +80,7 @@ impl MessageQueueBuilder {
     /// [`ErrorKind::AlreadyExists`]; [`ErrorKind::LimitExceeded`] at `MSGMNI`.
     #[doc(alias = "msgget")]
     pub fn create(self) -> Result<MessageQueue> {
-        let flags = self.checked_mode()? as i32 | sys::shm::IPC_CREAT | sys::shm::IPC_EXCL;
-        Ok(MessageQueue {
-            id: msgget(self.key, flags)?,
-            key: self.key,
-            created: true,
-        })
+        self.request().create()
     }
 
     /// Opens the existing queue with this key.
@@ -264,15 +90,7 @@ impl MessageQueueBuilder {
     /// granted.
     #[doc(alias = "msgget")]
     pub fn open(self) -> Result<MessageQueue> {
-        let request = match self.mode {
-            Some(_) => self.checked_mode()? as i32,
-            None => 0,
-        };
-        Ok(MessageQueue {
-            id: msgget(self.key, request)?,
-            key: self.key,
-            created: false,
-        })
+        self.request().open()
     }
 
     /// Creates the queue, or opens it if it exists and passes the squatting checks (owner
@@ -284,43 +102,8 @@ impl MessageQueueBuilder {
     /// As `create` and `open`, plus [`ErrorKind::Squatting`].
     #[doc(alias = "msgget")]
     pub fn open_or_create(self) -> Result<MessageQueue> {
-        let mode = self.checked_mode()?;
-        let flags = mode as i32 | sys::shm::IPC_CREAT | sys::shm::IPC_EXCL;
-        let request = if self.mode.is_some() { mode as i32 } else { 0 };
-        let key = self.key;
-        let handle = |id, created| MessageQueue { id, key, created };
-        trust::open_or_create(OpenOrCreate {
-            key,
-            call: "msgget",
-            context: format!("key={key}"),
-            trust: self.trust,
-            mode,
-            size: 0,
-            create: &|| msgget(key, flags).map(|id| handle(id, true)),
-            open: &|| msgget(key, request).map(|id| handle(id, false)),
-            existing: &|queue| {
-                queue.stat().map(|s| Existing {
-                    uid: s.uid,
-                    cuid: s.cuid,
-                    mode: s.mode,
-                    size: None,
-                })
-            },
-            owner_of: &|key| {
-                let row = crate::info::message_queues()
-                    .ok()?
-                    .into_iter()
-                    .find(|r| r.key == key)?;
-                Some((row.uid, row.cuid))
-            },
-        })
+        self.request().open_or_create()
     }
-}
-
-fn msgget(key: Key, flags: i32) -> Result<MsgId> {
-    sys::msg::msgget(key.raw(), flags)
-        .map(MsgId)
-        .map_err(|e| Error::sys("msgget", format!("key={key}"), e))
 }
 
 impl MessageQueue {
@@ -366,12 +149,7 @@ impl MessageQueue {
     /// [`ErrorKind::InvalidArgument`] for an id that names no queue;
     /// [`ErrorKind::PermissionDenied`].
     pub fn from_id(id: MsgId) -> Result<MessageQueue> {
-        let ds = stat_id(id)?;
-        Ok(MessageQueue {
-            id,
-            key: Key::from_raw(ds.msg_perm.__key),
-            created: false,
-        })
+        object::from_id(id)
     }
 
     /// A handle to the object with this id, without asking the kernel anything: for
@@ -382,11 +160,7 @@ impl MessageQueue {
     /// # References
     /// - [`msgctl(2)`](https://man7.org/linux/man-pages/man2/msgctl.2.html)
     pub fn from_id_unchecked(id: MsgId) -> MessageQueue {
-        MessageQueue {
-            id,
-            key: Key::PRIVATE,
-            created: false,
-        }
+        object::from_id_unchecked(id)
     }
 
     /// The id.
@@ -410,7 +184,7 @@ impl MessageQueue {
 
     fn send_flags(&self, mtype: i64, data: &[u8], flags: i32) -> Result<()> {
         loop {
-            match sys::msg::msgsnd(self.id.0, mtype, data, flags) {
+            match sys::msg::msgsnd(self.id.raw(), mtype, data, flags) {
                 Err(e) if e.raw() == sys::EINTR => continue,
                 other => {
                     return other.map_err(|e| {
@@ -444,7 +218,7 @@ impl MessageQueue {
     /// [`ErrorKind::WouldBlock`] when the queue is full, or as [`MessageQueue::send`].
     #[doc(alias = "msgsnd")]
     pub fn try_send(&self, mtype: i64, data: &[u8]) -> Result<()> {
-        self.send_flags(mtype, data, sys::msg::IPC_NOWAIT)
+        self.send_flags(mtype, data, IPC_NOWAIT)
     }
 
     /// Receives the first message `selector` picks into `buf`, waiting until there is one;
@@ -477,13 +251,8 @@ impl MessageQueue {
         buf: &mut [u8],
         options: RecvOptions,
     ) -> Result<(i64, usize)> {
-        let (msgtyp, mut flags) = selector.msgtyp_and_flags()?;
-        if options.no_wait {
-            flags |= sys::msg::IPC_NOWAIT;
-        }
-        if options.truncate {
-            flags |= sys::msg::MSG_NOERROR;
-        }
+        let (msgtyp, flags) = selector.msgtyp_and_flags()?;
+        let flags = flags | options.flags();
         self.recv_raw(msgtyp, flags, buf, || format!("{selector:?}"))
     }
 
@@ -496,7 +265,7 @@ impl MessageQueue {
         what: impl Fn() -> String,
     ) -> Result<(i64, usize)> {
         loop {
-            match sys::msg::msgrcv(self.id.0, buf, msgtyp, flags) {
+            match sys::msg::msgrcv(self.id.raw(), buf, msgtyp, flags) {
                 Err(e) if e.raw() == sys::EINTR => continue,
                 other => {
                     return other.map_err(|e| {
@@ -538,7 +307,7 @@ impl MessageQueue {
     #[doc(alias = "MSG_COPY")]
     pub fn peek(&self, index: usize, buf: &mut [u8]) -> Result<(i64, usize)> {
         let idx = i64::try_from(index).unwrap_or(i64::MAX);
-        let flags = sys::msg::MSG_COPY | sys::msg::IPC_NOWAIT;
+        let flags = sys::msg::MSG_COPY | IPC_NOWAIT;
         self.recv_raw(idx, flags, buf, || format!("MSG_COPY index={index}"))
             .map_err(|e| {
                 // Without CONFIG_CHECKPOINT_RESTORE the kernel rejects MSG_COPY with ENOSYS.
@@ -556,7 +325,7 @@ impl MessageQueue {
     /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::InvalidArgument`] once it is gone.
     #[doc(alias = "IPC_STAT")]
     pub fn stat(&self) -> Result<MsgStat> {
-        stat_id(self.id).map(|ds| MsgStat::from_ds(self.id, &ds))
+        object::stat(self)
     }
 
     /// Sets the permission bits (`IPC_SET`).
@@ -565,8 +334,7 @@ impl MessageQueue {
     /// [`ErrorKind::NotPermitted`] unless owner or creator; [`ErrorKind::InvalidArgument`].
     #[doc(alias = "IPC_SET")]
     pub fn set_mode(&self, mode: u32) -> Result<()> {
-        let mode = trust::checked_mode("msgctl", self.key, mode)?;
-        self.set(|ds| ds.msg_perm.mode = mode as _)
+        object::set_mode(self, mode)
     }
 
     /// Sets the owner (`IPC_SET`).
@@ -575,10 +343,7 @@ impl MessageQueue {
     /// [`ErrorKind::NotPermitted`] unless owner or creator.
     #[doc(alias = "IPC_SET")]
     pub fn set_owner(&self, uid: u32, gid: u32) -> Result<()> {
-        self.set(|ds| {
-            ds.msg_perm.uid = uid;
-            ds.msg_perm.gid = gid;
-        })
+        object::set_owner(self, uid, gid)
     }
 
     /// Sets the most bytes of text the queue holds (`IPC_SET` of `msg_qbytes`). Lowering
@@ -588,29 +353,7 @@ impl MessageQueue {
     /// [`ErrorKind::NotPermitted`]; [`ErrorKind::InvalidArgument`].
     #[doc(alias = "IPC_SET")]
     pub fn set_max_bytes(&self, qbytes: u64) -> Result<()> {
-        self.set(|ds| ds.msg_qbytes = qbytes as _)
-    }
-
-    fn set(&self, change: impl FnOnce(&mut msqid_ds)) -> Result<()> {
-        // As for segments: IPC_SET needs ownership, not read permission.
-        let mut ds = match stat_id(self.id) {
-            Ok(ds) => ds,
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
-                let row = crate::info::message_queues()?
-                    .into_iter()
-                    .find(|r| r.id == self.id)
-                    .ok_or(e)?;
-                let mut ds = sys::msg::zeroed_ds();
-                ds.msg_perm.uid = row.uid;
-                ds.msg_perm.gid = row.gid;
-                ds.msg_perm.mode = row.mode as _;
-                ds.msg_qbytes = row.qbytes as _;
-                ds
-            }
-            Err(e) => return Err(e),
-        };
-        change(&mut ds);
-        sys::msg::set(self.id.0, &ds).map_err(|e| Error::sys("msgctl", self.ctx("IPC_SET"), e))
+        object::set(self, |ds: &mut msqid_ds| ds.msg_qbytes = qbytes as _)
     }
 
     /// Removes the queue now (`IPC_RMID`): queued messages are lost and every process
@@ -621,7 +364,7 @@ impl MessageQueue {
     /// if already gone.
     #[doc(alias = "IPC_RMID")]
     pub fn remove(&self) -> Result<()> {
-        sys::msg::remove(self.id.0).map_err(|e| Error::sys("msgctl", self.ctx("IPC_RMID"), e))
+        object::remove(self)
     }
 
     /// Wraps the handle in a guard that removes the queue when dropped.
@@ -630,24 +373,68 @@ impl MessageQueue {
     }
 }
 
-fn stat_id(id: MsgId) -> Result<msqid_ds> {
-    sys::msg::stat(id.0, sys::IPC_STAT)
-        .map(|(_, ds)| ds)
-        .map_err(|e| Error::sys("msgctl", format!("msqid={id}, IPC_STAT"), e))
-}
-
 impl Removable for MessageQueue {
     fn identity(&self) -> Identity {
-        match self.stat() {
-            Ok(s) => Identity::Known(s.key.raw(), s.cuid, u64::from(s.cgid)),
-            Err(e) if matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::Removed) => {
-                Identity::Gone
-            }
-            Err(_) => Identity::Unknown,
-        }
+        object::identity(self)
     }
 
     fn remove_object(&self) -> Result<()> {
         self.remove()
+    }
+}
+
+impl IpcObject for MessageQueue {
+    type Id = MsgId;
+    type Ds = msqid_ds;
+    type Stat = MsgStat;
+    const GET: &'static str = "msgget";
+    const CTL: &'static str = "msgctl";
+    const ID_NAME: &'static str = "msqid";
+    const SYS_STAT: fn(i32) -> SysResult<msqid_ds> = sys::msg::stat;
+    const SYS_SET: fn(i32, &msqid_ds) -> SysResult<()> = sys::msg::set;
+    const SYS_REMOVE: fn(i32) -> SysResult<()> = sys::msg::remove;
+    const FROM_DS: fn(MsgId, &msqid_ds) -> MsgStat = MsgStat::from_ds;
+    const LIST: fn() -> Result<Vec<MsgStat>> = message_queues;
+
+    fn from_parts(id: MsgId, key: Key, created: bool) -> MessageQueue {
+        MessageQueue { id, key, created }
+    }
+
+    fn object_id(&self) -> MsgId {
+        self.id
+    }
+
+    fn get(key: Key, _size: usize, flags: i32) -> Result<MsgId> {
+        sys::msg::msgget(key.raw(), flags)
+            .map(MsgId::from_raw)
+            .map_err(|e| Error::sys(Self::GET, MessageQueue::get_context(key, 0), e))
+    }
+
+    fn get_context(key: Key, _size: usize) -> String {
+        format!("key={key}")
+    }
+
+    fn perm_mut(ds: &mut msqid_ds) -> &mut ipc_perm {
+        &mut ds.msg_perm
+    }
+
+    fn perm(stat: &MsgStat) -> Perm<MsgId> {
+        Perm {
+            id: stat.id,
+            key: stat.key,
+            uid: stat.uid,
+            gid: stat.gid,
+            cuid: stat.cuid,
+            mode: stat.mode,
+            size: None,
+        }
+    }
+
+    fn set_from_row(ds: &mut msqid_ds, row: &MsgStat) {
+        ds.msg_qbytes = row.qbytes as _;
+    }
+
+    fn identity_of(stat: &MsgStat) -> Identity {
+        Identity::Known(stat.key.raw(), stat.cuid, u64::from(stat.cgid))
     }
 }
