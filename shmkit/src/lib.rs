@@ -67,6 +67,7 @@ mod guard;
 mod id;
 pub mod info;
 pub mod key;
+mod layout;
 pub mod msg;
 pub mod os;
 pub mod region;

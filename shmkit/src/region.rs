@@ -72,8 +72,9 @@ impl Access for ReadOnly {
 pub struct Region<A: Access = ReadWrite> {
     base: NonNull<u8>,
     len: usize,
-    /// Robust locks this process holds in the region (see [`Region::locks_held`]).
-    locks: AtomicUsize,
+    /// Pins: things in this process that point into the mapping for good and forbid
+    /// unmapping it (see [`Region::pins`]).
+    pins: AtomicUsize,
     access: PhantomData<A>,
 }
 
@@ -108,9 +109,22 @@ impl<A: Access> Region<A> {
         Region {
             base,
             len,
-            locks: AtomicUsize::new(0),
+            pins: AtomicUsize::new(0),
             access: PhantomData,
         }
+    }
+
+    /// How many pins the region holds: things in this process that keep pointing into the
+    /// mapping for as long as the process lives, so that it must never be unmapped (the
+    /// memory could be reused for something else, and they would then write into it).
+    ///
+    /// A pin is never taken back. Today the only pins are robust locks (see
+    /// [`crate::sync`]) left held in the region by leaked guards (`std::mem::forget`): the
+    /// kernel's robust-futex list of the locking thread points into the mapping, and the
+    /// kernel writes there when that thread exits. An [`Attachment`](crate::Attachment)
+    /// with pins refuses to detach (and leaks the mapping when dropped).
+    pub fn pins(&self) -> usize {
+        self.pins.load(Ordering::Acquire)
     }
 
     /// How many robust locks (see [`crate::sync`]) were left held in the region by leaked
@@ -118,13 +132,16 @@ impl<A: Access> Region<A> {
     /// the kernel's robust-futex list of the locking thread points into it, and the kernel
     /// writes there when that thread exits. An [`Attachment`](crate::Attachment) then refuses
     /// to detach (and leaks the mapping when dropped).
+    ///
+    /// The same count as [`Region::pins`]: leaked robust locks are the only pins there are.
     pub fn locks_held(&self) -> usize {
-        self.locks.load(Ordering::Acquire)
+        self.pins()
     }
 
-    /// Records a robust lock left held in the region for good (a leaked guard).
-    pub(crate) fn lock_taken(&self) {
-        self.locks.fetch_add(1, Ordering::AcqRel);
+    /// Pins the mapping for good: something in this process keeps pointing into it (a
+    /// robust lock left held by a leaked guard). See [`Region::pins`].
+    pub(crate) fn pin(&self) {
+        self.pins.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The length in bytes.
@@ -177,9 +194,9 @@ impl<A: Access> Region<A> {
     /// [`ErrorKind::OutOfBounds`] if the range does not fit; `buf` is then untouched.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.check_range(offset, buf.len())?;
-        // SAFETY: the range was just checked to lie inside the region, which the constructor's
-        // contract keeps mapped and readable while `self` is borrowed.
-        unsafe { atomic_load_bytes(self.base.as_ptr().add(offset), buf) };
+        // SAFETY: the range was just checked to lie inside the region; `buf` has room for
+        // `buf.len()` bytes and, being private memory borrowed mutably, does not overlap it.
+        unsafe { self.read_unchecked(offset, buf.as_mut_ptr(), buf.len()) };
         Ok(())
     }
 
@@ -202,10 +219,9 @@ impl<A: Access> Region<A> {
     /// [`ErrorKind::OutOfBounds`], or [`ErrorKind::Misaligned`] if `offset` is not 4-aligned.
     pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32> {
         self.check_aligned(offset, 4, 4)?;
-        // SAFETY: in bounds and aligned (checked), mapped while `self` lives. Only a Relaxed
-        // load of 4 bytes is made, which std allows on read-only memory.
-        let atomic = unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset).cast()) };
-        let value = atomic.load(Ordering::Relaxed);
+        // SAFETY: in bounds and aligned (checked). Only a Relaxed load of 4 bytes is made,
+        // which std allows on read-only memory.
+        let value = unsafe { self.atomic_u32_unchecked(offset) }.load(Ordering::Relaxed);
         load_fence(order);
         Ok(value)
     }
@@ -220,10 +236,54 @@ impl<A: Access> Region<A> {
         self.check_aligned(offset, 8, 8)?;
         // SAFETY: as in `load_u32`, for 8 bytes at an 8-aligned address: a Relaxed load of
         // pointer size, allowed on read-only memory.
-        let atomic = unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) };
-        let value = atomic.load(Ordering::Relaxed);
+        let value = unsafe { self.atomic_u64_unchecked(offset) }.load(Ordering::Relaxed);
         load_fence(order);
         Ok(value)
+    }
+
+    /// The `u32` at `offset` as an atomic, without the bounds and alignment checks of
+    /// [`Region::atomic_u32`]: for the words of a structure whose place was checked once,
+    /// when it was created or opened (the hot paths of `sync` and `channel`).
+    ///
+    /// # Safety
+    /// `offset..offset+4` must lie inside the region and `base + offset` must be 4-aligned.
+    /// On a read-only region (`A` is [`ReadOnly`]) only `Relaxed` loads may be made through
+    /// the returned reference (std allows no other atomic access to read-only memory).
+    #[inline]
+    pub(crate) unsafe fn atomic_u32_unchecked(&self, offset: usize) -> &AtomicU32 {
+        // SAFETY: in bounds and 4-aligned per the caller's contract; AtomicU32 has the size
+        // and alignment of u32; the memory is mapped for as long as `&self` (and so the
+        // returned borrow) lives, readable, and writable unless the caller keeps to Relaxed
+        // loads on a read-only mapping. Every access through the reference is atomic, so
+        // another process writing the same word (atomically, as any sane peer does) is not a
+        // data race.
+        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset).cast()) }
+    }
+
+    /// The `u64` at `offset` as an atomic, without checks: as
+    /// [`atomic_u32_unchecked`](Region::atomic_u32_unchecked), for 8 bytes.
+    ///
+    /// # Safety
+    /// `offset..offset+8` must lie inside the region and `base + offset` must be 8-aligned;
+    /// on a read-only region only `Relaxed` loads may be made through it (std allows them up
+    /// to pointer size: 64-bit targets).
+    #[inline]
+    pub(crate) unsafe fn atomic_u64_unchecked(&self, offset: usize) -> &AtomicU64 {
+        // SAFETY: as in `atomic_u32_unchecked`, for 8 bytes at an 8-aligned address.
+        unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) }
+    }
+
+    /// Copies `len` bytes at `offset` to `dst` with relaxed atomic loads, without the bounds
+    /// check of [`Region::read_at`] (which is this copy after the check).
+    ///
+    /// # Safety
+    /// `offset..offset+len` must lie inside the region; `dst` must be valid for writes of
+    /// `len` bytes (it may be uninitialised) and must not overlap the region.
+    #[inline]
+    pub(crate) unsafe fn read_unchecked(&self, offset: usize, dst: *mut u8, len: usize) {
+        // SAFETY: the source range lies inside the region, which the constructor's contract
+        // keeps mapped and readable while `self` is borrowed; `dst` per the caller.
+        unsafe { atomic_load_bytes(self.base.as_ptr().add(offset), dst, len) }
     }
 
     /// The whole region as a byte slice.
@@ -252,9 +312,8 @@ impl Region<ReadWrite> {
     /// [`ErrorKind::OutOfBounds`] if the range does not fit; nothing is written then.
     pub fn write_at(&self, offset: usize, buf: &[u8]) -> Result<()> {
         self.check_range(offset, buf.len())?;
-        // SAFETY: in bounds (checked); the mapping is writable because `A` is ReadWrite,
-        // and mapped while `self` lives.
-        unsafe { atomic_store_bytes(self.base.as_ptr().add(offset), buf) };
+        // SAFETY: in bounds (checked).
+        unsafe { self.write_unchecked(offset, buf) };
         Ok(())
     }
 
@@ -281,11 +340,9 @@ impl Region<ReadWrite> {
     /// [`ErrorKind::OutOfBounds`], or [`ErrorKind::Misaligned`] if `offset` is not 4-aligned.
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
         self.check_aligned(offset, 4, 4)?;
-        // SAFETY: in bounds and 4-aligned (checked); AtomicU32 has the size and alignment of
-        // u32; the memory is mapped read-write for as long as `&self` (and so the returned
-        // borrow) lives. Every access through the reference is atomic, so another process
-        // writing the same word (atomically, as any sane peer does) is not a data race.
-        Ok(unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset).cast()) })
+        // SAFETY: in bounds and 4-aligned (checked); the region is read-write, so any atomic
+        // access through the reference is allowed.
+        Ok(unsafe { self.atomic_u32_unchecked(offset) })
     }
 
     /// The `u64` at `offset` as an atomic.
@@ -295,7 +352,20 @@ impl Region<ReadWrite> {
     pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
         self.check_aligned(offset, 8, 8)?;
         // SAFETY: as in `atomic_u32`, for 8 bytes at an 8-aligned address.
-        Ok(unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) })
+        Ok(unsafe { self.atomic_u64_unchecked(offset) })
+    }
+
+    /// Copies `src` into the region at `offset` with relaxed atomic stores, without the
+    /// bounds check of [`Region::write_at`] (which is this copy after the check).
+    ///
+    /// # Safety
+    /// `offset..offset+src.len()` must lie inside the region.
+    #[inline]
+    pub(crate) unsafe fn write_unchecked(&self, offset: usize, src: &[u8]) {
+        // SAFETY: the range lies inside the region (the caller's contract), which is mapped
+        // while `self` lives and writable because `A` is ReadWrite; `src` is private memory
+        // and cannot overlap it mutably.
+        unsafe { atomic_store_bytes(self.base.as_ptr().add(offset), src) }
     }
 
     /// The whole region as a mutable byte slice.
@@ -322,40 +392,46 @@ fn load_fence(order: Ordering) {
     }
 }
 
-/// Copies `dst.len()` bytes from `src` with relaxed atomic loads: bytes up to a word
-/// boundary, then whole pointer-sized words, then the tail.
+/// Copies `len` bytes from `src` to `dst` with relaxed atomic loads: bytes up to a word
+/// boundary, then whole pointer-sized words, then the tail. The one load copy of the
+/// crate: [`Region::read_at`], and through [`Region::read_unchecked`] the seqlock's reads.
 ///
 /// # Safety
-/// `src..src+dst.len()` must be mapped and readable.
-unsafe fn atomic_load_bytes(src: *const u8, dst: &mut [u8]) {
-    let n = dst.len();
+/// `src..src+len` must be mapped and readable; `dst` must be valid for writes of `len` bytes
+/// and not overlap it.
+#[inline]
+unsafe fn atomic_load_bytes(src: *const u8, dst: *mut u8, len: usize) {
     let mut i = 0;
-    while i < n && (src as usize).wrapping_add(i) % WORD != 0 {
-        // SAFETY: `src + i` is inside the readable range (i < n); bytes need no alignment;
-        // a Relaxed byte load is allowed on read-only memory.
-        dst[i] = unsafe { AtomicU8::from_ptr(src.add(i).cast_mut()) }.load(Ordering::Relaxed);
+    while i < len && (src as usize).wrapping_add(i) % WORD != 0 {
+        // SAFETY: `src + i` is inside the readable range (i < len); bytes need no alignment;
+        // a Relaxed byte load is allowed on read-only memory. `dst + i` is writable.
+        unsafe { *dst.add(i) = AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed) };
         i += 1;
     }
-    while i + WORD <= n {
+    while i + WORD <= len {
         // SAFETY: `src + i` is word-aligned (the loop above reached a boundary) and the word
         // from it is inside the readable range. It is a Relaxed load of pointer size, which
-        // std allows on read-only memory.
-        let word =
-            unsafe { AtomicUsize::from_ptr(src.add(i).cast_mut().cast()) }.load(Ordering::Relaxed);
-        dst[i..i + WORD].copy_from_slice(&word.to_ne_bytes());
+        // std allows on read-only memory. `dst + i` has room for a word (written unaligned).
+        unsafe {
+            let word = AtomicUsize::from_ptr(src.add(i).cast_mut().cast()).load(Ordering::Relaxed);
+            dst.add(i).cast::<usize>().write_unaligned(word);
+        }
         i += WORD;
     }
-    while i < n {
+    while i < len {
         // SAFETY: as for the head bytes.
-        dst[i] = unsafe { AtomicU8::from_ptr(src.add(i).cast_mut()) }.load(Ordering::Relaxed);
+        unsafe { *dst.add(i) = AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed) };
         i += 1;
     }
 }
 
-/// Copies `src` to `dst` with relaxed atomic stores, in the same pieces as the loads.
+/// Copies `src` to `dst` with relaxed atomic stores, in the same pieces as the loads. The one
+/// store copy of the crate: [`Region::write_at`], and through [`Region::write_unchecked`]
+/// the seqlock's writes.
 ///
 /// # Safety
 /// `dst..dst+src.len()` must be mapped and writable.
+#[inline]
 unsafe fn atomic_store_bytes(dst: *mut u8, src: &[u8]) {
     let n = src.len();
     let mut i = 0;

@@ -1,0 +1,31 @@
+//! The in-segment layer: what every structure shmkit lays out inside a [`Region`] shares,
+//! used by both [`sync`](crate::sync) and [`channel`](crate::channel).
+//!
+//! - [`header`]: the 64-byte header each structure starts with (magic, layout version,
+//!   sizes, an init state word going uninit → initialising → ready by compare-and-swap, the
+//!   creator's pid namespace), and the checks made when one is created or opened.
+//! - [`shm_safe`]: [`ShmSafe`], the marker for types that may be copied in and out of
+//!   shared memory, and [`bytes_of`].
+//!
+//! The memory-model primitives these structures stand on are methods of [`Region`], each
+//! written once in `region.rs`: the bounds-checked copies and atomic views, and the
+//! unchecked ones for words whose place a structure's header check already proved
+//! ([`Region::atomic_u32_unchecked`], [`Region::atomic_u64_unchecked`],
+//! [`Region::read_unchecked`], [`Region::write_unchecked`]). They live with `Region`
+//! rather than here because `Region::read_at` and `Region::write_at` are made of the same
+//! copy, and `Region` sits below the facilities (an [`Attachment`](crate::Attachment)
+//! derefs to one) while this layer sits above them.
+//!
+//! Nothing here knows about segments: a structure works in any region.
+//!
+//! [`Region`]: crate::Region
+//! [`Region::atomic_u32_unchecked`]: crate::Region
+//! [`Region::atomic_u64_unchecked`]: crate::Region
+//! [`Region::read_unchecked`]: crate::Region
+//! [`Region::write_unchecked`]: crate::Region
+
+pub(crate) mod header;
+pub(crate) mod shm_safe;
+
+pub(crate) use shm_safe::bytes_of;
+pub use shm_safe::ShmSafe;
