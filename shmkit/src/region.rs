@@ -194,9 +194,10 @@ impl<A: Access> Region<A> {
     /// [`ErrorKind::OutOfBounds`] if the range does not fit; `buf` is then untouched.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.check_range(offset, buf.len())?;
-        // SAFETY: the range was just checked to lie inside the region; `buf` has room for
-        // `buf.len()` bytes and, being private memory borrowed mutably, does not overlap it.
-        unsafe { self.read_unchecked(offset, buf.as_mut_ptr(), buf.len()) };
+        // SAFETY: the range was just checked to lie inside the region, which the
+        // constructor's contract keeps mapped and readable while `self` is borrowed; `buf`
+        // has room for `buf.len()` bytes and, borrowed mutably, does not overlap it.
+        unsafe { atomic_load_bytes(self.base.as_ptr().add(offset), buf.as_mut_ptr(), buf.len()) };
         Ok(())
     }
 
@@ -273,17 +274,22 @@ impl<A: Access> Region<A> {
         unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) }
     }
 
-    /// Copies `len` bytes at `offset` to `dst` with relaxed atomic loads, without the bounds
-    /// check of [`Region::read_at`] (which is this copy after the check).
+    /// Copies `len` bytes at a word-aligned `offset` to `dst` with relaxed atomic loads,
+    /// without the checks of [`Region::read_at`] (which is the same copy, from any address,
+    /// after the bounds check): for a structure's field whose place was checked when it was
+    /// created or opened (the seqlock's value).
     ///
     /// # Safety
-    /// `offset..offset+len` must lie inside the region; `dst` must be valid for writes of
-    /// `len` bytes (it may be uninitialised) and must not overlap the region.
+    /// `offset..offset+len` must lie inside the region and `base + offset` must be aligned to
+    /// `usize`; `dst` must be valid for writes of `len` bytes (it may be uninitialised) and
+    /// must not overlap the region.
     #[inline]
     pub(crate) unsafe fn read_unchecked(&self, offset: usize, dst: *mut u8, len: usize) {
         // SAFETY: the source range lies inside the region, which the constructor's contract
-        // keeps mapped and readable while `self` is borrowed; `dst` per the caller.
-        unsafe { atomic_load_bytes(self.base.as_ptr().add(offset), dst, len) }
+        // keeps mapped and readable while `self` is borrowed, from a word-aligned address;
+        // `dst` per the caller. Starting at 0, the copy has constant offsets when `len` is a
+        // constant, so the compiler keeps a small value in registers.
+        unsafe { load_words_and_tail(self.base.as_ptr().add(offset), dst, 0, len) }
     }
 
     /// The whole region as a byte slice.
@@ -312,8 +318,9 @@ impl Region<ReadWrite> {
     /// [`ErrorKind::OutOfBounds`] if the range does not fit; nothing is written then.
     pub fn write_at(&self, offset: usize, buf: &[u8]) -> Result<()> {
         self.check_range(offset, buf.len())?;
-        // SAFETY: in bounds (checked).
-        unsafe { self.write_unchecked(offset, buf) };
+        // SAFETY: in bounds (checked); the mapping is writable because `A` is ReadWrite,
+        // and mapped while `self` lives.
+        unsafe { atomic_store_bytes(self.base.as_ptr().add(offset), buf) };
         Ok(())
     }
 
@@ -355,17 +362,19 @@ impl Region<ReadWrite> {
         Ok(unsafe { self.atomic_u64_unchecked(offset) })
     }
 
-    /// Copies `src` into the region at `offset` with relaxed atomic stores, without the
-    /// bounds check of [`Region::write_at`] (which is this copy after the check).
+    /// Copies `src` into the region at a word-aligned `offset` with relaxed atomic stores,
+    /// without the checks of [`Region::write_at`] (which is the same copy, to any address,
+    /// after the bounds check).
     ///
     /// # Safety
-    /// `offset..offset+src.len()` must lie inside the region.
+    /// `offset..offset+src.len()` must lie inside the region and `base + offset` must be
+    /// aligned to `usize`.
     #[inline]
     pub(crate) unsafe fn write_unchecked(&self, offset: usize, src: &[u8]) {
-        // SAFETY: the range lies inside the region (the caller's contract), which is mapped
-        // while `self` lives and writable because `A` is ReadWrite; `src` is private memory
-        // and cannot overlap it mutably.
-        unsafe { atomic_store_bytes(self.base.as_ptr().add(offset), src) }
+        // SAFETY: the range lies inside the region, from a word-aligned address (the
+        // caller's contract); it is mapped while `self` lives and writable because `A` is
+        // ReadWrite; `src` is private memory and cannot overlap it mutably.
+        unsafe { store_words_and_tail(self.base.as_ptr().add(offset), src, 0) }
     }
 
     /// The whole region as a mutable byte slice.
@@ -393,25 +402,49 @@ fn load_fence(order: Ordering) {
 }
 
 /// Copies `len` bytes from `src` to `dst` with relaxed atomic loads: bytes up to a word
-/// boundary, then whole pointer-sized words, then the tail. The one load copy of the
-/// crate: [`Region::read_at`], and through [`Region::read_unchecked`] the seqlock's reads.
+/// boundary, then whole pointer-sized words, then the tail. With
+/// [`load_words_and_tail`], the one load copy of the crate: [`Region::read_at`], and from a
+/// word-aligned start [`Region::read_unchecked`] (the seqlock's reads).
 ///
 /// # Safety
 /// `src..src+len` must be mapped and readable; `dst` must be valid for writes of `len` bytes
 /// and not overlap it.
 #[inline]
 unsafe fn atomic_load_bytes(src: *const u8, dst: *mut u8, len: usize) {
-    let mut i = 0;
-    while i < len && (src as usize).wrapping_add(i) % WORD != 0 {
-        // SAFETY: `src + i` is inside the readable range (i < len); bytes need no alignment;
-        // a Relaxed byte load is allowed on read-only memory. `dst + i` is writable.
-        unsafe { *dst.add(i) = AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed) };
-        i += 1;
+    // Bytes up to the first word boundary.
+    let head = (src as usize).wrapping_neg() % WORD;
+    if head == 0 {
+        // A word-aligned start (a structure's field, as in the seqlock): the pieces start at
+        // 0, so that once inlined with a constant `len` the copy has constant offsets, and
+        // the compiler keeps a small value in registers instead of reloading it from the
+        // stack in other-sized pieces (which stalls on store forwarding).
+        // SAFETY: as this function's contract.
+        unsafe { load_words_and_tail(src, dst, 0, len) }
+    } else {
+        let head = head.min(len);
+        for i in 0..head {
+            // SAFETY: `src + i` is inside the readable range (i < len); bytes need no
+            // alignment; a Relaxed byte load is allowed on read-only memory. `dst + i` is
+            // writable.
+            unsafe {
+                *dst.add(i) = AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed)
+            };
+        }
+        // SAFETY: as this function's contract; `src + head` is word-aligned or `head == len`.
+        unsafe { load_words_and_tail(src, dst, head, len) }
     }
+}
+
+/// The rest of [`atomic_load_bytes`] from `i`: whole words, then single bytes.
+///
+/// # Safety
+/// As [`atomic_load_bytes`], and `src + i` is word-aligned (or `i == len`).
+#[inline(always)]
+unsafe fn load_words_and_tail(src: *const u8, dst: *mut u8, mut i: usize, len: usize) {
     while i + WORD <= len {
-        // SAFETY: `src + i` is word-aligned (the loop above reached a boundary) and the word
-        // from it is inside the readable range. It is a Relaxed load of pointer size, which
-        // std allows on read-only memory. `dst + i` has room for a word (written unaligned).
+        // SAFETY: `src + i` is word-aligned and the word from it is inside the readable
+        // range. It is a Relaxed load of pointer size, which std allows on read-only memory.
+        // `dst + i` has room for a word (written unaligned).
         unsafe {
             let word = AtomicUsize::from_ptr(src.add(i).cast_mut().cast()).load(Ordering::Relaxed);
             dst.add(i).cast::<usize>().write_unaligned(word);
@@ -419,27 +452,43 @@ unsafe fn atomic_load_bytes(src: *const u8, dst: *mut u8, len: usize) {
         i += WORD;
     }
     while i < len {
-        // SAFETY: as for the head bytes.
+        // SAFETY: a byte inside the readable range; `dst + i` is writable.
         unsafe { *dst.add(i) = AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed) };
         i += 1;
     }
 }
 
-/// Copies `src` to `dst` with relaxed atomic stores, in the same pieces as the loads. The one
-/// store copy of the crate: [`Region::write_at`], and through [`Region::write_unchecked`]
-/// the seqlock's writes.
+/// Copies `src` to `dst` with relaxed atomic stores, in the same pieces as the loads. With
+/// [`store_words_and_tail`], the one store copy of the crate: [`Region::write_at`], and from
+/// a word-aligned start [`Region::write_unchecked`] (the seqlock's writes).
 ///
 /// # Safety
 /// `dst..dst+src.len()` must be mapped and writable.
 #[inline]
 unsafe fn atomic_store_bytes(dst: *mut u8, src: &[u8]) {
-    let n = src.len();
-    let mut i = 0;
-    while i < n && (dst as usize).wrapping_add(i) % WORD != 0 {
-        // SAFETY: `dst + i` is inside the writable range.
-        unsafe { AtomicU8::from_ptr(dst.add(i)) }.store(src[i], Ordering::Relaxed);
-        i += 1;
+    let head = (dst as usize).wrapping_neg() % WORD;
+    if head == 0 {
+        // A word-aligned start: constant offsets once inlined, as in `atomic_load_bytes`.
+        // SAFETY: as this function's contract.
+        unsafe { store_words_and_tail(dst, src, 0) }
+    } else {
+        let head = head.min(src.len());
+        for (i, &byte) in src.iter().enumerate().take(head) {
+            // SAFETY: `dst + i` is inside the writable range.
+            unsafe { AtomicU8::from_ptr(dst.add(i)) }.store(byte, Ordering::Relaxed);
+        }
+        // SAFETY: as this function's contract; `dst + head` is word-aligned or past the end.
+        unsafe { store_words_and_tail(dst, src, head) }
     }
+}
+
+/// The rest of [`atomic_store_bytes`] from `i`: whole words, then single bytes.
+///
+/// # Safety
+/// As [`atomic_store_bytes`], and `dst + i` is word-aligned (or `i == src.len()`).
+#[inline(always)]
+unsafe fn store_words_and_tail(dst: *mut u8, src: &[u8], mut i: usize) {
+    let n = src.len();
     while i + WORD <= n {
         let mut word = [0u8; WORD];
         word.copy_from_slice(&src[i..i + WORD]);
@@ -449,7 +498,7 @@ unsafe fn atomic_store_bytes(dst: *mut u8, src: &[u8]) {
         i += WORD;
     }
     while i < n {
-        // SAFETY: as for the head bytes.
+        // SAFETY: a byte inside the writable range.
         unsafe { AtomicU8::from_ptr(dst.add(i)) }.store(src[i], Ordering::Relaxed);
         i += 1;
     }
@@ -476,6 +525,28 @@ mod tests {
                     let data: Vec<u8> = (0..len).map(|i| (i * 7 + offset) as u8).collect();
                     r.write_at(offset, &data).unwrap();
                     assert_eq!(r.read_vec(offset, len).unwrap(), data);
+                }
+            }
+        });
+    }
+
+    /// The unchecked copies from a word-aligned offset (the seqlock's) are the checked ones'
+    /// words and tail: what one writes, the other reads, for every length.
+    #[test]
+    fn unchecked_copies_agree_with_the_checked_ones() {
+        with_region(96, |r| {
+            for offset in [0, 8, 16, 24] {
+                for len in 0..(96 - offset).min(41) {
+                    let data: Vec<u8> = (0..len).map(|i| (i * 11 + offset + 1) as u8).collect();
+                    // SAFETY: in bounds, and word-aligned (the heap buffer is 8-aligned).
+                    unsafe { r.write_unchecked(offset, &data) };
+                    assert_eq!(r.read_vec(offset, len).unwrap(), data);
+                    let data: Vec<u8> = data.iter().map(|b| b ^ 0x5a).collect();
+                    r.write_at(offset, &data).unwrap();
+                    let mut out = vec![0u8; len];
+                    // SAFETY: as above; `out` has room for `len` bytes.
+                    unsafe { r.read_unchecked(offset, out.as_mut_ptr(), len) };
+                    assert_eq!(out, data);
                 }
             }
         });

@@ -98,7 +98,8 @@ impl<T: ShmSafe, R> SeqLock<T, R> {
     const FITS: () = assert!(
         std::mem::align_of::<T>() <= ALIGN
             && RobustLock::SIZE <= SEQ - LOCK
-            && RobustLock::ALIGN <= ALIGN,
+            && RobustLock::ALIGN <= ALIGN
+            && Self::DATA % std::mem::align_of::<usize>() == 0,
         "SeqLock supports values aligned to at most 64 bytes"
     );
 
@@ -136,7 +137,8 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
             return Err(e.into_error("pthread_mutex_init", this.context()));
         }
         this.seq().store(0, Ordering::Relaxed);
-        // SAFETY: the value's bytes lie inside the structure (checked).
+        // SAFETY: the value's bytes lie inside the structure (checked), word-aligned (`DATA`
+        // is a multiple of 8 in a 64-byte-aligned structure: `FITS`).
         unsafe {
             this.region
                 .write_unchecked(offset + Self::DATA, bytes_of(&value))
@@ -243,7 +245,8 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
         // Release fence: a reader whose Acquire fence sees any of our data stores also sees
         // `seq` odd (or later), so it discards its copy.
         fence(Ordering::Release);
-        // SAFETY: the value's bytes lie inside the structure (checked at create/open).
+        // SAFETY: the value's bytes lie inside the structure (checked at create/open),
+        // word-aligned (`FITS`), mapped while `self` is borrowed.
         unsafe {
             self.region
                 .write_unchecked(self.offset + Self::DATA, bytes_of(value))
@@ -264,8 +267,8 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
             return Err(Some(s1));
         }
         let mut out = MaybeUninit::<T>::uninit();
-        // SAFETY: the source lies inside the structure (checked at create/open); `out` is
-        // private memory with room for size_of::<T>() bytes.
+        // SAFETY: the source lies inside the structure (checked at create/open), word-aligned
+        // (`FITS`); `out` is private memory with room for size_of::<T>() bytes.
         unsafe {
             self.region.read_unchecked(
                 self.offset + Self::DATA,
