@@ -40,7 +40,7 @@
 //!   was written there by glibc or by this module from its record, never copied from a
 //!   mutex this module linked; glibc's own unlock trusts the same words the same way (it
 //!   writes through them). A walk that meets a null, misaligned or looping link, or one of
-//!   our entries before the one sought, gives [`MutexError::Corrupt`](super::MutexError::Corrupt) (a lock is then not
+//!   our entries before the one sought, gives [`MutexError::Corrupt`](super::types::MutexError::Corrupt) (a lock is then not
 //!   taken; an unlock still unlocks, and takes the mutex out of the record only).
 //!
 //! What this relies on: no other code unlinks this module's entries (C code in this thread
@@ -53,10 +53,10 @@
 //! from the record, so a peer that rewrites one can hide the mutexes this thread locked after
 //! it from the kernel's death walk only until this thread's next call (the window: if the
 //! thread dies in it, the hidden mutexes keep its dead id instead of `FUTEX_OWNER_DIED`, and
-//! the next locker finds them through the liveness check below, up to [`LIVENESS_PERIOD`](super::LIVENESS_PERIOD)
-//! later).
+//! the next locker finds them through the liveness check of a waiting lock, up to
+//! [`LIVENESS_PERIOD`](super::types::LIVENESS_PERIOD) later).
 
-use super::{MutexError, MAX_HELD};
+use super::types::{MutexError, MAX_HELD};
 use crate::sys::pthread::{self as raw, RobustHead, Words};
 use std::cell::RefCell;
 use std::sync::atomic::{compiler_fence, AtomicBool, Ordering};

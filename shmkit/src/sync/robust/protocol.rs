@@ -4,7 +4,7 @@
 //! protocol and for what is checked in words other processes write.
 
 use super::list::ThreadList;
-use super::{Acquired, MutexError, Wait, LIVENESS_PERIOD, MAX_HELD};
+use super::types::{Acquired, MutexError, Wait, LIVENESS_PERIOD, MAX_HELD};
 use crate::sys::pthread::{
     self as raw, RobustHead, Words, EBUSY, EDEADLK, ENOTRECOVERABLE, EPERM, ETIMEDOUT,
     FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, KIND, OWNER_INCONSISTENT,
