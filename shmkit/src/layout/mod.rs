@@ -9,20 +9,17 @@
 //!
 //! The memory-model primitives these structures stand on are methods of [`Region`], each
 //! written once in `region.rs`: the bounds-checked copies and atomic views, and the
-//! unchecked ones for words whose place a structure's header check already proved
-//! ([`Region::atomic_u32_unchecked`], [`Region::atomic_u64_unchecked`],
-//! [`Region::read_unchecked`], [`Region::write_unchecked`]). They live with `Region`
-//! rather than here because `Region::read_at` and `Region::write_at` are made of the same
-//! copy, and `Region` sits below the facilities (an [`Attachment`](crate::Attachment)
-//! derefs to one) while this layer sits above them.
+//! unchecked ones for words and values whose place a structure's header check already
+//! proved (`Region::atomic_u32_unchecked`, `atomic_u64_unchecked`, `read_unchecked`,
+//! `write_unchecked`: the checked methods are these after the check). They live with
+//! `Region` rather than in a file here because `Region::read_at` and `Region::write_at` are
+//! made of the same copy, and `Region` sits below the facilities (an
+//! [`Attachment`](crate::Attachment) derefs to one) while this layer sits above them: a
+//! copy here would make `region` and `layout` import each other.
 //!
 //! Nothing here knows about segments: a structure works in any region.
 //!
 //! [`Region`]: crate::Region
-//! [`Region::atomic_u32_unchecked`]: crate::Region
-//! [`Region::atomic_u64_unchecked`]: crate::Region
-//! [`Region::read_unchecked`]: crate::Region
-//! [`Region::write_unchecked`]: crate::Region
 
 pub(crate) mod header;
 pub(crate) mod shm_safe;

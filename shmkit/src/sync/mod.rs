@@ -58,6 +58,14 @@
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 //!
+//! ## Layers
+//! The algorithms work on any [`Region`]: a raw robust lock (`robust/`, the only code that
+//! touches glibc's mutex words) with [`RobustMutex`] and [`SeqLock`] as typed fronts over it,
+//! and the futex counters of [`Condvar`] and [`Event`]; they lay their structures out with
+//! the in-segment layer's header. The constructors that attach a segment for a structure
+//! (`RobustMutex::create`, `SeqLock::create`, ...) are a separate thin layer
+//! (`in_segment.rs`), the only part of this module that uses `shm`.
+//!
 //! ## Hostile peers
 //! Every value read from the segment after opening is either compared (header fields) or used
 //! as a number (sequence counters), never as an index, a length or a pointer, so a peer that

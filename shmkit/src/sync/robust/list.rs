@@ -40,7 +40,7 @@
 //!   was written there by glibc or by this module from its record, never copied from a
 //!   mutex this module linked; glibc's own unlock trusts the same words the same way (it
 //!   writes through them). A walk that meets a null, misaligned or looping link, or one of
-//!   our entries before the one sought, gives [`MutexError::Corrupt`](super::types::MutexError::Corrupt) (a lock is then not
+//!   our entries before the one sought, gives [`MutexError::Corrupt`] (a lock is then not
 //!   taken; an unlock still unlocks, and takes the mutex out of the record only).
 //!
 //! What this relies on: no other code unlinks this module's entries (C code in this thread
