@@ -57,9 +57,9 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 /// [`create`](RobustMutex::create)). A guard borrows the mutex, which holds `R`, so the
 /// segment cannot be detached while this process holds the lock. If a guard is leaked with
 /// `std::mem::forget`, the mutex handle notices when it goes away and marks the region
-/// ([`Region::locks_held`], one of its [pins](Region::pins)); an attachment so marked refuses to detach and leaks its
-/// mapping when dropped, so the kernel's robust list never points into unmapped or reused
-/// memory. The check costs a plain store per lock and unlock.
+/// ([`Region::locks_held`], one of its [pins](Region::pins)); an attachment so marked
+/// refuses to detach and leaks its mapping when dropped, so the kernel's robust list never
+/// points into unmapped or reused memory. The check costs a plain store per lock and unlock.
 ///
 /// # Hostile peers
 /// Any process that attached the segment can write the words of the `pthread_mutex_t` at
@@ -291,8 +291,8 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
         self.offset
     }
 
-    /// Gives back the region holder (for example the [`Attachment`](crate::Attachment)). No guard can exist
-    /// at this point: guards borrow the mutex.
+    /// Gives back the region holder (for example the [`Attachment`](crate::Attachment)). No
+    /// guard can exist at this point: guards borrow the mutex.
     pub fn into_inner(self) -> R {
         self.note_leak();
         let this = std::mem::ManuallyDrop::new(self);

@@ -1,9 +1,10 @@
 //! The raw robust lock behind [`RobustMutex`](super::RobustMutex) and the writer lock of
-//! [`SeqLock`](super::SeqLock), which are typed fronts over it (as `lock_api`'s `Mutex` is over
-//! a `RawMutex`): the only code that touches `sys::pthread`. It is glibc 2.36's own algorithm for a robust, process-shared,
-//! error-checking `pthread_mutex_t` (`PTHREAD_MUTEX_ROBUST_ERRORCHECK_NP` with the
-//! process-shared bit; no priority inheritance or protection), re-implemented over atomics
-//! on the same words, so that no glibc code runs on memory another process may be rewriting.
+//! [`SeqLock`](super::SeqLock), which are typed fronts over it (as `lock_api`'s `Mutex` is
+//! over a `RawMutex`): the only code that touches `sys::pthread`. It is glibc 2.36's own
+//! algorithm for a robust, process-shared, error-checking `pthread_mutex_t`
+//! (`PTHREAD_MUTEX_ROBUST_ERRORCHECK_NP` with the process-shared bit; no priority
+//! inheritance or protection), re-implemented over atomics on the same words, so that no
+//! glibc code runs on memory another process may be rewriting.
 //!
 //! Sources followed: glibc's `nptl/pthread_mutex_lock.c` (`__pthread_mutex_lock_full`),
 //! `pthread_mutex_timedlock.c`, `pthread_mutex_trylock.c`, `pthread_mutex_unlock.c`
@@ -57,8 +58,8 @@
 //! so a locker woken by an unlock takes the free mutex even if its deadline passed
 //! meanwhile, and one that gives up after being woken wakes another sleeper (an unlock wakes
 //! only one: it must not be lost). A lock word naming a thread that does not exist (checked
-//! every [`LIVENESS_PERIOD`](types::LIVENESS_PERIOD) of waiting, with `kill(tid, 0)`) is taken over as owner-died,
-//! as the kernel would have marked it.
+//! every [`LIVENESS_PERIOD`](types::LIVENESS_PERIOD) of waiting, with `kill(tid, 0)`) is
+//! taken over as owner-died, as the kernel would have marked it.
 //!
 //! A lock word naming this thread gives `EDEADLK` from every lock call while this thread
 //! may hold the mutex: while it holds any robust mutex, through this module (its record
