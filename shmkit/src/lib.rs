@@ -66,6 +66,7 @@ pub mod error;
 pub mod info;
 mod ipc;
 pub mod key;
+mod layout;
 pub mod msg;
 pub mod os;
 pub mod region;

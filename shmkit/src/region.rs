@@ -72,8 +72,9 @@ impl Access for ReadOnly {
 pub struct Region<A: Access = ReadWrite> {
     base: NonNull<u8>,
     len: usize,
-    /// Robust locks this process holds in the region (see [`Region::locks_held`]).
-    locks: AtomicUsize,
+    /// Pins: things in this process that point into the mapping for good and forbid
+    /// unmapping it (see [`Region::pins`]).
+    pins: AtomicUsize,
     access: PhantomData<A>,
 }
 
@@ -108,9 +109,22 @@ impl<A: Access> Region<A> {
         Region {
             base,
             len,
-            locks: AtomicUsize::new(0),
+            pins: AtomicUsize::new(0),
             access: PhantomData,
         }
+    }
+
+    /// How many pins the region holds: things in this process that keep pointing into the
+    /// mapping for as long as the process lives, so that it must never be unmapped (the
+    /// memory could be reused for something else, and they would then write into it).
+    ///
+    /// A pin is never taken back. Today the only pins are robust locks (see
+    /// [`crate::sync`]) left held in the region by leaked guards (`std::mem::forget`): the
+    /// kernel's robust-futex list of the locking thread points into the mapping, and the
+    /// kernel writes there when that thread exits. An [`Attachment`](crate::Attachment)
+    /// with pins refuses to detach (and leaks the mapping when dropped).
+    pub fn pins(&self) -> usize {
+        self.pins.load(Ordering::Acquire)
     }
 
     /// How many robust locks (see [`crate::sync`]) were left held in the region by leaked
@@ -118,13 +132,16 @@ impl<A: Access> Region<A> {
     /// the kernel's robust-futex list of the locking thread points into it, and the kernel
     /// writes there when that thread exits. An [`Attachment`](crate::Attachment) then refuses
     /// to detach (and leaks the mapping when dropped).
+    ///
+    /// The same count as [`Region::pins`]: leaked robust locks are the only pins there are.
     pub fn locks_held(&self) -> usize {
-        self.locks.load(Ordering::Acquire)
+        self.pins()
     }
 
-    /// Records a robust lock left held in the region for good (a leaked guard).
-    pub(crate) fn lock_taken(&self) {
-        self.locks.fetch_add(1, Ordering::AcqRel);
+    /// Pins the mapping for good: something in this process keeps pointing into it (a
+    /// robust lock left held by a leaked guard). See [`Region::pins`].
+    pub(crate) fn pin(&self) {
+        self.pins.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The length in bytes.
@@ -177,9 +194,10 @@ impl<A: Access> Region<A> {
     /// [`ErrorKind::OutOfBounds`] if the range does not fit; `buf` is then untouched.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.check_range(offset, buf.len())?;
-        // SAFETY: the range was just checked to lie inside the region, which the constructor's
-        // contract keeps mapped and readable while `self` is borrowed.
-        unsafe { atomic_load_bytes(self.base.as_ptr().add(offset), buf) };
+        // SAFETY: the range was just checked to lie inside the region, which the
+        // constructor's contract keeps mapped and readable while `self` is borrowed; `buf`
+        // has room for `buf.len()` bytes and, borrowed mutably, does not overlap it.
+        unsafe { atomic_load_bytes(self.base.as_ptr().add(offset), buf.as_mut_ptr(), buf.len()) };
         Ok(())
     }
 
@@ -202,10 +220,9 @@ impl<A: Access> Region<A> {
     /// [`ErrorKind::OutOfBounds`], or [`ErrorKind::Misaligned`] if `offset` is not 4-aligned.
     pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32> {
         self.check_aligned(offset, 4, 4)?;
-        // SAFETY: in bounds and aligned (checked), mapped while `self` lives. Only a Relaxed
-        // load of 4 bytes is made, which std allows on read-only memory.
-        let atomic = unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset).cast()) };
-        let value = atomic.load(Ordering::Relaxed);
+        // SAFETY: in bounds and aligned (checked). Only a Relaxed load of 4 bytes is made,
+        // which std allows on read-only memory.
+        let value = unsafe { self.atomic_u32_unchecked(offset) }.load(Ordering::Relaxed);
         load_fence(order);
         Ok(value)
     }
@@ -220,10 +237,59 @@ impl<A: Access> Region<A> {
         self.check_aligned(offset, 8, 8)?;
         // SAFETY: as in `load_u32`, for 8 bytes at an 8-aligned address: a Relaxed load of
         // pointer size, allowed on read-only memory.
-        let atomic = unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) };
-        let value = atomic.load(Ordering::Relaxed);
+        let value = unsafe { self.atomic_u64_unchecked(offset) }.load(Ordering::Relaxed);
         load_fence(order);
         Ok(value)
+    }
+
+    /// The `u32` at `offset` as an atomic, without the bounds and alignment checks of
+    /// [`Region::atomic_u32`]: for the words of a structure whose place was checked once,
+    /// when it was created or opened (the hot paths of `sync` and `channel`).
+    ///
+    /// # Safety
+    /// `offset..offset+4` must lie inside the region and `base + offset` must be 4-aligned.
+    /// On a read-only region (`A` is [`ReadOnly`]) only `Relaxed` loads may be made through
+    /// the returned reference (std allows no other atomic access to read-only memory).
+    #[inline]
+    pub(crate) unsafe fn atomic_u32_unchecked(&self, offset: usize) -> &AtomicU32 {
+        // SAFETY: in bounds and 4-aligned per the caller's contract; AtomicU32 has the size
+        // and alignment of u32; the memory is mapped for as long as `&self` (and so the
+        // returned borrow) lives, readable, and writable unless the caller keeps to Relaxed
+        // loads on a read-only mapping. Every access through the reference is atomic, so
+        // another process writing the same word (atomically, as any sane peer does) is not a
+        // data race.
+        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset).cast()) }
+    }
+
+    /// The `u64` at `offset` as an atomic, without checks: as
+    /// [`atomic_u32_unchecked`](Region::atomic_u32_unchecked), for 8 bytes.
+    ///
+    /// # Safety
+    /// `offset..offset+8` must lie inside the region and `base + offset` must be 8-aligned;
+    /// on a read-only region only `Relaxed` loads may be made through it (std allows them up
+    /// to pointer size: 64-bit targets).
+    #[inline]
+    pub(crate) unsafe fn atomic_u64_unchecked(&self, offset: usize) -> &AtomicU64 {
+        // SAFETY: as in `atomic_u32_unchecked`, for 8 bytes at an 8-aligned address.
+        unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) }
+    }
+
+    /// Copies `len` bytes at a word-aligned `offset` to `dst` with relaxed atomic loads,
+    /// without the checks of [`Region::read_at`] (which is the same copy, from any address,
+    /// after the bounds check): for a structure's field whose place was checked when it was
+    /// created or opened (the seqlock's value).
+    ///
+    /// # Safety
+    /// `offset..offset+len` must lie inside the region and `base + offset` must be aligned to
+    /// `usize`; `dst` must be valid for writes of `len` bytes (it may be uninitialised) and
+    /// must not overlap the region.
+    #[inline]
+    pub(crate) unsafe fn read_unchecked(&self, offset: usize, dst: *mut u8, len: usize) {
+        // SAFETY: the source range lies inside the region, which the constructor's contract
+        // keeps mapped and readable while `self` is borrowed, from a word-aligned address;
+        // `dst` per the caller. Starting at 0, the copy has constant offsets when `len` is a
+        // constant, so the compiler keeps a small value in registers.
+        unsafe { load_words_and_tail(self.base.as_ptr().add(offset), dst, 0, len) }
     }
 
     /// The whole region as a byte slice.
@@ -281,11 +347,9 @@ impl Region<ReadWrite> {
     /// [`ErrorKind::OutOfBounds`], or [`ErrorKind::Misaligned`] if `offset` is not 4-aligned.
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
         self.check_aligned(offset, 4, 4)?;
-        // SAFETY: in bounds and 4-aligned (checked); AtomicU32 has the size and alignment of
-        // u32; the memory is mapped read-write for as long as `&self` (and so the returned
-        // borrow) lives. Every access through the reference is atomic, so another process
-        // writing the same word (atomically, as any sane peer does) is not a data race.
-        Ok(unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset).cast()) })
+        // SAFETY: in bounds and 4-aligned (checked); the region is read-write, so any atomic
+        // access through the reference is allowed.
+        Ok(unsafe { self.atomic_u32_unchecked(offset) })
     }
 
     /// The `u64` at `offset` as an atomic.
@@ -295,7 +359,22 @@ impl Region<ReadWrite> {
     pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
         self.check_aligned(offset, 8, 8)?;
         // SAFETY: as in `atomic_u32`, for 8 bytes at an 8-aligned address.
-        Ok(unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) })
+        Ok(unsafe { self.atomic_u64_unchecked(offset) })
+    }
+
+    /// Copies `src` into the region at a word-aligned `offset` with relaxed atomic stores,
+    /// without the checks of [`Region::write_at`] (which is the same copy, to any address,
+    /// after the bounds check).
+    ///
+    /// # Safety
+    /// `offset..offset+src.len()` must lie inside the region and `base + offset` must be
+    /// aligned to `usize`.
+    #[inline]
+    pub(crate) unsafe fn write_unchecked(&self, offset: usize, src: &[u8]) {
+        // SAFETY: the range lies inside the region, from a word-aligned address (the
+        // caller's contract); it is mapped while `self` lives and writable because `A` is
+        // ReadWrite; `src` is private memory and cannot overlap it mutably.
+        unsafe { store_words_and_tail(self.base.as_ptr().add(offset), src, 0) }
     }
 
     /// The whole region as a mutable byte slice.
@@ -322,48 +401,94 @@ fn load_fence(order: Ordering) {
     }
 }
 
-/// Copies `dst.len()` bytes from `src` with relaxed atomic loads: bytes up to a word
-/// boundary, then whole pointer-sized words, then the tail.
+/// Copies `len` bytes from `src` to `dst` with relaxed atomic loads: bytes up to a word
+/// boundary, then whole pointer-sized words, then the tail. With
+/// [`load_words_and_tail`], the one load copy of the crate: [`Region::read_at`], and from a
+/// word-aligned start [`Region::read_unchecked`] (the seqlock's reads).
 ///
 /// # Safety
-/// `src..src+dst.len()` must be mapped and readable.
-unsafe fn atomic_load_bytes(src: *const u8, dst: &mut [u8]) {
-    let n = dst.len();
-    let mut i = 0;
-    while i < n && (src as usize).wrapping_add(i) % WORD != 0 {
-        // SAFETY: `src + i` is inside the readable range (i < n); bytes need no alignment;
-        // a Relaxed byte load is allowed on read-only memory.
-        dst[i] = unsafe { AtomicU8::from_ptr(src.add(i).cast_mut()) }.load(Ordering::Relaxed);
-        i += 1;
+/// `src..src+len` must be mapped and readable; `dst` must be valid for writes of `len` bytes
+/// and not overlap it.
+#[inline]
+unsafe fn atomic_load_bytes(src: *const u8, dst: *mut u8, len: usize) {
+    // Bytes up to the first word boundary.
+    let head = (src as usize).wrapping_neg() % WORD;
+    if head == 0 {
+        // A word-aligned start (a structure's field, as in the seqlock): the pieces start at
+        // 0, so that once inlined with a constant `len` the copy has constant offsets, and
+        // the compiler keeps a small value in registers instead of reloading it from the
+        // stack in other-sized pieces (which stalls on store forwarding).
+        // SAFETY: as this function's contract.
+        unsafe { load_words_and_tail(src, dst, 0, len) }
+    } else {
+        let head = head.min(len);
+        for i in 0..head {
+            // SAFETY: `src + i` is inside the readable range (i < len); bytes need no
+            // alignment; a Relaxed byte load is allowed on read-only memory. `dst + i` is
+            // writable.
+            unsafe {
+                *dst.add(i) = AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed)
+            };
+        }
+        // SAFETY: as this function's contract; `src + head` is word-aligned or `head == len`.
+        unsafe { load_words_and_tail(src, dst, head, len) }
     }
-    while i + WORD <= n {
-        // SAFETY: `src + i` is word-aligned (the loop above reached a boundary) and the word
-        // from it is inside the readable range. It is a Relaxed load of pointer size, which
-        // std allows on read-only memory.
-        let word =
-            unsafe { AtomicUsize::from_ptr(src.add(i).cast_mut().cast()) }.load(Ordering::Relaxed);
-        dst[i..i + WORD].copy_from_slice(&word.to_ne_bytes());
+}
+
+/// The rest of [`atomic_load_bytes`] from `i`: whole words, then single bytes.
+///
+/// # Safety
+/// As [`atomic_load_bytes`], and `src + i` is word-aligned (or `i == len`).
+#[inline(always)]
+unsafe fn load_words_and_tail(src: *const u8, dst: *mut u8, mut i: usize, len: usize) {
+    while i + WORD <= len {
+        // SAFETY: `src + i` is word-aligned and the word from it is inside the readable
+        // range. It is a Relaxed load of pointer size, which std allows on read-only memory.
+        // `dst + i` has room for a word (written unaligned).
+        unsafe {
+            let word = AtomicUsize::from_ptr(src.add(i).cast_mut().cast()).load(Ordering::Relaxed);
+            dst.add(i).cast::<usize>().write_unaligned(word);
+        }
         i += WORD;
     }
-    while i < n {
-        // SAFETY: as for the head bytes.
-        dst[i] = unsafe { AtomicU8::from_ptr(src.add(i).cast_mut()) }.load(Ordering::Relaxed);
+    while i < len {
+        // SAFETY: a byte inside the readable range; `dst + i` is writable.
+        unsafe { *dst.add(i) = AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed) };
         i += 1;
     }
 }
 
-/// Copies `src` to `dst` with relaxed atomic stores, in the same pieces as the loads.
+/// Copies `src` to `dst` with relaxed atomic stores, in the same pieces as the loads. With
+/// [`store_words_and_tail`], the one store copy of the crate: [`Region::write_at`], and from
+/// a word-aligned start [`Region::write_unchecked`] (the seqlock's writes).
 ///
 /// # Safety
 /// `dst..dst+src.len()` must be mapped and writable.
+#[inline]
 unsafe fn atomic_store_bytes(dst: *mut u8, src: &[u8]) {
-    let n = src.len();
-    let mut i = 0;
-    while i < n && (dst as usize).wrapping_add(i) % WORD != 0 {
-        // SAFETY: `dst + i` is inside the writable range.
-        unsafe { AtomicU8::from_ptr(dst.add(i)) }.store(src[i], Ordering::Relaxed);
-        i += 1;
+    let head = (dst as usize).wrapping_neg() % WORD;
+    if head == 0 {
+        // A word-aligned start: constant offsets once inlined, as in `atomic_load_bytes`.
+        // SAFETY: as this function's contract.
+        unsafe { store_words_and_tail(dst, src, 0) }
+    } else {
+        let head = head.min(src.len());
+        for (i, &byte) in src.iter().enumerate().take(head) {
+            // SAFETY: `dst + i` is inside the writable range.
+            unsafe { AtomicU8::from_ptr(dst.add(i)) }.store(byte, Ordering::Relaxed);
+        }
+        // SAFETY: as this function's contract; `dst + head` is word-aligned or past the end.
+        unsafe { store_words_and_tail(dst, src, head) }
     }
+}
+
+/// The rest of [`atomic_store_bytes`] from `i`: whole words, then single bytes.
+///
+/// # Safety
+/// As [`atomic_store_bytes`], and `dst + i` is word-aligned (or `i == src.len()`).
+#[inline(always)]
+unsafe fn store_words_and_tail(dst: *mut u8, src: &[u8], mut i: usize) {
+    let n = src.len();
     while i + WORD <= n {
         let mut word = [0u8; WORD];
         word.copy_from_slice(&src[i..i + WORD]);
@@ -373,7 +498,7 @@ unsafe fn atomic_store_bytes(dst: *mut u8, src: &[u8]) {
         i += WORD;
     }
     while i < n {
-        // SAFETY: as for the head bytes.
+        // SAFETY: a byte inside the writable range.
         unsafe { AtomicU8::from_ptr(dst.add(i)) }.store(src[i], Ordering::Relaxed);
         i += 1;
     }
@@ -400,6 +525,28 @@ mod tests {
                     let data: Vec<u8> = (0..len).map(|i| (i * 7 + offset) as u8).collect();
                     r.write_at(offset, &data).unwrap();
                     assert_eq!(r.read_vec(offset, len).unwrap(), data);
+                }
+            }
+        });
+    }
+
+    /// The unchecked copies from a word-aligned offset (the seqlock's) are the checked ones'
+    /// words and tail: what one writes, the other reads, for every length.
+    #[test]
+    fn unchecked_copies_agree_with_the_checked_ones() {
+        with_region(96, |r| {
+            for offset in [0, 8, 16, 24] {
+                for len in 0..(96 - offset).min(41) {
+                    let data: Vec<u8> = (0..len).map(|i| (i * 11 + offset + 1) as u8).collect();
+                    // SAFETY: in bounds, and word-aligned (the heap buffer is 8-aligned).
+                    unsafe { r.write_unchecked(offset, &data) };
+                    assert_eq!(r.read_vec(offset, len).unwrap(), data);
+                    let data: Vec<u8> = data.iter().map(|b| b ^ 0x5a).collect();
+                    r.write_at(offset, &data).unwrap();
+                    let mut out = vec![0u8; len];
+                    // SAFETY: as above; `out` has room for `len` bytes.
+                    unsafe { r.read_unchecked(offset, out.as_mut_ptr(), len) };
+                    assert_eq!(out, data);
                 }
             }
         });

@@ -17,7 +17,7 @@
 //!
 //! | offset | size | field                                                            |
 //! |-------:|-----:|------------------------------------------------------------------|
-//! | 0      | 64   | header (magic `shmkNAME`; see `sync::header`)                   |
+//! | 0      | 64   | header (magic `shmkNAME`; see `layout::header`)                 |
 //! | 64     | 8    | [`name_hash`] of the name                                        |
 //! | 72     | 4    | the channel's kind: 1 SPSC, 2 MPMC, 3 pub-sub                    |
 //! | 76     | 4    | the name's length in bytes, 1 to [`MAX_NAME`]                    |
@@ -48,9 +48,9 @@ use super::pubsub::{self, Publisher, Subscriber};
 use super::spsc::{self, Receiver, Sender};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::Key;
+use crate::layout::header::{self, Layout};
 use crate::region::{ReadWrite, Region};
 use crate::shm::{Segment, DEFAULT_MODE};
-use crate::sync::header::{self, Layout};
 use crate::Attachment;
 use std::fmt;
 use std::time::{Duration, Instant};

@@ -3,8 +3,8 @@
 
 use super::spsc::{Receiver, Sender};
 use crate::error::{Error, ErrorKind, Result};
+use crate::layout::{bytes_of, ShmSafe};
 use crate::region::{ReadWrite, Region};
-use crate::sync::{bytes_of, ShmSafe};
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::{size_of, MaybeUninit};

@@ -26,13 +26,12 @@
 //! `notify_one` wakes one sleeping waiter; if that waiter is killed before it returns, the
 //! notification is lost with it. Use `notify_all` where waiters may die.
 
-use super::header::{self, Layout, HEADER_SIZE};
 use super::mutex::{LockError, MutexGuard};
-use super::ShmSafe;
 use crate::error::{Error, ErrorKind, Result};
+use crate::layout::header::{self, Layout, HEADER_SIZE};
+use crate::layout::ShmSafe;
 use crate::region::{ReadWrite, Region};
 use crate::sys::{futex, EAGAIN, EINTR, ETIMEDOUT};
-use crate::Attachment;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -77,12 +76,12 @@ impl<R: Deref<Target = Region<ReadWrite>>> Counter<R> {
     fn seq(&self) -> &AtomicU32 {
         // SAFETY: create/open checked that the 128-byte structure lies inside the region at
         // a 64-byte-aligned address, so this word is in bounds and aligned.
-        unsafe { header::word(&self.region, self.offset + SEQ) }
+        unsafe { self.region.atomic_u32_unchecked(self.offset + SEQ) }
     }
 
     fn waiters(&self) -> &AtomicU32 {
         // SAFETY: as in `seq`.
-        unsafe { header::word(&self.region, self.offset + WAITERS) }
+        unsafe { self.region.atomic_u32_unchecked(self.offset + WAITERS) }
     }
 
     fn context(&self) -> String {
@@ -144,7 +143,8 @@ impl WaitTimeoutResult {
 ///
 /// # References
 /// - [`futex(2)`](https://man7.org/linux/man-pages/man2/futex.2.html)
-pub struct Condvar<R = Attachment> {
+// The default holder is the only mention of segments here (see `RobustMutex`).
+pub struct Condvar<R = crate::Attachment> {
     counter: Counter<R>,
 }
 
@@ -306,7 +306,8 @@ impl<R> fmt::Debug for Condvar<R> {
 ///
 /// # References
 /// - [`futex(2)`](https://man7.org/linux/man-pages/man2/futex.2.html)
-pub struct Event<R = Attachment> {
+// The default holder is the only mention of segments here (see `RobustMutex`).
+pub struct Event<R = crate::Attachment> {
     counter: Counter<R>,
 }
 

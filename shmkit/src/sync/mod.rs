@@ -58,6 +58,14 @@
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 //!
+//! ## Layers
+//! The algorithms work on any [`Region`]: a raw robust lock (`robust/`, the only code that
+//! touches glibc's mutex words) with [`RobustMutex`] and [`SeqLock`] as typed fronts over it,
+//! and the futex counters of [`Condvar`] and [`Event`]; they lay their structures out with
+//! the in-segment layer's header. The constructors that attach a segment for a structure
+//! (`RobustMutex::create`, `SeqLock::create`, ...) are a separate thin layer
+//! (`in_segment.rs`), the only part of this module that uses `shm`.
+//!
 //! ## Hostile peers
 //! Every value read from the segment after opening is either compared (header fields) or used
 //! as a number (sequence counters), never as an index, a length or a pointer, so a peer that
@@ -78,53 +86,12 @@
 #![allow(unsafe_code)]
 
 mod condvar;
-pub(crate) mod header;
+mod in_segment;
 mod mutex;
 mod robust;
 mod seqlock;
 
+pub use crate::layout::ShmSafe;
 pub use condvar::{Condvar, Event, EventToken, WaitTimeoutResult};
 pub use mutex::{LockError, MutexGuard, RobustMutex};
 pub use seqlock::SeqLock;
-
-/// Types that may live in shared memory and be read and written by other processes.
-///
-/// # Safety
-/// Implement it only for types that are
-/// - `#[repr(C)]` (or `#[repr(transparent)]`, or primitives), so every process agrees on the
-///   layout;
-/// - free of pointers and references (each process maps the segment at its own address:
-///   store offsets instead);
-/// - valid for every bit pattern (no `bool`, `char`, enums, `NonZero*`), because another
-///   process can write any byte at any time;
-/// - free of padding bytes, because values are copied in and out as bytes;
-/// - `Copy`, without `Drop` or interior mutability.
-///
-/// It is implemented for the integer primitives, `f32`, `f64`, and arrays of `ShmSafe`
-/// types. `usize` and `isize` are included for convenience; their size differs between 32-
-/// and 64-bit peers.
-pub unsafe trait ShmSafe: Copy + Send + Sync + 'static {}
-
-macro_rules! shm_safe {
-    ($($t:ty),*) => {
-        $(
-            // SAFETY: a primitive number: no pointers, no padding, every bit pattern valid.
-            unsafe impl ShmSafe for $t {}
-        )*
-    };
-}
-
-shm_safe!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
-
-// SAFETY: an array of ShmSafe elements has no padding between elements (size is a multiple
-// of alignment), no pointers, and every bit pattern of each element is valid.
-unsafe impl<T: ShmSafe, const N: usize> ShmSafe for [T; N] {}
-
-/// The bytes of a `ShmSafe` value.
-pub(crate) fn bytes_of<T: ShmSafe>(value: &T) -> &[u8] {
-    // SAFETY: T: ShmSafe has no padding, so all size_of::<T>() bytes are initialised, and
-    // the slice borrows `value`.
-    unsafe {
-        std::slice::from_raw_parts((value as *const T).cast::<u8>(), std::mem::size_of::<T>())
-    }
-}

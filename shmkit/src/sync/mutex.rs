@@ -19,18 +19,15 @@
 //! list and silently break its recovery). Error checking turns a second lock by the holding
 //! thread into [`ErrorKind::Deadlock`] instead of a hang.
 
-use super::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
-use super::robust::{Acquired, MutexError, RobustLock, MAX_HELD};
-use super::{bytes_of, ShmSafe};
+use super::robust::{Acquired, MutexError, RobustLock};
 use crate::error::{Error, ErrorKind, Result};
+use crate::layout::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
+use crate::layout::{bytes_of, ShmSafe};
 use crate::region::{ReadWrite, Region};
-use crate::shm::Segment;
-use crate::sys::pthread::{self, PthreadMutex, EBUSY};
-use crate::Attachment;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MAGIC: [u8; 8] = *b"shmkMUTX";
 /// Where the `pthread_mutex_t` sits in the structure.
@@ -56,13 +53,13 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 /// that unlocks what the interrupted code holds breaks its exclusion).
 ///
 /// `R` holds the memory: `&Region` (borrowed from an attachment, see
-/// [`create_in`](RobustMutex::create_in)) or an owned [`Attachment`] (see
+/// [`create_in`](RobustMutex::create_in)) or an owned [`Attachment`](crate::Attachment) (see
 /// [`create`](RobustMutex::create)). A guard borrows the mutex, which holds `R`, so the
 /// segment cannot be detached while this process holds the lock. If a guard is leaked with
 /// `std::mem::forget`, the mutex handle notices when it goes away and marks the region
-/// ([`Region::locks_held`]); an attachment so marked refuses to detach and leaks its
-/// mapping when dropped, so the kernel's robust list never points into unmapped or reused
-/// memory. The check costs a plain store per lock and unlock.
+/// ([`Region::locks_held`], one of its [pins](Region::pins)); an attachment so marked
+/// refuses to detach and leaks its mapping when dropped, so the kernel's robust list never
+/// points into unmapped or reused memory. The check costs a plain store per lock and unlock.
 ///
 /// # Hostile peers
 /// Any process that attached the segment can write the words of the `pthread_mutex_t` at
@@ -178,7 +175,9 @@ pub(crate) const LOCK_OFFSET: usize = HEADER_SIZE;
 /// - [`pthread_mutex_consistent(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
 /// - [`pthread_mutex_lock(3p)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
 /// - [`pthread_mutexattr_setpshared(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setpshared.3.html)
-pub struct RobustMutex<T, R: Deref<Target = Region<ReadWrite>> = Attachment> {
+// The default holder is the only mention of segments here: every method works on any `R`;
+// the constructors that attach a segment are in `in_segment.rs`.
+pub struct RobustMutex<T, R: Deref<Target = Region<ReadWrite>> = crate::Attachment> {
     region: R,
     offset: usize,
     /// Whether a guard from this handle holds the lock now. Written only by the thread
@@ -193,21 +192,20 @@ impl<T, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
     /// Marks the region as holding a lock forever when a guard was leaked.
     fn note_leak(&self) {
         if self.held.load(std::sync::atomic::Ordering::Relaxed) {
-            self.region.lock_taken();
+            self.region.pin();
         }
     }
 }
 
 impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
     /// Where the value sits, from the structure's start.
-    const DATA_OFFSET: usize =
-        round_up(LOCK_OFFSET + pthread::MUTEX_SIZE, std::mem::align_of::<T>());
+    const DATA_OFFSET: usize = round_up(LOCK_OFFSET + RobustLock::SIZE, std::mem::align_of::<T>());
     /// The bytes the structure takes, rounded up to 64 so that the next structure can
     /// follow at `offset + SIZE`.
     pub const SIZE: usize = round_up(Self::DATA_OFFSET + std::mem::size_of::<T>(), ALIGN);
     /// Compile-time check: the value's alignment must not exceed the structure's.
     const FITS: () = assert!(
-        std::mem::align_of::<T>() <= ALIGN && pthread::MUTEX_ALIGN <= ALIGN,
+        std::mem::align_of::<T>() <= ALIGN && RobustLock::ALIGN <= ALIGN,
         "RobustMutex supports values aligned to at most 64 bytes"
     );
 
@@ -218,7 +216,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
             size: Self::SIZE,
             payload_size: std::mem::size_of::<T>(),
             payload_align: std::mem::align_of::<T>(),
-            lock_size: pthread::MUTEX_SIZE,
+            lock_size: RobustLock::SIZE,
         }
     }
 }
@@ -250,9 +248,9 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
         // SAFETY: begin_create checked that the structure lies inside the region at a
         // 64-byte-aligned address (so the mutex at +64 is aligned for pthread_mutex_t) and
         // claimed it: until the state is ready, no process uses this memory as a mutex.
-        let init = unsafe { pthread::init_robust_shared(this.raw()) };
+        let init = unsafe { RobustLock::init(&this.region, offset + LOCK_OFFSET) };
         let body = init
-            .map_err(|e| Error::sys("pthread_mutex_init", this.context(), e))
+            .map_err(|e| e.into_error("pthread_mutex_init", this.context()))
             .and_then(|()| {
                 this.region
                     .write_at(offset + Self::DATA_OFFSET, bytes_of(&value))
@@ -293,8 +291,8 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
         self.offset
     }
 
-    /// Gives back the region holder (for example the [`Attachment`]). No guard can exist
-    /// at this point: guards borrow the mutex.
+    /// Gives back the region holder (for example the [`Attachment`](crate::Attachment)). No
+    /// guard can exist at this point: guards borrow the mutex.
     pub fn into_inner(self) -> R {
         self.note_leak();
         let this = std::mem::ManuallyDrop::new(self);
@@ -302,22 +300,15 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
         unsafe { std::ptr::read(&this.region) }
     }
 
-    /// The `pthread_mutex_t`.
-    pub(crate) fn raw(&self) -> *mut PthreadMutex {
-        self.region
-            .as_mut_ptr()
-            .wrapping_add(self.offset + LOCK_OFFSET)
-            .cast()
-    }
-
-    /// The lock protocol's view of the mutex.
+    /// The raw lock this front types.
+    #[inline]
     fn robust(&self) -> RobustLock<'_> {
         // SAFETY: the mutex lies inside the region, aligned (checked when `self` was made),
         // and was initialised by its creator (the state was ready). The region stays
         // mapped while `self` is borrowed, and while this thread holds the lock: a guard
-        // borrows `self`, which holds the region, and a leaked guard marks the region so
+        // borrows `self`, which holds the region, and a leaked guard pins the region so
         // that it is never detached (see `Drop`).
-        unsafe { RobustLock::new(self.raw()) }
+        unsafe { RobustLock::at(&self.region, self.offset + LOCK_OFFSET) }
     }
 
     fn data(&self) -> *mut T {
@@ -347,10 +338,11 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
     #[cold]
     #[inline(never)]
     fn lock_error(&self, call: &'static str, e: MutexError) -> Error {
-        if e.raw() == Some(EBUSY) {
-            mutex_error(call, self.context(), e).with_kind(ErrorKind::WouldBlock)
+        if e.is_busy() {
+            e.into_error(call, self.context())
+                .with_kind(ErrorKind::WouldBlock)
         } else {
-            mutex_error(call, self.context(), e)
+            e.into_error(call, self.context())
         }
     }
 
@@ -409,31 +401,10 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> RobustMutex<T, R> {
         &self,
         timeout: Duration,
     ) -> std::result::Result<MutexGuard<'_, T, R>, LockError<'_, T, R>> {
-        let robust = self.robust();
-        let r = match Instant::now().checked_add(timeout) {
-            Some(deadline) => robust.lock_until(deadline),
-            None => robust.lock(),
-        };
-        self.outcome(r, "RobustMutex::lock_timeout")
-    }
-}
-
-impl<T: ShmSafe> RobustMutex<T, Attachment> {
-    /// Attaches `segment` and lays out a new mutex holding `value` at its start: the
-    /// mutex owns the attachment.
-    ///
-    /// # Errors
-    /// As [`Segment::attach`] and [`create_in`](RobustMutex::create_in).
-    pub fn create(segment: &Segment, value: T) -> Result<Self> {
-        Self::create_in(segment.attach()?, 0, value)
-    }
-
-    /// Attaches `segment` and opens the mutex at its start.
-    ///
-    /// # Errors
-    /// As [`Segment::attach`] and [`open_in`](RobustMutex::open_in).
-    pub fn open(segment: &Segment) -> Result<Self> {
-        Self::open_in(segment.attach()?, 0)
+        self.outcome(
+            self.robust().lock_timeout(timeout),
+            "RobustMutex::lock_timeout",
+        )
     }
 }
 
@@ -498,7 +469,7 @@ impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> 
         self.mutex
             .robust()
             .mark_consistent()
-            .map_err(|e| mutex_error("MutexGuard::mark_consistent", self.mutex.context(), e))?;
+            .map_err(|e| e.into_error("MutexGuard::mark_consistent", self.mutex.context()))?;
         self.inconsistent = false;
         Ok(())
     }
@@ -531,7 +502,7 @@ impl<'a, T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> MutexGuard<'a, T, R> 
             .store(still_held, std::sync::atomic::Ordering::Relaxed);
         match result {
             Ok(()) => Ok(()),
-            Err(e) => Err(mutex_error("MutexGuard::unlock", self.mutex.context(), e)),
+            Err(e) => Err(e.into_error("MutexGuard::unlock", self.mutex.context())),
         }
     }
 }
@@ -555,33 +526,6 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> DerefMut for MutexGuard<'
         // this guard; no other guard for this mutex can exist while this thread holds it
         // (a second lock by the same thread fails with EDEADLK).
         unsafe { &mut *self.mutex.data() }
-    }
-}
-
-/// The crate error for a failed mutex call: the error number glibc gives for the same
-/// outcome, [`ErrorKind::Corrupt`] naming the word another process overwrote, or why the call
-/// cannot be made.
-#[cold]
-#[inline(never)]
-pub(crate) fn mutex_error(call: &'static str, context: String, e: MutexError) -> Error {
-    match e {
-        MutexError::Sys(errno) => Error::sys(call, context, errno),
-        MutexError::Corrupt(what) => Error::new(
-            ErrorKind::Corrupt,
-            call,
-            context,
-            format!(
-                "the robust mutex was overwritten by another process: {}",
-                *what
-            ),
-        ),
-        MutexError::Unsupported(why) => Error::new(ErrorKind::Unsupported, call, context, *why),
-        MutexError::TooMany => Error::new(
-            ErrorKind::LimitExceeded,
-            call,
-            context,
-            format!("this thread already holds {MAX_HELD} robust mutexes"),
-        ),
     }
 }
 

@@ -33,20 +33,16 @@
 //! The writer mutex is the same robust mutex as [`RobustMutex`](super::RobustMutex)'s, with
 //! the same guarantees against peers that scribble over it.
 
-use super::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
-use super::mutex::mutex_error;
 use super::robust::{Acquired, MutexError, RobustLock};
-use super::{bytes_of, ShmSafe};
 use crate::error::{Error, ErrorKind, Result};
+use crate::layout::header::{self, round_up, Layout, ALIGN, HEADER_SIZE};
+use crate::layout::{bytes_of, ShmSafe};
 use crate::region::{ReadWrite, Region};
-use crate::shm::Segment;
-use crate::sys::pthread::{self, PthreadMutex, EBUSY};
-use crate::Attachment;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::Deref;
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{fence, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 const MAGIC: [u8; 8] = *b"shmkSEQL";
@@ -66,7 +62,9 @@ const SPINS_BEFORE_CHECK: u32 = 128;
 /// # References
 /// - [`pthread_mutexattr_setrobust(3)`](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html)
 /// - [`pthread_mutex_consistent(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
-pub struct SeqLock<T, R = Attachment> {
+// The default holder is the only mention of segments here: every method works on any `R`;
+// the constructors that attach a segment are in `in_segment.rs`.
+pub struct SeqLock<T, R = crate::Attachment> {
     region: R,
     offset: usize,
     value: PhantomData<T>,
@@ -98,7 +96,10 @@ impl<T: ShmSafe, R> SeqLock<T, R> {
     pub const SIZE: usize = round_up(Self::DATA + std::mem::size_of::<T>(), ALIGN);
     /// Compile-time check: the value's alignment must not exceed the structure's.
     const FITS: () = assert!(
-        std::mem::align_of::<T>() <= ALIGN && pthread::MUTEX_SIZE <= SEQ - LOCK,
+        std::mem::align_of::<T>() <= ALIGN
+            && RobustLock::SIZE <= SEQ - LOCK
+            && RobustLock::ALIGN <= ALIGN
+            && Self::DATA % std::mem::align_of::<usize>() == 0,
         "SeqLock supports values aligned to at most 64 bytes"
     );
 
@@ -109,7 +110,7 @@ impl<T: ShmSafe, R> SeqLock<T, R> {
             size: Self::SIZE,
             payload_size: std::mem::size_of::<T>(),
             payload_align: std::mem::align_of::<T>(),
-            lock_size: pthread::MUTEX_SIZE,
+            lock_size: RobustLock::SIZE,
         }
     }
 }
@@ -131,13 +132,17 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
         // SAFETY: begin_create checked that the structure lies inside the region, 64-byte
         // aligned (so the mutex at +64 is aligned), and claimed it: nobody uses the mutex
         // before the state is ready.
-        if let Err(e) = unsafe { pthread::init_robust_shared(this.raw()) } {
+        if let Err(e) = unsafe { RobustLock::init(&this.region, offset + LOCK) } {
             header::abandon_create(&this.region, offset);
-            return Err(Error::sys("pthread_mutex_init", this.context(), e));
+            return Err(e.into_error("pthread_mutex_init", this.context()));
         }
         this.seq().store(0, Ordering::Relaxed);
-        // SAFETY: the value's bytes lie inside the structure (checked), 8-aligned.
-        unsafe { store_words(this.data(), bytes_of(&value)) };
+        // SAFETY: the value's bytes lie inside the structure (checked), word-aligned (`DATA`
+        // is a multiple of 8 in a 64-byte-aligned structure: `FITS`).
+        unsafe {
+            this.region
+                .write_unchecked(offset + Self::DATA, bytes_of(&value))
+        };
         header::finish_create(&this.region, offset)?;
         Ok(this)
     }
@@ -166,34 +171,20 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
         self.region
     }
 
-    fn raw(&self) -> *mut PthreadMutex {
-        self.region
-            .as_mut_ptr()
-            .wrapping_add(self.offset + LOCK)
-            .cast()
-    }
-
-    /// The writer mutex, as the lock protocol sees it.
+    /// The writer mutex: the raw lock this front uses.
     fn robust(&self) -> RobustLock<'_> {
         // SAFETY: the mutex lies inside the region, aligned, initialised by the creator
         // (create/open checked the header); the region stays mapped while `self` is
         // borrowed, and every lock taken through this value (a WriterLock, or the check in
         // `check_writer`) is released before that borrow ends.
-        unsafe { RobustLock::new(self.raw()) }
+        unsafe { RobustLock::at(&self.region, self.offset + LOCK) }
     }
 
     #[inline]
     fn seq(&self) -> &AtomicU32 {
         // SAFETY: create/open checked that the structure lies inside the region, 64-byte
         // aligned, so the word at +128 is in bounds and aligned.
-        unsafe { header::word(&self.region, self.offset + SEQ) }
-    }
-
-    #[inline]
-    fn data(&self) -> *mut u8 {
-        self.region
-            .as_mut_ptr()
-            .wrapping_add(self.offset + Self::DATA)
+        unsafe { self.region.atomic_u32_unchecked(self.offset + SEQ) }
     }
 
     fn context(&self) -> String {
@@ -204,10 +195,9 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
     /// write that follows replaces whatever it left).
     fn lock_writer(&self, timeout: Option<Duration>) -> Result<WriterLock<'_>> {
         let lock = self.robust();
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let (locked, call) = match deadline {
+        let (locked, call) = match timeout {
             None => (lock.lock(), "SeqLock::write"),
-            Some(deadline) => (lock.lock_until(deadline), "SeqLock::write_timeout"),
+            Some(timeout) => (lock.lock_timeout(timeout), "SeqLock::write_timeout"),
         };
         match locked {
             Ok(Acquired::Clean) => Ok(WriterLock { lock }),
@@ -217,10 +207,10 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
                 let held = WriterLock { lock };
                 held.lock
                     .mark_consistent()
-                    .map_err(|e| mutex_error(call, self.context(), e))?;
+                    .map_err(|e| e.into_error(call, self.context()))?;
                 Ok(held)
             }
-            Err(e) => Err(mutex_error(call, self.context(), e)),
+            Err(e) => Err(e.into_error(call, self.context())),
         }
     }
 
@@ -256,8 +246,11 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
         // `seq` odd (or later), so it discards its copy.
         fence(Ordering::Release);
         // SAFETY: the value's bytes lie inside the structure (checked at create/open),
-        // 8-aligned, mapped while `self` is borrowed.
-        unsafe { store_words(self.data(), bytes_of(value)) };
+        // word-aligned (`FITS`), mapped while `self` is borrowed.
+        unsafe {
+            self.region
+                .write_unchecked(self.offset + Self::DATA, bytes_of(value))
+        };
         // Release: a reader that loads this even value with Acquire sees all the data.
         seq.store(odd.wrapping_add(1), Ordering::Release);
         Ok(())
@@ -274,11 +267,11 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
             return Err(Some(s1));
         }
         let mut out = MaybeUninit::<T>::uninit();
-        // SAFETY: the source lies inside the structure, 8-aligned; `out` has room for
-        // size_of::<T>() bytes.
+        // SAFETY: the source lies inside the structure (checked at create/open), word-aligned
+        // (`FITS`); `out` is private memory with room for size_of::<T>() bytes.
         unsafe {
-            load_words(
-                self.data(),
+            self.region.read_unchecked(
+                self.offset + Self::DATA,
                 out.as_mut_ptr().cast::<u8>(),
                 std::mem::size_of::<T>(),
             )
@@ -289,7 +282,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
         if seq.load(Ordering::Relaxed) != s1 {
             return Err(None);
         }
-        // SAFETY: every byte of `out` was written by load_words, and any bytes are a valid
+        // SAFETY: every byte of `out` was written by the copy, and any bytes are a valid
         // T (T: ShmSafe).
         Ok(unsafe { out.assume_init() })
     }
@@ -393,7 +386,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
         taken: std::result::Result<Acquired, MutexError>,
     ) -> Result<()> {
         match taken {
-            Err(e) if e.raw() == Some(EBUSY) => return Ok(()),
+            Err(e) if e.is_busy() => return Ok(()),
             Ok(Acquired::Clean) => {}
             Ok(Acquired::OwnerDied) => {
                 // The dead writer's state is in `seq` (odd): the mutex itself guards nothing.
@@ -402,10 +395,10 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
                 // not recoverable for good, and no write would ever repair `seq`.
                 if let Err(e) = lock.mark_consistent() {
                     let _ = lock.unlock(false);
-                    return Err(mutex_error("SeqLock::read", self.context(), e));
+                    return Err(e.into_error("SeqLock::read", self.context()));
                 }
             }
-            Err(e) => return Err(mutex_error("SeqLock::read", self.context(), e)),
+            Err(e) => return Err(e.into_error("SeqLock::read", self.context())),
         }
         // We hold the writer mutex, so no write is in progress: an odd `seq` is a dead
         // writer's.
@@ -424,74 +417,11 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> SeqLock<T, R> {
     }
 }
 
-impl<T: ShmSafe> SeqLock<T, Attachment> {
-    /// Attaches `segment` and lays out a new seqlock holding `value` at its start.
-    ///
-    /// # Errors
-    /// As [`Segment::attach`] and [`create_in`](SeqLock::create_in).
-    pub fn create(segment: &Segment, value: T) -> Result<Self> {
-        Self::create_in(segment.attach()?, 0, value)
-    }
-
-    /// Attaches `segment` and opens the seqlock at its start.
-    ///
-    /// # Errors
-    /// As [`Segment::attach`] and [`open_in`](SeqLock::open_in).
-    pub fn open(segment: &Segment) -> Result<Self> {
-        Self::open_in(segment.attach()?, 0)
-    }
-}
-
 impl<T, R> fmt::Debug for SeqLock<T, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SeqLock")
             .field("offset", &self.offset)
             .finish_non_exhaustive()
-    }
-}
-
-/// Copies `len` bytes from `src` in the segment to private memory at `dst` with Relaxed
-/// atomic loads: 8-byte words, then single bytes.
-///
-/// # Safety
-/// `src` must be 8-aligned with `len` readable bytes of shared memory after it; `dst` must
-/// have room for `len` bytes and not overlap it.
-#[inline]
-unsafe fn load_words(src: *const u8, dst: *mut u8, len: usize) {
-    let words = len / 8;
-    for i in 0..words {
-        // SAFETY: in bounds and 8-aligned per the contract; only atomic accesses are made to
-        // shared memory; `dst` is private and has room (write_unaligned needs no alignment).
-        unsafe {
-            let w = AtomicU64::from_ptr(src.add(i * 8).cast_mut().cast()).load(Ordering::Relaxed);
-            dst.add(i * 8).cast::<u64>().write_unaligned(w);
-        }
-    }
-    for i in words * 8..len {
-        // SAFETY: as above, one byte at a time.
-        unsafe { *dst.add(i) = AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed) };
-    }
-}
-
-/// Copies `src` into the segment at `dst` with Relaxed atomic stores, in the same pieces.
-///
-/// # Safety
-/// `dst` must be 8-aligned with `src.len()` writable bytes of shared memory after it.
-#[inline]
-unsafe fn store_words(dst: *mut u8, src: &[u8]) {
-    let words = src.len() / 8;
-    for i in 0..words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&src[i * 8..i * 8 + 8]);
-        // SAFETY: in bounds and 8-aligned per the contract; the store is atomic.
-        unsafe {
-            AtomicU64::from_ptr(dst.add(i * 8).cast())
-                .store(u64::from_ne_bytes(w), Ordering::Relaxed)
-        };
-    }
-    for (i, &b) in src.iter().enumerate().skip(words * 8) {
-        // SAFETY: as above, one byte at a time.
-        unsafe { AtomicU8::from_ptr(dst.add(i)).store(b, Ordering::Relaxed) };
     }
 }
 
@@ -517,24 +447,35 @@ mod tests {
         // A writer thread dies holding the writer mutex: the kernel marks it owner-died
         // (before `join` returns: glibc's join waits for the kernel to clear the thread's
         // id, which it does after walking the thread's robust list).
-        let mutex = s.raw() as usize;
-        std::thread::spawn(move || {
-            // SAFETY: the writer mutex, initialised, in `storage`, which outlives the test.
-            let writer = unsafe { RobustLock::new(mutex as *mut PthreadMutex) };
-            assert_eq!(writer.lock(), Ok(Acquired::Clean));
-        })
-        .join()
-        .unwrap();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    // SAFETY: the writer mutex, initialised, in `storage`, which outlives
+                    // the test.
+                    let writer = unsafe { RobustLock::at(&region, LOCK) };
+                    assert_eq!(writer.lock(), Ok(Acquired::Clean));
+                })
+                .join()
+                .unwrap();
+        });
         let lock = s.robust();
         let taken = lock.try_lock_or_reap();
         assert_eq!(taken, Ok(Acquired::OwnerDied));
-        // A peer's write lands between the reap and the marking.
-        // SAFETY: the writer mutex of `s`, in `storage`, accessed atomically.
-        let words = unsafe { pthread::words(s.raw()) };
-        words.owner().store(4242, Ordering::Relaxed);
+        // A peer's write lands between the reap and the marking: `__owner`, 8 bytes into
+        // glibc's `pthread_mutex_t` on 64-bit Linux.
+        let owner = LOCK + 8;
+        region
+            .atomic_u32(owner)
+            .unwrap()
+            .store(4242, Ordering::Relaxed);
         let e = s.writer_checked(&lock, taken).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
-        assert_eq!(words.lock().load(Ordering::Relaxed), 0, "released");
+        // `__lock`, at the start of the mutex.
+        assert_eq!(
+            region.load_u32(LOCK, Ordering::Relaxed).unwrap(),
+            0,
+            "released"
+        );
         s.write(&[2; 4]).expect("the writer mutex is still usable");
         assert_eq!(s.read().unwrap(), [2; 4]);
     }

@@ -1,6 +1,8 @@
 //! Robust, process-shared `pthread_mutex_t`: initialisation through glibc, and the raw
 //! plumbing the lock protocol in [`sync::robust`](crate::sync) runs on: the mutex's words
 //! as atomics, this thread's robust-list head in glibc's thread descriptor, and `gettid`.
+//! Its one user is the raw robust lock (`sync::robust::RobustLock`), which `RobustMutex` and
+//! `SeqLock` reach it through.
 //!
 //! Only `pthread_mutex_init` (with its attributes) is called here: locking and unlocking are
 //! glibc's own robust-mutex protocol re-implemented in `sync::robust` on the same words, so

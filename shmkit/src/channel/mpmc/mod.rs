@@ -124,8 +124,8 @@ pub use producer::{Loan, Producer};
 pub use typed::{TypedConsumer, TypedProducer};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::layout::header::{self, round_up, Layout};
 use crate::region::{ReadWrite, Region};
-use crate::sync::header::{self, round_up, Layout};
 use std::ops::Deref;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
@@ -332,14 +332,14 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
         // masked below capacity); open checked that the queue lies inside the region at a
         // 64-byte aligned address, and all these are multiples of 8. Only accessed
         // atomically.
-        unsafe { header::word64(&self.region, self.offset + at) }
+        unsafe { self.region.atomic_u64_unchecked(self.offset + at) }
     }
 
     fn u32(&self, at: usize) -> &AtomicU32 {
         // SAFETY: `at` is WAKE, PARKED, or a slot's length word (SLOTS + index * stride + 8,
         // index masked below capacity): 4-aligned and inside the queue (checked at open).
         // Only accessed atomically.
-        unsafe { header::word(&self.region, self.offset + at) }
+        unsafe { self.region.atomic_u32_unchecked(self.offset + at) }
     }
 
     fn enqueue(&self) -> &AtomicU64 {

@@ -142,8 +142,8 @@ pub use subscriber::{Check, Delivery, Sample, Subscriber};
 
 use super::endpoint::{context, corrupt};
 use crate::error::{Error, ErrorKind, Result};
+use crate::layout::header::{self, round_up, Layout};
 use crate::region::{Access, ReadWrite, Region};
-use crate::sync::header::{self, round_up, Layout};
 use std::ops::Deref;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
@@ -404,13 +404,13 @@ impl<A: Access, R: Deref<Target = Region<A>>> Words<R> {
         // region at a 64-byte aligned address, so the word is in bounds and 8-aligned. It
         // is only accessed atomically, and on a read-only mapping only loaded with Relaxed
         // (callers go through `load` or check `A::WRITABLE`), which std allows.
-        unsafe { AtomicU64::from_ptr(self.ptr(at).cast()) }
+        unsafe { self.region.atomic_u64_unchecked(self.offset + at) }
     }
 
     /// The u32 at `at` (one of the 4-aligned control words below CONTROL), as `u64` says.
     fn u32(&self, at: usize) -> &AtomicU32 {
         // SAFETY: as in `u64`, for a 4-aligned control word inside the channel.
-        unsafe { AtomicU32::from_ptr(self.ptr(at).cast()) }
+        unsafe { self.region.atomic_u32_unchecked(self.offset + at) }
     }
 
     /// Loads the u64 at `at`: a Relaxed load (allowed on read-only mappings) and a fence.

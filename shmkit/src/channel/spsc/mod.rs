@@ -53,8 +53,8 @@
 
 use super::endpoint::{self, context, corrupt};
 use crate::error::{Error, ErrorKind, Result};
+use crate::layout::header::{self, round_up, Layout};
 use crate::region::{ReadWrite, Region};
-use crate::sync::header::{self, round_up, Layout};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -225,18 +225,12 @@ impl<R: Deref<Target = Region<ReadWrite>>> Words<R> {
         // to a multiple of 16, plus 0 or 8; open checked that the channel lies inside the region at a 64-byte
         // aligned address, so the word is in bounds and 8-aligned. It is only accessed
         // atomically.
-        unsafe {
-            &*self
-                .region
-                .as_mut_ptr()
-                .add(self.offset + at)
-                .cast::<AtomicU64>()
-        }
+        unsafe { self.region.atomic_u64_unchecked(self.offset + at) }
     }
     fn u32(&self, at: usize) -> &AtomicU32 {
         // SAFETY: `at` is one of the 4-aligned control words below RING, inside the
         // channel (checked at open). It is only accessed atomically.
-        unsafe { header::word(&self.region, self.offset + at) }
+        unsafe { self.region.atomic_u32_unchecked(self.offset + at) }
     }
     fn tail(&self) -> &AtomicU64 {
         self.u64(TAIL)

@@ -7,8 +7,8 @@ use super::{
 use crate::channel::endpoint::{claim, dead_peer, peer_alive};
 use crate::channel::wait;
 use crate::error::{Error, ErrorKind, Result};
+use crate::layout::header::round_up;
 use crate::region::{ReadWrite, Region};
-use crate::sync::header::round_up;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::atomic::Ordering;

@@ -1,5 +1,6 @@
-//! The 64-byte header every structure in [`sync`](crate::sync) starts with, and the checks
-//! made when one is created or opened.
+//! The 64-byte header every structure shmkit lays out in a region starts with (the mutex,
+//! condition variable, event and seqlock of [`sync`](crate::sync), the rings and queues of
+//! [`channel`](crate::channel)), and the checks made when one is created or opened.
 //!
 //! | offset | size | field                                                        |
 //! |-------:|-----:|--------------------------------------------------------------|
@@ -22,7 +23,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{Access, ReadWrite, Region};
 use std::os::unix::fs::MetadataExt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Size of the header.
 pub(crate) const HEADER_SIZE: usize = 64;
@@ -302,29 +303,8 @@ pub(crate) fn open<A: Access>(
     Ok(())
 }
 
-/// The `u32` at `offset` of a region whose bounds and alignment the caller checked.
-///
-/// # Safety
-/// `offset..offset+4` must lie inside `region` and `base + offset` must be 4-aligned.
-#[inline]
-pub(crate) unsafe fn word(region: &Region<ReadWrite>, offset: usize) -> &AtomicU32 {
-    // SAFETY: in bounds and aligned per the caller's contract; the memory is mapped
-    // read-write while `region` is borrowed, and it is only accessed atomically here.
-    unsafe { AtomicU32::from_ptr(region.as_mut_ptr().add(offset).cast()) }
-}
-
-/// The `u64` at `offset` of a region whose bounds and alignment the caller checked.
-///
-/// # Safety
-/// `offset..offset+8` must lie inside `region` and `base + offset` must be 8-aligned.
-#[inline]
-pub(crate) unsafe fn word64(region: &Region<ReadWrite>, offset: usize) -> &AtomicU64 {
-    // SAFETY: in bounds and aligned per the caller's contract; the memory is mapped
-    // read-write while `region` is borrowed, and it is only accessed atomically here.
-    unsafe { AtomicU64::from_ptr(region.as_mut_ptr().add(offset).cast()) }
-}
-
 #[cfg(test)]
+#[allow(unsafe_code)] // a region over a heap buffer
 mod tests {
     use super::*;
     use std::ptr::NonNull;
