@@ -66,6 +66,7 @@
 #![allow(unsafe_code)]
 
 mod endpoint;
+mod error;
 pub mod mpmc;
 pub mod named;
 pub mod pubsub;
@@ -73,6 +74,7 @@ pub mod spsc;
 mod typed;
 mod wait;
 
-pub use spsc::{Loan, Received, Receiver, Sender, TrySendError};
-pub use typed::{TypedReceiver, TypedSendError, TypedSender};
+pub use error::{TrySendError, TypedSendError};
+pub use spsc::{Loan, Received, Receiver, Sender};
+pub use typed::{TypedReceiver, TypedSender};
 pub use wait::Wait;

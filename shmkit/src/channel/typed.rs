@@ -1,6 +1,7 @@
 //! A typed front on the SPSC channel: messages are values of a [`ShmSafe`] type, copied in
 //! and out whole.
 
+use super::error::TypedSendError;
 use super::spsc::{Receiver, Sender};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -22,24 +23,6 @@ pub struct TypedReceiver<T: ShmSafe, R: Deref<Target = Region<ReadWrite>> = crat
     inner: Receiver<R>,
     value: PhantomData<fn() -> T>,
 }
-
-/// A typed send that did not happen: the value is handed back with the reason
-/// ([`ErrorKind::WouldBlock`] for a full ring).
-#[derive(Debug)]
-pub struct TypedSendError<T> {
-    /// The value that was not sent.
-    pub value: T,
-    /// Why.
-    pub error: Error,
-}
-
-impl<T> fmt::Display for TypedSendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (value not sent)", self.error)
-    }
-}
-
-impl<T: fmt::Debug> std::error::Error for TypedSendError<T> {}
 
 impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> fmt::Debug for TypedSender<T, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -118,7 +118,7 @@ mod consumer;
 mod producer;
 mod typed;
 
-pub use super::spsc::TrySendError;
+pub use super::error::TrySendError;
 pub use consumer::{Consumer, Received};
 pub use producer::{Loan, Producer};
 pub use typed::{TypedConsumer, TypedProducer};

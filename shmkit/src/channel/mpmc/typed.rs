@@ -2,8 +2,8 @@
 //! and out whole.
 
 use super::{Consumer, Producer};
+use crate::channel::error::TypedSendError;
 use crate::channel::typed::value_from;
-use crate::channel::TypedSendError;
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use crate::sync::{bytes_of, ShmSafe};

@@ -61,8 +61,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 mod receiver;
 mod sender;
 
+pub use super::error::TrySendError;
 pub use receiver::{Received, Receiver};
-pub use sender::{Loan, Sender, TrySendError, SEND_BACKOFF_MAX};
+pub use sender::{Loan, Sender, SEND_BACKOFF_MAX};
 
 const MAGIC: [u8; 8] = *b"shmkSPSC";
 const TAIL: usize = 64;

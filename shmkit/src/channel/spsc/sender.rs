@@ -5,6 +5,7 @@ use super::{
     RING, SENDER_PID, TAG_MSG, TAG_PAD, WAKE,
 };
 use crate::channel::endpoint::{claim, dead_peer, peer_alive};
+use crate::channel::error::TrySendError;
 use crate::channel::wait;
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -56,47 +57,6 @@ impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Sender<R> {
             .finish()
     }
 }
-
-/// A send that did not happen; the message is handed back.
-#[derive(Debug)]
-pub enum TrySendError<'a> {
-    /// The ring has no room for the message now.
-    Full(&'a [u8]),
-    /// The send failed for another reason: too big, a dead receiver, a corrupt channel.
-    Failed(&'a [u8], Error),
-}
-
-impl<'a> TrySendError<'a> {
-    /// The message that was not sent.
-    pub fn into_message(self) -> &'a [u8] {
-        match self {
-            TrySendError::Full(m) | TrySendError::Failed(m, _) => m,
-        }
-    }
-    /// The error ([`ErrorKind::WouldBlock`] for a full ring).
-    pub fn into_error(self) -> Error {
-        match self {
-            TrySendError::Full(_) => Error::new(
-                ErrorKind::WouldBlock,
-                "Sender::try_send",
-                String::new(),
-                "the channel is full",
-            ),
-            TrySendError::Failed(_, e) => e,
-        }
-    }
-}
-
-impl fmt::Display for TrySendError<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrySendError::Full(m) => write!(f, "the channel is full ({} bytes not sent)", m.len()),
-            TrySendError::Failed(m, e) => write!(f, "{e} ({} bytes not sent)", m.len()),
-        }
-    }
-}
-
-impl std::error::Error for TrySendError<'_> {}
 
 impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
     /// Opens the channel at `offset` of `region` and becomes its sender. A sender whose
