@@ -70,6 +70,7 @@ mod error;
 pub mod mpmc;
 pub mod named;
 pub mod pubsub;
+mod span;
 pub mod spsc;
 mod typed;
 mod wait;

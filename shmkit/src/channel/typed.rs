@@ -44,18 +44,12 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedSender<T, R> {
     /// channel's largest message.
     pub fn open_in(region: R, offset: usize) -> Result<Self> {
         let inner = Sender::open_in(region, offset)?;
-        if size_of::<T>() > inner.max_message() {
-            return Err(Error::new(
-                ErrorKind::TooBig,
-                "TypedSender::open_in",
-                format!("offset={offset}"),
-                format!(
-                    "a value of {} bytes; this channel takes at most {}",
-                    size_of::<T>(),
-                    inner.max_message()
-                ),
-            ));
-        }
+        fits::<T>(
+            inner.max_message(),
+            "TypedSender::open_in",
+            offset,
+            "channel",
+        )?;
         Ok(TypedSender {
             inner,
             value: PhantomData,
@@ -156,6 +150,29 @@ fn read_value<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>>(
     msg: &super::Received<'_, R>,
 ) -> Result<T> {
     value_from(msg.len(), |bytes| msg.read_at(0, bytes))
+}
+
+/// Checks, at open, that a `T` fits in the messages of a channel (`what`) that takes at
+/// most `max` bytes: [`ErrorKind::TooBig`] otherwise. Shared by the typed fronts of every
+/// kind.
+pub(crate) fn fits<T: ShmSafe>(
+    max: usize,
+    call: &'static str,
+    offset: usize,
+    what: &str,
+) -> Result<()> {
+    if size_of::<T>() > max {
+        return Err(Error::new(
+            ErrorKind::TooBig,
+            call,
+            format!("offset={offset}"),
+            format!(
+                "a value of {} bytes; this {what} takes at most {max}",
+                size_of::<T>()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A `T` from a message of `len` bytes that `read` copies out: [`ErrorKind::Corrupt`] when

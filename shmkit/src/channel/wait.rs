@@ -140,6 +140,40 @@ pub(crate) enum Checked<F> {
     Wait,
 }
 
+/// The end of every [`Waiter::check`] (SPSC receiver, MPMC consumer, pub-sub subscriber),
+/// once the kind-specific checks passed: `dead` is `Some(pid)` when the peer (the sender,
+/// every producer, the publisher) is dead. A dead peer publishes nothing more, so one more
+/// look decides: what it finds, or `died(waiter, pid)` (the kind's `PeerDied`, or, for a
+/// queue that still has messages in flight, [`Checked::Wait`]). A live peer: go on waiting.
+#[inline]
+pub(crate) fn after_death<W: Waiter>(
+    waiter: &mut W,
+    dead: Option<u32>,
+    died: impl FnOnce(&mut W, u32) -> Result<Checked<W::Found>>,
+) -> Result<Checked<W::Found>> {
+    let Some(pid) = dead else {
+        return Ok(Checked::Wait);
+    };
+    match waiter.look()? {
+        Some(found) => Ok(Checked::Found(found)),
+        None => died(waiter, pid),
+    }
+}
+
+/// The middle of every [`Waiter::park_once`]: `look` is the look made after announcing
+/// the park; when it found nothing, `sleep` (on the wake word, from the value read when
+/// announcing). The caller withdraws its announcement after this, whatever it returned.
+#[inline]
+pub(crate) fn look_then_sleep<F>(
+    look: Result<Option<F>>,
+    sleep: impl FnOnce() -> Result<()>,
+) -> Result<Option<F>> {
+    match look {
+        Ok(None) => sleep().map(|()| None),
+        other => other,
+    }
+}
+
 /// Waits as `mode` says until `waiter` finds something, a check fails, or `deadline`
 /// passes: spins (looking each time; checking every [`SPINS_PER_CHECK`] looks), and in the
 /// parking modes parks for at most [`LIVENESS_PERIOD`] at a time, checking before each park.

@@ -1,6 +1,7 @@
 //! The consuming side of the MPMC queue: claim a position, read the slot, release it.
 
 use super::{announce, context, corrupt, unannounce, Queue, Slot, CONSUMER, PRODUCER};
+use crate::channel::span::Span;
 use crate::channel::wait::{self, Checked, Wait, Waiter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -288,31 +289,27 @@ impl<R: Deref<Target = Region<ReadWrite>>> Waiter for Consumer<R> {
         if self.q.recover(true, CALL)? {
             return Ok(Checked::Again);
         }
-        if let Some(pid) = self.q.all_dead(PRODUCER) {
-            if let Some(c) = self.poll()? {
-                return Ok(Checked::Found(c));
-            }
-            let (dequeue, enqueue) = self.q.positions(CALL)?;
+        let dead = self.q.all_dead(PRODUCER);
+        wait::after_death(self, dead, |c, pid| {
+            // Messages claimed by dead producers are still in flight until repaired.
+            let (dequeue, enqueue) = c.q.positions(CALL)?;
             if enqueue <= dequeue {
                 return Err(Error::new(
                     ErrorKind::PeerDied,
                     CALL,
-                    context(self.q.offset),
+                    context(c.q.offset),
                     format!("the producers are dead (pid {pid}, ...); every message they published was received"),
                 ));
             }
-        }
-        Ok(Checked::Wait)
+            Ok(Checked::Wait)
+        })
     }
 
     fn park_once(&mut self, chunk: Duration) -> Result<Option<Claimed>> {
         let seen = announce(self.q.parked(), self.q.wake());
-        let result = match self.poll() {
-            Ok(None) => {
-                wait::sleep(self.q.wake(), seen, chunk, context(self.q.offset)).map(|()| None)
-            }
-            other => other,
-        };
+        let result = wait::look_then_sleep(self.poll(), || {
+            wait::sleep(self.q.wake(), seen, chunk, context(self.q.offset))
+        });
         unannounce(self.q.parked());
         result
     }
@@ -362,15 +359,11 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
     /// [`ErrorKind::OutOfBounds`] when the range reaches past the message's end.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         let q = &self.consumer.q;
-        match offset.checked_add(buf.len()) {
-            Some(end) if end <= self.c.len => q.region.read_at(q.data(self.c.pos) + offset, buf),
-            _ => Err(Error::new(
-                ErrorKind::OutOfBounds,
-                "Received::read_at",
-                format!("offset={offset}, len={}", buf.len()),
-                format!("past the end of a message of {} bytes", self.c.len),
-            )),
-        }
+        let span = Span {
+            at: q.data(self.c.pos),
+            len: self.c.len,
+        };
+        span.read_at(&q.region, offset, buf, "Received::read_at")
     }
 
     /// The message, copied.

@@ -1,6 +1,7 @@
 //! The producing side of the MPMC queue: claim a position, write the slot, publish.
 
 use super::{context, corrupt, Queue, Slot, TrySendError, PRODUCER};
+use crate::channel::span::Span;
 use crate::channel::wait;
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -302,15 +303,11 @@ impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
     /// [`ErrorKind::OutOfBounds`] when the bytes reach past the message's length.
     pub fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<()> {
         let q = &self.producer.q;
-        match offset.checked_add(bytes.len()) {
-            Some(end) if end <= self.len => q.region.write_at(q.data(self.pos) + offset, bytes),
-            _ => Err(Error::new(
-                ErrorKind::OutOfBounds,
-                "Loan::write_at",
-                format!("offset={offset}, len={}", bytes.len()),
-                format!("past the end of a message of {} bytes", self.len),
-            )),
-        }
+        let span = Span {
+            at: q.data(self.pos),
+            len: self.len,
+        };
+        span.write_at(&q.region, offset, bytes, "Loan::write_at")
     }
 
     /// Moves the slot from free to published (`skip` for no message).

@@ -3,13 +3,12 @@
 
 use super::{Consumer, Producer};
 use crate::channel::error::TypedSendError;
-use crate::channel::typed::value_from;
-use crate::error::{Error, ErrorKind, Result};
+use crate::channel::typed::{fits, value_from};
+use crate::error::Result;
 use crate::region::{ReadWrite, Region};
 use crate::sync::{bytes_of, ShmSafe};
 use std::fmt;
 use std::marker::PhantomData;
-use std::mem::size_of;
 use std::ops::Deref;
 use std::time::Duration;
 
@@ -45,18 +44,12 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedProducer<T, R> {
     /// queue's messages.
     pub fn open_in(region: R, offset: usize) -> Result<Self> {
         let inner = Producer::open_in(region, offset)?;
-        if size_of::<T>() > inner.message_size() {
-            return Err(Error::new(
-                ErrorKind::TooBig,
-                "TypedProducer::open_in",
-                format!("offset={offset}"),
-                format!(
-                    "a value of {} bytes; this queue takes at most {}",
-                    size_of::<T>(),
-                    inner.message_size()
-                ),
-            ));
-        }
+        fits::<T>(
+            inner.message_size(),
+            "TypedProducer::open_in",
+            offset,
+            "queue",
+        )?;
         Ok(TypedProducer {
             inner,
             value: PhantomData,

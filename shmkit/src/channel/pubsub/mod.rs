@@ -226,19 +226,6 @@ fn layout(slots: usize, slot_size: usize) -> Layout {
     }
 }
 
-/// Checks that `len` bytes at `offset` of a message of `size` bytes are inside it.
-fn within(offset: usize, len: usize, size: usize, call: &'static str) -> Result<()> {
-    match offset.checked_add(len) {
-        Some(end) if end <= size => Ok(()),
-        _ => Err(Error::new(
-            ErrorKind::OutOfBounds,
-            call,
-            format!("offset={offset}, len={len}"),
-            format!("past the end of a message of {size} bytes"),
-        )),
-    }
-}
-
 pub(crate) fn valid_shape(slots: usize, slot_size: usize) -> bool {
     slots.is_power_of_two()
         && (MIN_SLOTS..=MAX_SLOTS).contains(&slots)

@@ -1,7 +1,8 @@
 //! The publishing end: loans, commits, and waking sleepers.
 
-use super::{context, open, within, Words, HEAD, PARKED, PUBLISHER_PID, SLOT_HEADER, TABLE, WAKE};
+use super::{context, open, Words, HEAD, PARKED, PUBLISHER_PID, SLOT_HEADER, TABLE, WAKE};
 use crate::channel::endpoint::{claim, release};
+use crate::channel::span::Span;
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use crate::sys::futex;
@@ -195,8 +196,13 @@ impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
         self.seq
     }
 
-    fn data(&self) -> usize {
-        self.publisher.w.offset + self.slot + SLOT_HEADER
+    /// The message's bytes in the region.
+    #[inline]
+    fn span(&self) -> Span {
+        Span {
+            at: self.publisher.w.offset + self.slot + SLOT_HEADER,
+            len: self.len,
+        }
     }
 
     /// Copies `bytes` into the message at `offset` (byte-wise atomic stores).
@@ -204,11 +210,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
     /// # Errors
     /// [`ErrorKind::OutOfBounds`] when the bytes reach past the message's length.
     pub fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<()> {
-        within(offset, bytes.len(), self.len, "Loan::write_at")?;
-        self.publisher
-            .w
-            .region
-            .write_at(self.data() + offset, bytes)
+        self.span()
+            .write_at(&self.publisher.w.region, offset, bytes, "Loan::write_at")
     }
 
     /// The message's bytes as a mutable slice, for writing in place without a copy.
@@ -222,9 +225,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
         // SAFETY: the slot lies inside the channel (masked index, checked at open) and has
         // room for `len <= slot_size` bytes after its header; the loan borrows the
         // publisher mutably, and the caller promises exclusivity.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.publisher.w.ptr(self.slot + SLOT_HEADER), self.len)
-        }
+        unsafe { self.span().as_mut_slice(&self.publisher.w.region) }
     }
 
     /// Publishes the message and returns its sequence number; wakes sleeping subscribers

@@ -1,10 +1,11 @@
 //! The subscribing end: a private cursor, validated reads, loss accounting, waiting.
 
 use super::{
-    context, corrupt, open, within, Words, HEAD, MAX_REGISTERED, MAX_SEQ, PARKED, PUBLISHER_PID,
+    context, corrupt, open, Words, HEAD, MAX_REGISTERED, MAX_SEQ, PARKED, PUBLISHER_PID,
     SLOT_HEADER, TABLE, WAKE,
 };
 use crate::channel::endpoint::{claim, dead_peer, peer_alive, release};
+use crate::channel::span::Span;
 use crate::channel::wait::{self, Checked, Wait, Waiter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{Access, ReadOnly, Region};
@@ -327,12 +328,9 @@ impl<R: Deref<Target = Region<A>>, A: Access> Subscriber<R, A> {
         // bump, the poll below sees the message committed before it.
         let seen = self.w.u32(WAKE).load(Ordering::Relaxed);
         fence(Ordering::Acquire);
-        let result = match self.poll() {
-            Ok(None) => {
-                wait::sleep(self.w.u32(WAKE), seen, chunk, context(self.w.offset)).map(|()| None)
-            }
-            other => other,
-        };
+        let result = wait::look_then_sleep(self.poll(), || {
+            wait::sleep(self.w.u32(WAKE), seen, chunk, context(self.w.offset))
+        });
         if let Some(bit) = bit {
             // Relaxed: at worst the publisher makes one needless wake-up call.
             self.w.u64(PARKED).fetch_and(!bit, Ordering::Relaxed);
@@ -483,13 +481,8 @@ impl<R: Deref<Target = Region<A>>, A: Access> Waiter for Subscriber<R, A> {
         }
         // A dead publisher commits nothing more: if the slot is still empty after its
         // death, nothing will come.
-        match dead_peer(self.w.u32(PUBLISHER_PID)) {
-            Some(pid) => match self.poll()? {
-                Some(found) => Ok(Checked::Found(found)),
-                None => Err(self.peer_died(pid)),
-            },
-            None => Ok(Checked::Wait),
-        }
+        let dead = dead_peer(self.w.u32(PUBLISHER_PID));
+        wait::after_death(self, dead, |s, pid| Err(s.peer_died(pid)))
     }
 
     fn park_once(&mut self, chunk: Duration) -> Result<Option<Found>> {
@@ -568,9 +561,11 @@ impl<R: Deref<Target = Region<A>>, A: Access> Sample<'_, R, A> {
     /// # Errors
     /// [`ErrorKind::OutOfBounds`] when the range reaches past the message's end.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<Check> {
-        within(offset, buf.len(), self.found.len, "Sample::read_at")?;
-        let at = self.sub.w.offset + self.found.slot + SLOT_HEADER + offset;
-        self.sub.w.region.read_at(at, buf)?;
+        let span = Span {
+            at: self.sub.w.offset + self.found.slot + SLOT_HEADER,
+            len: self.found.len,
+        };
+        span.read_at(&self.sub.w.region, offset, buf, "Sample::read_at")?;
         Ok(self.check())
     }
 

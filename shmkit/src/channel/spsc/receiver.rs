@@ -4,6 +4,7 @@ use super::{
     context, corrupt, open, Words, MAX_INDEX, PARKED, RECEIVER_PID, RECORD, RING, SENDER_PID, WAKE,
 };
 use crate::channel::endpoint::{claim, dead_peer, peer_alive};
+use crate::channel::span::Span;
 use crate::channel::wait::{self, Checked, Wait, Waiter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -254,23 +255,15 @@ impl<R: Deref<Target = Region<ReadWrite>>> Waiter for Receiver<R> {
         self.check_indices("Receiver::recv")?;
         // A dead process commits nothing more, so an empty ring after its death stays
         // empty: look once more after seeing the death.
-        match dead_peer(self.w.u32(SENDER_PID)) {
-            Some(pid) => match self.poll()? {
-                Some(found) => Ok(Checked::Found(found)),
-                None => Err(self.peer_died(pid)),
-            },
-            None => Ok(Checked::Wait),
-        }
+        let dead = dead_peer(self.w.u32(SENDER_PID));
+        wait::after_death(self, dead, |r, pid| Err(r.peer_died(pid)))
     }
 
     fn park_once(&mut self, chunk: Duration) -> Result<Option<Found>> {
         let seen = wait::announce(self.w.u32(PARKED), self.w.u32(WAKE));
-        let result = match self.poll() {
-            Ok(None) => {
-                wait::sleep(self.w.u32(WAKE), seen, chunk, context(self.w.offset)).map(|()| None)
-            }
-            other => other,
-        };
+        let result = wait::look_then_sleep(self.poll(), || {
+            wait::sleep(self.w.u32(WAKE), seen, chunk, context(self.w.offset))
+        });
         wait::unannounce(self.w.u32(PARKED));
         result
     }
@@ -311,8 +304,13 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
         self.len == 0
     }
 
-    fn data(&self) -> usize {
-        self.receiver.w.offset + RING + self.record + RECORD
+    /// The message's bytes in the region.
+    #[inline]
+    fn span(&self) -> Span {
+        Span {
+            at: self.receiver.w.offset + RING + self.record + RECORD,
+            len: self.len,
+        }
     }
 
     /// Copies message bytes from `offset` into `buf` (byte-wise atomic loads).
@@ -320,17 +318,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
     /// # Errors
     /// [`ErrorKind::OutOfBounds`] when the range reaches past the message's end.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        match offset.checked_add(buf.len()) {
-            Some(end) if end <= self.len => {
-                self.receiver.w.region.read_at(self.data() + offset, buf)
-            }
-            _ => Err(Error::new(
-                ErrorKind::OutOfBounds,
-                "Received::read_at",
-                format!("offset={offset}, len={}", buf.len()),
-                format!("past the end of a message of {} bytes", self.len),
-            )),
-        }
+        self.span()
+            .read_at(&self.receiver.w.region, offset, buf, "Received::read_at")
     }
 
     /// Replaces `buf`'s contents with the message.
@@ -338,10 +327,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
     /// # Errors
     /// Only if the region refuses the copy (it cannot for a checked message).
     pub fn copy_into(&self, buf: &mut Vec<u8>) -> Result<()> {
-        // No clear: bytes the buffer already holds are overwritten below, so only growth
-        // is zeroed (a buffer reused for messages of one size is never zeroed again).
-        buf.resize(self.len, 0);
-        self.read_at(0, buf)
+        self.span()
+            .copy_into(&self.receiver.w.region, buf, "Received::read_at")
     }
 
     /// The message, copied.
@@ -363,9 +350,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: the span was checked to lie inside the ring; the caller promises that
         // nobody writes it.
-        unsafe {
-            std::slice::from_raw_parts(self.receiver.w.region.as_ptr().add(self.data()), self.len)
-        }
+        unsafe { self.span().as_slice(&self.receiver.w.region) }
     }
 }
 

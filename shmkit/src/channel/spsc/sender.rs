@@ -6,6 +6,7 @@ use super::{
 };
 use crate::channel::endpoint::{claim, dead_peer, peer_alive};
 use crate::channel::error::TrySendError;
+use crate::channel::span::Span;
 use crate::channel::wait;
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -327,9 +328,13 @@ impl<'a, R: Deref<Target = Region<ReadWrite>>> Loan<'a, R> {
         self.len == 0
     }
 
-    /// Offset of the message's first byte in the region.
-    fn data(&self) -> usize {
-        self.sender.w.offset + RING + self.record + RECORD
+    /// The message's bytes in the region.
+    #[inline]
+    fn span(&self) -> Span {
+        Span {
+            at: self.sender.w.offset + RING + self.record + RECORD,
+            len: self.len,
+        }
     }
 
     /// Copies `bytes` into the message at `offset` (byte-wise atomic stores).
@@ -337,17 +342,8 @@ impl<'a, R: Deref<Target = Region<ReadWrite>>> Loan<'a, R> {
     /// # Errors
     /// [`ErrorKind::OutOfBounds`] when the bytes reach past the message's length.
     pub fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<()> {
-        match offset.checked_add(bytes.len()) {
-            Some(end) if end <= self.len => {
-                self.sender.w.region.write_at(self.data() + offset, bytes)
-            }
-            _ => Err(Error::new(
-                ErrorKind::OutOfBounds,
-                "Loan::write_at",
-                format!("offset={offset}, len={}", bytes.len()),
-                format!("past the end of a message of {} bytes", self.len),
-            )),
-        }
+        self.span()
+            .write_at(&self.sender.w.region, offset, bytes, "Loan::write_at")
     }
 
     /// The message's bytes as a mutable slice, for writing in place without a copy.
@@ -359,12 +355,7 @@ impl<'a, R: Deref<Target = Region<ReadWrite>>> Loan<'a, R> {
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: the span lies inside the ring (loan checked it does not cross the end),
         // the loan borrows the sender mutably, and the caller promises exclusivity.
-        unsafe {
-            std::slice::from_raw_parts_mut(
-                self.sender.w.region.as_mut_ptr().add(self.data()),
-                self.len,
-            )
-        }
+        unsafe { self.span().as_mut_slice(&self.sender.w.region) }
     }
 
     /// Publishes the message: the receiver can see it from now on; wakes the receiver if it
