@@ -65,7 +65,7 @@
 //! [`futex(2)`]: https://man7.org/linux/man-pages/man2/futex.2.html
 #![allow(unsafe_code)]
 
-mod endpoint;
+pub(crate) mod endpoint;
 mod error;
 pub mod mpmc;
 pub mod named;
@@ -73,9 +73,29 @@ pub mod pubsub;
 mod span;
 pub mod spsc;
 mod typed;
-mod wait;
+pub(crate) mod wait;
 
 pub use error::{TrySendError, TypedSendError};
+
+/// The pure protocol steps of the channels and the atomic-word trait they are generic
+/// over, for the loom models in `tests/loom_*.rs` only (`cfg(loom)`): not part of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub use crate::primitive::Word;
+    /// `endpoint::steps`: an endpoint's pid slot.
+    pub mod endpoint {
+        pub use crate::channel::endpoint::steps::*;
+    }
+    /// `wait::steps`: the parking protocol.
+    pub mod wait {
+        pub use crate::channel::wait::steps::*;
+    }
+    /// `spsc::steps`: the SPSC ring.
+    pub mod spsc {
+        pub use crate::channel::spsc::steps::*;
+    }
+}
 pub use spsc::{Loan, Received, Receiver, Sender};
 pub use typed::{TypedReceiver, TypedSender};
 pub use wait::Wait;

@@ -1,7 +1,8 @@
 //! The consuming side of the MPMC queue: claim a position, read the slot, release it.
 
-use super::{announce, context, corrupt, unannounce, Queue, Slot, CONSUMER, PRODUCER};
+use super::{context, corrupt, Queue, Slot, CONSUMER, PRODUCER};
 use crate::channel::span::Span;
+use crate::channel::wait::steps::{announce_count, unannounce_count};
 use crate::channel::wait::{self, Checked, Wait, Waiter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -306,11 +307,11 @@ impl<R: Deref<Target = Region<ReadWrite>>> Waiter for Consumer<R> {
     }
 
     fn park_once(&mut self, chunk: Duration) -> Result<Option<Claimed>> {
-        let seen = announce(self.q.parked(), self.q.wake());
+        let seen = announce_count(self.q.parked(), self.q.wake());
         let result = wait::look_then_sleep(self.poll(), || {
             wait::sleep(self.q.wake(), seen, chunk, context(self.q.offset))
         });
-        unannounce(self.q.parked());
+        unannounce_count(self.q.parked());
         result
     }
 

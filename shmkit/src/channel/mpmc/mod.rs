@@ -127,7 +127,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use crate::sync::header::{self, round_up, Layout};
 use std::ops::Deref;
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 const MAGIC: [u8; 8] = *b"shmkMPMC";
 const ENQUEUE: usize = 64;
@@ -571,22 +571,6 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
         }
         Ok(done)
     }
-}
-
-/// Consumer side of the parking protocol of [`wait`](super::wait), with a count of parked
-/// consumers instead of a flag: returns the `wake` value to sleep on.
-fn announce(parked: &AtomicU32, wake: &AtomicU32) -> u32 {
-    parked.fetch_add(1, Ordering::Relaxed);
-    // SeqCst fence: pairs with the fence in wait::notify after a publish: either our next
-    // look at the slot sees the message, or the producer sees parked != 0.
-    fence(Ordering::SeqCst);
-    // Acquire: pairs with the Release bump in wait::notify.
-    wake.load(Ordering::Acquire)
-}
-
-fn unannounce(parked: &AtomicU32) {
-    // Relaxed: at worst a producer makes one needless wake-up call.
-    parked.fetch_sub(1, Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -209,10 +209,10 @@ impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
             }
             polls += 1;
             if polls < SPIN_POLLS {
-                std::hint::spin_loop();
+                crate::primitive::hint::spin_loop();
                 continue;
             }
-            std::thread::yield_now();
+            crate::primitive::thread::yield_now();
             if again == 0 && polls % u64::from(CHECK_EVERY) != 0 {
                 continue;
             }

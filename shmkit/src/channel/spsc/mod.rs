@@ -60,6 +60,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 mod receiver;
 mod sender;
+pub(crate) mod steps;
+
+pub(crate) use steps::Ring;
 
 pub use super::error::TrySendError;
 pub use receiver::{Received, Receiver};
@@ -239,35 +242,17 @@ impl<R: Deref<Target = Region<ReadWrite>>> Words<R> {
         // channel (checked at open). It is only accessed atomically.
         unsafe { header::word(&self.region, self.offset + at) }
     }
-    fn tail(&self) -> &AtomicU64 {
-        self.u64(TAIL)
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Ring for Words<R> {
+    type Word = AtomicU64;
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.capacity
     }
-    fn head(&self) -> &AtomicU64 {
-        self.u64(HEAD)
-    }
-    /// The stamp word of the record at stream position `at` (masked into the ring).
-    fn stamp(&self, at: u64) -> &AtomicU64 {
-        self.u64(RING + (at as usize & (self.capacity - 1) & !(RECORD - 1)))
-    }
-    /// The length-and-tag word of the record at stream position `at`.
-    fn kind(&self, at: u64) -> &AtomicU64 {
-        self.u64(RING + (at as usize & (self.capacity - 1) & !(RECORD - 1)) + 8)
-    }
-    /// Parses a length-and-tag word: the record's size and whether it is a message; `None`
-    /// for a bad tag, a too-long message, a record past the end of the ring, or padding at
-    /// offset 0 (which a correct sender never writes).
-    fn parse(&self, at: u64, word: u64) -> Option<(u64, Option<usize>)> {
-        let cap = self.capacity;
-        let pos = at as usize & (cap - 1);
-        let (tag, len) = (word >> 32, (word & 0xffff_ffff) as usize);
-        match tag {
-            TAG_PAD if pos != 0 => Some(((cap - pos) as u64, None)),
-            TAG_MSG if len <= max_message(cap) => {
-                let need = RECORD + round_up(len, RECORD);
-                (pos + need <= cap).then_some((need as u64, Some(len)))
-            }
-            _ => None,
-        }
+    #[inline]
+    fn word(&self, at: usize) -> &AtomicU64 {
+        self.u64(at)
     }
 }
 

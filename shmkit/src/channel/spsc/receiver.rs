@@ -1,5 +1,6 @@
 //! The receiving end of an SPSC channel: polling, waiting, and messages read in place.
 
+use super::steps::{self, Found, Ring};
 use super::{
     context, corrupt, open, Words, MAX_INDEX, PARKED, RECEIVER_PID, RECORD, RING, SENDER_PID, WAKE,
 };
@@ -31,15 +32,6 @@ impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Receiver<R> {
             .field("wait", &self.wait)
             .finish()
     }
-}
-
-/// What a successful poll found: the message's ring position and length, and the head
-/// value that releases it.
-#[derive(Clone, Copy)]
-pub(crate) struct Found {
-    record: usize,
-    len: usize,
-    next: u64,
 }
 
 impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
@@ -101,71 +93,33 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
         peer_alive(self.w.u32(SENDER_PID))
     }
 
-    /// Looks for the next message without waiting.
+    /// Looks for the next message without waiting ([`steps::poll`]).
+    #[inline]
     fn poll(&mut self) -> Result<Option<Found>> {
-        const CALL: &str = "Receiver::recv";
-        let mut skipped_pad = false;
-        loop {
-            let at = self.head;
-            // Acquire: pairs with the Release stamp store in Loan::commit: when the stamp
-            // is ours, the header and the message bytes are written. One load; the stamp is
-            // only compared.
-            if self.w.stamp(at).load(Ordering::Acquire) != at + 1 {
-                return Ok(None);
-            }
-            // One load of the length-and-tag word; everything below uses this copy.
-            let word = self.w.kind(at).load(Ordering::Relaxed);
-            match self.w.parse(at, word) {
-                Some((size, None)) if !skipped_pad => {
-                    skipped_pad = true;
-                    self.head += size;
-                    // Release: pairs with the sender's Acquire load of head.
-                    self.w.head().store(self.head, Ordering::Release);
-                }
-                Some((size, Some(len))) => {
-                    return Ok(Some(Found {
-                        record: at as usize & (self.w.capacity - 1),
-                        len,
-                        next: at + size,
-                    }));
-                }
-                _ => {
-                    return Err(corrupt(
-                        CALL,
-                        self.w.offset,
-                        format!(
-                            "an invalid record header {word:#018x} at stream position {at} (ring of {})",
-                            self.w.capacity
-                        ),
-                    ))
-                }
-            }
-        }
+        steps::poll(&self.w, &mut self.head).map_err(|(at, word)| {
+            corrupt(
+                "Receiver::recv",
+                self.w.offset,
+                format!(
+                    "an invalid record header {word:#018x} at stream position {at} (ring of {})",
+                    self.w.capacity
+                ),
+            )
+        })
     }
 
-    /// Checks the channel's indices against our own copy of `head` (the slow path of a
-    /// wait, and open): the `head` word must hold our copy (we are its only writer), and
-    /// `tail` must be within a ring of it either way: `tail <= head + capacity` (the sender
-    /// never commits past the room it saw, and what it saw of `head` is at most ours), and
-    /// `head <= tail + capacity` (`tail` trails the stamps we followed by at most the one
-    /// commit whose stamp came before its `tail` store, which is smaller than the ring;
-    /// we read the stamps with Acquire, and that commit's `tail` store came after the
-    /// previous commit's).
+    /// Checks the channel's indices against our own copy of `head` ([`steps::check_indices`]).
     fn check_indices(&self, call: &'static str) -> Result<()> {
-        // Relaxed: only compared (see above for why no ordering is needed).
-        let word = self.w.head().load(Ordering::Relaxed);
-        let tail = self.w.tail().load(Ordering::Relaxed);
-        let (head, cap) = (self.head, self.w.capacity as u64);
-        if word != head || tail > head.saturating_add(cap) || head > tail.saturating_add(cap) {
-            return Err(corrupt(
+        steps::check_indices(&self.w, self.head).map_err(|(word, tail)| {
+            let (head, cap) = (self.head, self.w.capacity);
+            corrupt(
                 call,
                 self.w.offset,
                 format!(
                     "indices out of range: head {word} (ours {head}), tail {tail}, capacity {cap} (a correct channel keeps head - capacity <= tail <= head + capacity)"
                 ),
-            ));
-        }
-        Ok(())
+            )
+        })
     }
 
     fn peer_died(&self, pid: u32) -> Error {
@@ -357,9 +311,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
 impl<R: Deref<Target = Region<ReadWrite>>> Drop for Received<'_, R> {
     fn drop(&mut self) {
         self.receiver.head = self.next;
-        // Release: pairs with the sender's Acquire load of head in Sender::loan: our reads
-        // of the message happen before it reuses the space.
-        self.receiver.w.head().store(self.next, Ordering::Release);
+        steps::release(&self.receiver.w, self.next);
     }
 }
 
