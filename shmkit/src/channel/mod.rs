@@ -95,6 +95,10 @@ pub mod __loom {
     pub mod spsc {
         pub use crate::channel::spsc::steps::*;
     }
+    /// `pubsub::steps`: the pub-sub slots.
+    pub mod pubsub {
+        pub use crate::channel::pubsub::steps::*;
+    }
 }
 pub use spsc::{Loan, Received, Receiver, Sender};
 pub use typed::{TypedReceiver, TypedSender};

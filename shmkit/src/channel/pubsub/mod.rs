@@ -135,7 +135,10 @@
 //! [`Wait::Poll`]: crate::channel::Wait::Poll
 
 mod publisher;
+pub(crate) mod steps;
 mod subscriber;
+
+pub(crate) use steps::Slots;
 
 pub use publisher::{Loan, Publisher};
 pub use subscriber::{Check, Delivery, Sample, Subscriber};
@@ -145,7 +148,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::region::{Access, ReadWrite, Region};
 use crate::sync::header::{self, round_up, Layout};
 use std::ops::Deref;
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Offsets of the fields in the layout table above, from the channel's start.
 mod at {
@@ -400,38 +403,34 @@ impl<A: Access, R: Deref<Target = Region<A>>> Words<R> {
         unsafe { AtomicU32::from_ptr(self.ptr(at).cast()) }
     }
 
-    /// Loads the u64 at `at`: a Relaxed load (allowed on read-only mappings) and a fence.
-    fn load(&self, at: usize, order: Ordering) -> u64 {
-        let v = self.u64(at).load(Ordering::Relaxed);
-        if order != Ordering::Relaxed {
-            // Acquire fence: turns the load above into an Acquire load.
-            fence(Ordering::Acquire);
-        }
-        v
-    }
-
-    /// Offset (from the channel's start) of the slot of message `seq`.
-    fn slot(&self, seq: u64) -> usize {
-        CONTROL + (seq as usize & (self.slots - 1)) * self.stride
-    }
-
-    /// The number of the next message to publish: `head`, or one more when message `head`
-    /// is committed but its publisher died before recording it.
+    /// The number of the next message to publish ([`steps::newest`]).
     fn newest(&self, call: &'static str) -> Result<u64> {
-        // Acquire: pairs with the publisher's Release store of head.
-        let head = self.load(HEAD, Ordering::Acquire);
-        if head > MAX_SEQ {
-            return Err(corrupt(
-                call,
-                self.offset,
-                format!("head {head} is past 2^62"),
-            ));
-        }
-        let stamp = self.load(self.slot(head), Ordering::Acquire);
-        Ok(if stamp == 2 * head + 2 {
-            head + 1
-        } else {
-            head
-        })
+        steps::newest(self)
+            .map_err(|head| corrupt(call, self.offset, format!("head {head} is past 2^62")))
+    }
+}
+
+impl<A: Access, R: Deref<Target = Region<A>>> Slots for Words<R> {
+    type W64 = AtomicU64;
+    type W32 = AtomicU32;
+    #[inline]
+    fn slots(&self) -> usize {
+        self.slots
+    }
+    #[inline]
+    fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+    #[inline]
+    fn stride(&self) -> usize {
+        self.stride
+    }
+    #[inline]
+    fn word64(&self, at: usize) -> &AtomicU64 {
+        self.u64(at)
+    }
+    #[inline]
+    fn word32(&self, at: usize) -> &AtomicU32 {
+        self.u32(at)
     }
 }

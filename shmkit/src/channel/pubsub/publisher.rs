@@ -1,5 +1,6 @@
 //! The publishing end: loans, commits, and waking sleepers.
 
+use super::steps;
 use super::{context, open, Words, HEAD, PARKED, PUBLISHER_PID, SLOT_HEADER, TABLE, WAKE};
 use crate::channel::endpoint::{claim, release};
 use crate::channel::span::Span;
@@ -97,13 +98,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Publisher<R> {
             ));
         }
         let seq = self.next;
-        let slot = self.w.slot(seq);
-        // Odd stamp: the slot is being written (Relaxed; the fence below orders it before
-        // the data stores).
-        self.w.u64(slot).store(2 * seq + 1, Ordering::Relaxed);
-        // Release fence: a subscriber whose Acquire fence (after copying) sees any of our
-        // data stores also sees the odd stamp above, so its re-check of the stamp fails.
-        fence(Ordering::Release);
+        let slot = steps::begin(&self.w, seq);
         Ok(Loan {
             publisher: self,
             slot,
@@ -125,15 +120,9 @@ impl<R: Deref<Target = Region<ReadWrite>>> Publisher<R> {
     /// Wakes sleeping subscribers as the channel's policy says (see the module docs).
     fn notify(&self) {
         let w = &self.w;
-        // SeqCst fence: pairs with the one a subscriber makes after setting its parked bit
-        // and before its last look at the slot: either it sees our commit, or we see its bit.
-        fence(Ordering::SeqCst);
-        let parked = w.u64(PARKED).load(Ordering::Relaxed);
-        if parked == 0 && !w.always_wake {
+        let Some(parked) = steps::bump(w, w.always_wake) else {
             return;
-        }
-        // Release: a subscriber that loads the new value with Acquire sees the commit.
-        w.u32(WAKE).fetch_add(1, Ordering::Release);
+        };
         let woken = futex::wake(w.u32(WAKE), i32::MAX);
         if parked != 0 && matches!(woken, Ok(0)) {
             self.clear_departed(parked);
@@ -232,16 +221,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
     /// as the channel's policy says.
     pub fn commit(self) -> u64 {
         let p = self.publisher;
-        let w = &p.w;
-        w.u64(self.slot + 8)
-            .store(self.len as u64, Ordering::Relaxed);
-        // Release: pairs with a subscriber's Acquire load of the stamp: it sees the length
-        // and the bytes written before. This is the commit.
-        w.u64(self.slot).store(2 * self.seq + 2, Ordering::Release);
+        steps::commit(&p.w, self.slot, self.seq, self.len);
         p.next = self.seq + 1;
-        // Release: pairs with the Acquire load of head by late joiners, lapped subscribers
-        // and a future publisher.
-        w.u64(HEAD).store(p.next, Ordering::Release);
         p.notify();
         self.seq
     }
