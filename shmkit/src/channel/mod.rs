@@ -95,6 +95,10 @@ pub mod __loom {
     pub mod spsc {
         pub use crate::channel::spsc::steps::*;
     }
+    /// `mpmc::steps`: the MPMC queue.
+    pub mod mpmc {
+        pub use crate::channel::mpmc::steps::*;
+    }
     /// `pubsub::steps`: the pub-sub slots.
     pub mod pubsub {
         pub use crate::channel::pubsub::steps::*;
