@@ -83,7 +83,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Consumer<R> {
     }
 
     /// Claims the next message without waiting ([`steps::take`]): `Ok(None)` when there is
-    /// none now, or when [`MAX_STEPS`](super::MAX_STEPS) lost races and skips went by
+    /// none now, or when [`MAX_STEPS`](super::steps::MAX_STEPS) lost races and skips went by
     /// without one.
     #[inline]
     fn poll(&mut self) -> Result<Option<Claimed>> {

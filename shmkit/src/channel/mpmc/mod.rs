@@ -119,7 +119,9 @@ mod producer;
 pub(crate) mod steps;
 mod typed;
 
+pub use steps::MAX_HANDLES;
 use steps::{Bad, Cells, Role};
+use steps::{ENQUEUE, PARKED, SLOTS, WAKE};
 
 pub use super::error::TrySendError;
 pub use consumer::{Consumer, Received};
@@ -133,27 +135,8 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 const MAGIC: [u8; 8] = *b"shmkMPMC";
-const ENQUEUE: usize = 64;
-const DEQUEUE: usize = 128;
-const WAKE: usize = 192;
-const PARKED: usize = 196;
-const TABLE: usize = 256;
-const ENTRY: usize = 64;
-const SLOTS: usize = TABLE + MAX_HANDLES * ENTRY;
 /// Bytes before a slot's message: the sequence word, the length, padding.
 const SLOT_HEADER: usize = 16;
-/// The largest position a correct queue reaches in practice (2^60 messages); the
-/// sequence arithmetic (`2 * (pos + capacity) + 1`) stays far from overflowing.
-const MAX_POS: u64 = 1 << 60;
-/// The most steps one look at the queue takes (a claim by a producer, a poll by a
-/// consumer): a step is a lost compare-and-swap, a position another handle moved on, or a
-/// skip passed over. Each one means another handle made progress, or a peer scribbled; past
-/// this many the look reports nothing for now (a full queue, an empty one), and the caller
-/// looks again from its wait loop, which checks its deadline.
-const MAX_STEPS: u32 = 1 << 12;
-
-/// How many handles (producers and consumers together) can be open on one queue.
-pub const MAX_HANDLES: usize = 64;
 /// The largest capacity.
 pub const MAX_CAPACITY: usize = 1 << 20;
 /// The largest message size.

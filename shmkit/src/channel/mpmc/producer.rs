@@ -61,7 +61,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
     }
 
     /// Claims the next position ([`steps::claim`]): `Ok(None)` when the queue is full, or
-    /// when [`MAX_STEPS`](super::MAX_STEPS) claims in a row were lost to other producers.
+    /// when [`MAX_STEPS`](super::steps::MAX_STEPS) claims in a row were lost to other producers.
     #[inline]
     fn claim(&self, call: &'static str) -> Result<Option<u64>> {
         steps::claim(&self.q, self.entry).map_err(|bad| self.q.bad(call, bad))

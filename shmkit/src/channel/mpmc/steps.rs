@@ -10,11 +10,36 @@
 //! turn into [`Corrupt`](crate::ErrorKind::Corrupt) with context.
 #![cfg_attr(not(loom), allow(unreachable_pub))]
 
-use super::{DEQUEUE, ENQUEUE, ENTRY, MAX_POS, MAX_STEPS, SLOTS, TABLE};
-#[cfg(loom)]
-use super::{PARKED, WAKE};
 use crate::primitive::Word;
 use std::sync::atomic::Ordering;
+
+// The layout's offsets, from the queue's start (see the module docs of `mpmc`).
+/// `enqueue`: the next position to claim for a producer (u64).
+pub const ENQUEUE: usize = 64;
+/// `dequeue`: the next position to claim for a consumer (u64).
+pub const DEQUEUE: usize = 128;
+/// `wake`: the futex sequence word (u32).
+pub const WAKE: usize = 192;
+/// `parked`: how many consumers sleep or are about to (u32).
+pub const PARKED: usize = 196;
+/// The handle table.
+pub const TABLE: usize = 256;
+/// Bytes per handle entry.
+pub const ENTRY: usize = 64;
+/// The first slot.
+pub const SLOTS: usize = TABLE + MAX_HANDLES * ENTRY;
+/// The largest position a correct queue reaches in practice (2^60 messages); the
+/// sequence arithmetic (`2 * (pos + capacity) + 1`) stays far from overflowing.
+pub const MAX_POS: u64 = 1 << 60;
+/// The most steps one look at the queue takes (a claim by a producer, a poll by a
+/// consumer): a step is a lost compare-and-swap, a position another handle moved on, or a
+/// skip passed over. Each one means another handle made progress, or a peer scribbled; past
+/// this many the look reports nothing for now (a full queue, an empty one), and the caller
+/// looks again from its wait loop, which checks its deadline.
+pub const MAX_STEPS: u32 = 1 << 12;
+
+/// How many handles (producers and consumers together) can be open on one queue.
+pub const MAX_HANDLES: usize = 64;
 
 /// Offset of `enqueue` from the queue's start.
 #[cfg(loom)]
@@ -197,7 +222,7 @@ pub fn intend<Q: Cells>(q: &Q, i: usize, pos: u64) {
 }
 
 /// Producer (handle entry `entry`): claims the next position: `Ok(None)` when the queue
-/// is full, or when [`MAX_STEPS`](super::MAX_STEPS) claims in a row were lost.
+/// is full, or when [`MAX_STEPS`] claims in a row were lost.
 #[inline]
 pub fn claim<Q: Cells>(q: &Q, entry: usize) -> Result<Option<u64>, Bad> {
     let mut pos = position(q.enqueue(), Ordering::Relaxed)?;
@@ -293,7 +318,7 @@ pub fn release<Q: Cells>(q: &Q, c: &Claimed) -> Result<(), Bad> {
 
 /// Consumer (handle entry `entry`): claims the next message without waiting, releasing
 /// the skips it passes over: `Ok(None)` when there is none now, or when
-/// [`MAX_STEPS`](super::MAX_STEPS) lost races and skips went by without one. A message
+/// [`MAX_STEPS`] lost races and skips went by without one. A message
 /// longer than `message_size` is released and reported as [`Bad::Length`].
 #[inline]
 pub fn take<Q: Cells>(q: &Q, entry: usize, message_size: usize) -> Result<Option<Claimed>, Bad> {

@@ -150,34 +150,11 @@ use crate::sync::header::{self, round_up, Layout};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-/// Offsets of the fields in the layout table above, from the channel's start.
-mod at {
-    /// The header's payload-size field, which holds `slot_size`.
-    pub(super) const SLOT_SIZE: usize = 24;
-    /// The number of slots (u32, constant).
-    pub(super) const SLOTS: usize = 64;
-    /// The wake-up policy (u32, constant).
-    pub(super) const POLICY: usize = 68;
-    /// The publisher's pid (u32).
-    pub(super) const PUBLISHER_PID: usize = 72;
-    /// Messages published (u64, own cache line).
-    pub(super) const HEAD: usize = 128;
-    /// The futex word (u32) and, after it, the parked bits (u64).
-    pub(super) const WAKE: usize = 192;
-    pub(super) const PARKED: usize = 200;
-    /// 64 subscriber pids (u32 each).
-    pub(super) const TABLE: usize = 256;
-    /// The first slot.
-    pub(super) const CONTROL: usize = 512;
-}
-use at::{CONTROL, HEAD, PARKED, POLICY, PUBLISHER_PID, SLOTS, TABLE, WAKE};
+use steps::at::{self, CONTROL, HEAD, PARKED, POLICY, PUBLISHER_PID, SLOTS, TABLE, WAKE};
 
 const MAGIC: [u8; 8] = *b"shmkPUBS";
 /// Bytes before a slot's message: the stamp and the length words.
 const SLOT_HEADER: usize = 16;
-/// Sequence numbers above this are corruption: at 10^9 messages a second a channel needs
-/// 146 years to get there, and `2 * seq + 2` stays far from overflowing.
-const MAX_SEQ: u64 = 1 << 62;
 
 /// How many read-write subscribers can be registered at once (bits of `parked`).
 pub const MAX_REGISTERED: usize = 64;

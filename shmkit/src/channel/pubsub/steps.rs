@@ -10,9 +10,34 @@
 //! stronger orderings with a fence ([`Slots::load`]).
 #![cfg_attr(not(loom), allow(unreachable_pub))]
 
-use super::{CONTROL, HEAD, MAX_SEQ, PARKED, WAKE};
 use crate::primitive::Word;
+use at::{CONTROL, HEAD, PARKED, WAKE};
 use std::sync::atomic::Ordering;
+
+/// Offsets of the fields in the layout table of the module docs of `pubsub`, from the channel's start.
+pub mod at {
+    /// The header's payload-size field, which holds `slot_size`.
+    pub const SLOT_SIZE: usize = 24;
+    /// The number of slots (u32, constant).
+    pub const SLOTS: usize = 64;
+    /// The wake-up policy (u32, constant).
+    pub const POLICY: usize = 68;
+    /// The publisher's pid (u32).
+    pub const PUBLISHER_PID: usize = 72;
+    /// Messages published (u64, own cache line).
+    pub const HEAD: usize = 128;
+    /// The futex word (u32) and, after it, the parked bits (u64).
+    pub const WAKE: usize = 192;
+    pub const PARKED: usize = 200;
+    /// 64 subscriber pids (u32 each).
+    pub const TABLE: usize = 256;
+    /// The first slot.
+    pub const CONTROL: usize = 512;
+}
+
+/// Sequence numbers above this are corruption: at 10^9 messages a second a channel needs
+/// 146 years to get there, and `2 * seq + 2` stays far from overflowing.
+pub const MAX_SEQ: u64 = 1 << 62;
 
 /// Offset of `head` from the channel's start.
 #[cfg(loom)]

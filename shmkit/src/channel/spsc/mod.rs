@@ -54,7 +54,7 @@
 use super::endpoint::{self, context, corrupt};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
-use crate::sync::header::{self, round_up, Layout};
+use crate::sync::header::{self, Layout};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -62,28 +62,19 @@ mod receiver;
 mod sender;
 pub(crate) mod steps;
 
+pub use steps::max_message;
 pub(crate) use steps::Ring;
+use steps::{HEAD, RECORD, RING, TAIL};
 
 pub use super::error::TrySendError;
 pub use receiver::{Received, Receiver};
 pub use sender::{Loan, Sender, SEND_BACKOFF_MAX};
 
 const MAGIC: [u8; 8] = *b"shmkSPSC";
-const TAIL: usize = 64;
-const HEAD: usize = 128;
 const SENDER_PID: usize = 192;
 const RECEIVER_PID: usize = 196;
 const WAKE: usize = 200;
 const PARKED: usize = 204;
-const RING: usize = 256;
-/// Size of a record header (stamp word, length-and-tag word); records are multiples of it.
-const RECORD: usize = 16;
-/// Room the sender keeps free after the last record, for clearing the next stamp word.
-const CLEAR: u64 = 16;
-/// Tag of a record that holds a message.
-const TAG_MSG: u64 = 0x4d53_4721;
-/// Tag of a record that fills the ring to its end.
-const TAG_PAD: u64 = 0x5041_4421;
 /// The largest index a correct channel reaches in practice (2^62 bytes, centuries of
 /// traffic); larger ones found at open are corruption, and keep the index arithmetic far
 /// from overflowing.
@@ -106,13 +97,6 @@ pub fn capacity_for(len: usize) -> Option<usize> {
         return None;
     }
     Some(1usize << (usize::BITS - 1 - room.leading_zeros()))
-}
-
-/// The largest message a channel of `capacity` bytes accepts: half the ring minus a record
-/// header and the clear-ahead space, so that a message always fits in an empty ring,
-/// wherever the indices are.
-pub const fn max_message(capacity: usize) -> usize {
-    capacity / 2 - RECORD - CLEAR as usize
 }
 
 fn layout(capacity: usize) -> Layout {

@@ -12,9 +12,31 @@
 //! [`Corrupt`]: crate::ErrorKind::Corrupt
 #![cfg_attr(not(loom), allow(unreachable_pub))]
 
-use super::{max_message, round_up, CLEAR, HEAD, RECORD, RING, TAG_MSG, TAG_PAD, TAIL};
 use crate::primitive::Word;
 use std::sync::atomic::Ordering;
+
+// The layout (see the module docs of `spsc`).
+/// Offset of `tail`: bytes committed by the sender (u64).
+pub const TAIL: usize = 64;
+/// Offset of `head`: bytes released by the receiver (u64).
+pub const HEAD: usize = 128;
+/// Offset of the ring.
+pub const RING: usize = 256;
+/// Size of a record header (stamp word, length-and-tag word); records are multiples of it.
+pub const RECORD: usize = 16;
+/// Room the sender keeps free after the last record, for clearing the next stamp word.
+pub const CLEAR: u64 = 16;
+/// Tag of a record that holds a message.
+pub const TAG_MSG: u64 = 0x4d53_4721;
+/// Tag of a record that fills the ring to its end.
+pub const TAG_PAD: u64 = 0x5041_4421;
+
+/// The largest message a channel of `capacity` bytes accepts: half the ring minus a record
+/// header and the clear-ahead space, so that a message always fits in an empty ring,
+/// wherever the indices are.
+pub const fn max_message(capacity: usize) -> usize {
+    capacity / 2 - RECORD - CLEAR as usize
+}
 
 /// Offset of the `tail` word from the channel's start.
 #[cfg(loom)]
@@ -67,7 +89,7 @@ pub trait Ring {
         match tag {
             TAG_PAD if pos != 0 => Some(((cap - pos) as u64, None)),
             TAG_MSG if len <= max_message(cap) => {
-                let need = RECORD + round_up(len, RECORD);
+                let need = RECORD + len.next_multiple_of(RECORD);
                 (pos + need <= cap).then_some((need as u64, Some(len)))
             }
             _ => None,
@@ -93,7 +115,7 @@ pub struct Reservation {
 /// record to the ring's end when it does not fit before it. Arithmetic only.
 #[inline]
 pub fn reserve(capacity: usize, tail: u64, len: usize) -> Reservation {
-    let need = (RECORD + round_up(len, RECORD)) as u64;
+    let need = (RECORD + len.next_multiple_of(RECORD)) as u64;
     let pos = (tail as usize) & (capacity - 1);
     let contiguous = (capacity - pos) as u64;
     let pad = if need <= contiguous { 0 } else { contiguous };
