@@ -26,8 +26,9 @@ pub mod at {
     pub const PUBLISHER_PID: usize = 72;
     /// Messages published (u64, own cache line).
     pub const HEAD: usize = 128;
-    /// The futex word (u32) and, after it, the parked bits (u64).
+    /// The futex word (u32).
     pub const WAKE: usize = 192;
+    /// The parked bits (u64).
     pub const PARKED: usize = 200;
     /// 64 subscriber pids (u32 each).
     pub const TABLE: usize = 256;
