@@ -32,6 +32,15 @@
 //! end cleanly (drop) frees its slot: an empty ring with no sender attached is not a death,
 //! and a receive waits (or times out) until a new sender commits.
 //!
+//! ## Structure
+//! Each kind keeps its pure atomic protocol steps (the index and stamp steps, no system
+//! calls, no errors built) in its own `steps` module, and the parking (`wait::steps`) and
+//! endpoint (`endpoint::steps`) steps are shared; all are generic over
+//! `crate::primitive::Word`, so the loom models in `tests/loom_*.rs` run the shipped steps
+//! on loom's atomics. What every kind shares lives once: the send errors (`error.rs`), the
+//! bounds-checked copies of a message's bytes (`span.rs`), the wait loop and the end of its
+//! checks (`wait.rs`), the typed fronts' checks (`typed.rs`).
+//!
 //! ## Hostile peers
 //! Every index and length read from the segment is loaded once into a local and checked
 //! before use: a peer that scribbles over the ring can make receives return

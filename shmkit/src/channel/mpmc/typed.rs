@@ -40,7 +40,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedProducer<T, R> {
     /// Opens the queue at `offset` of `region` as a producer of `T` values.
     ///
     /// # Errors
-    /// As [`Producer::open_in`]; [`ErrorKind::TooBig`] when a `T` is larger than the
+    /// As [`Producer::open_in`]; [`ErrorKind::TooBig`](crate::ErrorKind::TooBig) when a `T` is larger than the
     /// queue's messages.
     pub fn open_in(region: R, offset: usize) -> Result<Self> {
         let inner = Producer::open_in(region, offset)?;
@@ -62,7 +62,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedProducer<T, R> {
     }
 
     /// Copies `value` into the next slot and publishes it; a failed send hands it back
-    /// ([`ErrorKind::WouldBlock`] for a full queue).
+    /// ([`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) for a full queue).
     ///
     /// # Errors
     /// As [`Producer::try_send`], with the value.
@@ -112,7 +112,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedConsumer<T, R> {
     /// The next value, if one is there now.
     ///
     /// # Errors
-    /// As [`Consumer::try_recv_ref`]; [`ErrorKind::Corrupt`] when the message is not the
+    /// As [`Consumer::try_recv_ref`]; [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt) when the message is not the
     /// size of a `T`.
     pub fn try_recv(&mut self) -> Result<Option<T>> {
         match self.inner.try_recv_ref()? {
