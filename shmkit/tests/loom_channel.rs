@@ -12,12 +12,12 @@
 //! a mutex (the kernel's hash-bucket lock). A lost message or a torn one fails an
 //! assertion; a lost wake-up is a deadlock.
 //!
-//! Mutations of the shipped steps these models catch (each checked by hand): the Release
-//! of the stamp store in `spsc::commit` weakened to Relaxed (a torn message), the SeqCst
-//! fence in `wait::bump` or in `wait::announce` weakened to Release/Acquire (a lost
-//! wake-up: deadlock), the clear-ahead store in `spsc::commit` removed (a stale stamp
-//! taken for a record), and the Acquire of `endpoint::claim`'s load or the Release of
-//! `endpoint::release` weakened to Relaxed (a lost update between two holders).
+//! Mutations of the shipped steps these models catch (each run by hand, each made a test
+//! here fail): the Release of the stamp store in `spsc::commit` weakened to Relaxed (a
+//! torn message), the SeqCst fence in `wait::bump` or in `wait::announce` weakened to
+//! AcqRel (a lost wake-up: deadlock), the clear-ahead store in `spsc::commit` removed (a
+//! stale word taken for a record), and the Release of `endpoint::release` weakened to
+//! Relaxed (a lost update between two holders).
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};

@@ -13,10 +13,11 @@
 //! duplicated or torn message fails an assertion; a slot left blocked for good spins
 //! forever, which loom reports.
 //!
-//! Mutations of the shipped steps these models catch (each checked by hand): the Release
-//! of `publish`'s CAS weakened to Relaxed (a torn message), the Release of the claim CAS
-//! in `claim` weakened to Relaxed (a live producer's claim repaired as dead), and the loads
-//! of `positions` reordered (`dequeue` first: a correct queue seen as corrupt).
+//! Mutations of the shipped steps these models catch (each run by hand, each made a test
+//! here fail): the Release of `publish`'s CAS weakened to Relaxed, the Release of the
+//! claim's CAS in `claim` weakened to Relaxed (a live producer's claim repaired as a dead
+//! one's), and the first two loads of `positions` swapped (`dequeue` first: a correct
+//! queue seen as corrupt).
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};

@@ -12,9 +12,10 @@
 //! delivered, a message neither received nor counted lost, or one counted twice fails an
 //! assertion; a lost wake-up is a deadlock.
 //!
-//! Mutations of the shipped steps these models catch (each checked by hand): the Release
-//! fence in `begin` or the Acquire fence in `intact` removed (a torn message delivered),
-//! the SeqCst fence in `bump` or in `announce` weakened (a lost wake-up: deadlock).
+//! Mutations of the shipped steps these models catch (each run by hand, each made a test
+//! here fail): the Release fence in `begin` or the Acquire fence in `intact` removed (a
+//! torn message delivered), the SeqCst fence in `bump` or in `announce` weakened to AcqRel
+//! (a lost wake-up: deadlock).
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
