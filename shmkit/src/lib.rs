@@ -69,6 +69,7 @@ pub mod key;
 mod layout;
 pub mod msg;
 pub mod os;
+mod primitive;
 pub mod region;
 pub mod sem;
 pub mod shm;

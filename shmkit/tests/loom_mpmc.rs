@@ -1,86 +1,124 @@
 //! loom models of the index protocol of `shmkit::channel::mpmc` (run with
 //! `RUSTFLAGS="--cfg loom" cargo test -p shmkit --test loom_mpmc --release`).
 //!
-//! The real queue lives in shared memory and checks liveness with `kill(pid, 0)`, which
-//! loom cannot see, so these are models of the same protocol with the same orderings:
-//! Vyukov's per-slot sequence words (`2 * seq + skip`), positions claimed by CAS after the
-//! handle wrote its intent, publish and release by CAS, and the repair of a slot a dead
-//! peer left claimed. A message is one word written and read Relaxed (as the byte-wise
-//! atomic copies are); "the process is dead" is a flag the dying thread clears after its
-//! last step. A lost, duplicated or torn message fails an assertion; a slot left blocked
-//! for good spins forever, which loom reports.
+//! The models run the shipped protocol steps (`shmkit::channel::__loom::mpmc`, which exists
+//! only under `cfg(loom)`): `claim`, `publish`, `take`, `release`, `positions` and `repair`,
+//! generic over the atomic word and run here on loom's atomics: Vyukov's per-slot sequence
+//! words (`2 * seq + skip`), positions claimed by CAS after the handle wrote its intent,
+//! publish and release by CAS, and the repair of a slot a dead peer left claimed. What loom
+//! cannot see is modelled around them: the queue's words are loom atomics at the real
+//! offsets ([`Cells::word64`]), a message is one word written and read Relaxed (as the
+//! byte-wise atomic copies are), and "the process is dead" (the real queue asks
+//! `kill(pid, 0)`) is a flag the dying thread clears after its last step. A lost,
+//! duplicated or torn message fails an assertion; a slot left blocked for good spins
+//! forever, which loom reports.
+//!
+//! Mutations of the shipped steps these models catch (each run by hand, each made a test
+//! here fail): the Release of `publish`'s CAS weakened to Relaxed, the Release of the
+//! claim's CAS in `claim` weakened to Relaxed (a live producer's claim repaired as a dead
+//! one's), and the first two loads of `positions` swapped (`dequeue` first: a correct
+//! queue seen as corrupt).
 #![cfg(loom)]
 
-use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use loom::sync::Arc;
 use loom::thread;
+use shmkit::channel::__loom::mpmc::{self, Cells, Role};
 
 const CAP: u64 = 2;
-const PRODUCER: usize = 0;
-const CONSUMER: usize = 1;
+const PRODUCER: Role = Role::Producer;
+const CONSUMER: Role = Role::Consumer;
+/// A slot: the sequence word, the length (u32) and its padding, one message word.
+const STRIDE: usize = 24;
 
 struct Queue {
     enqueue: AtomicU64,
     dequeue: AtomicU64,
     seq: Vec<AtomicU64>,
+    len: Vec<AtomicU32>,
     data: Vec<AtomicU64>,
-    /// Per handle: role, intent (position + 1), alive.
-    role: Vec<usize>,
-    intent: Vec<AtomicU64>,
+    /// Per handle: its role, its table entry's words (`who`, intent), whether it lives.
+    role: Vec<Role>,
+    table: Vec<[AtomicU64; 2]>,
     alive: Vec<AtomicBool>,
+    /// `wake` and `parked` (the models do not park).
+    wake: AtomicU32,
+}
+
+impl Cells for Queue {
+    type W64 = AtomicU64;
+    type W32 = AtomicU32;
+    fn capacity(&self) -> usize {
+        CAP as usize
+    }
+    fn stride(&self) -> usize {
+        STRIDE
+    }
+    fn word64(&self, at: usize) -> &AtomicU64 {
+        match at {
+            mpmc::ENQUEUE_AT => &self.enqueue,
+            mpmc::DEQUEUE_AT => &self.dequeue,
+            _ if at >= mpmc::SLOTS_AT => {
+                let (i, field) = (
+                    (at - mpmc::SLOTS_AT) / STRIDE,
+                    (at - mpmc::SLOTS_AT) % STRIDE,
+                );
+                match field {
+                    0 => &self.seq[i],
+                    16 => &self.data[i],
+                    _ => panic!("no u64 at slot {i} + {field}"),
+                }
+            }
+            _ => {
+                let at = at - mpmc::TABLE_AT;
+                &self.table[at / mpmc::ENTRY_SIZE][at % mpmc::ENTRY_SIZE / 8]
+            }
+        }
+    }
+    fn word32(&self, at: usize) -> &AtomicU32 {
+        match at {
+            mpmc::WAKE_AT | mpmc::PARKED_AT => &self.wake,
+            _ => {
+                let (i, field) = (
+                    (at - mpmc::SLOTS_AT) / STRIDE,
+                    (at - mpmc::SLOTS_AT) % STRIDE,
+                );
+                assert_eq!(field, 8);
+                &self.len[i]
+            }
+        }
+    }
 }
 
 impl Queue {
-    fn new(roles: &[usize]) -> Self {
+    fn new(roles: &[Role]) -> Self {
         Queue {
             enqueue: AtomicU64::new(0),
             dequeue: AtomicU64::new(0),
             seq: (0..CAP).map(|i| AtomicU64::new(2 * i)).collect(),
+            len: (0..CAP).map(|_| AtomicU32::new(0)).collect(),
             data: (0..CAP).map(|_| AtomicU64::new(0)).collect(),
             role: roles.to_vec(),
-            intent: roles.iter().map(|_| AtomicU64::new(0)).collect(),
+            table: roles
+                .iter()
+                .map(|_| [AtomicU64::new(1), AtomicU64::new(0)])
+                .collect(),
             alive: roles.iter().map(|_| AtomicBool::new(true)).collect(),
+            wake: AtomicU32::new(0),
         }
-    }
-
-    fn slot(&self, pos: u64) -> usize {
-        (pos % CAP) as usize
     }
 
     /// Producer::claim: `None` when full.
     fn claim(&self, me: usize) -> Option<u64> {
-        let mut pos = self.enqueue.load(Ordering::Relaxed);
-        loop {
-            let word = self.seq[self.slot(pos)].load(Ordering::Acquire);
-            let n = word >> 1;
-            if n == pos && word & 1 == 0 {
-                self.intent[me].store(pos + 1, Ordering::Relaxed);
-                match self.enqueue.compare_exchange(
-                    pos,
-                    pos + 1,
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return Some(pos),
-                    Err(now) => pos = now,
-                }
-            } else if n < pos {
-                return None;
-            } else {
-                let now = self.enqueue.load(Ordering::Relaxed);
-                assert_ne!(now, pos, "a stale position that does not move");
-                pos = now;
-            }
-        }
+        mpmc::claim(self, me).expect("a correct queue seen as corrupt")
     }
 
     /// Loan::write_at + Loan::commit.
     fn publish(&self, pos: u64, value: u64) -> bool {
-        let s = self.slot(pos);
-        self.data[s].store(value, Ordering::Relaxed);
-        self.seq[s]
-            .compare_exchange(2 * pos, 2 * (pos + 1), Ordering::Release, Ordering::Relaxed)
-            .is_ok()
+        self.word64(self.slot(pos) + 16)
+            .store(value, Ordering::Relaxed);
+        self.len(pos).store(8, Ordering::Relaxed);
+        mpmc::publish(self, pos, false).is_ok()
     }
 
     /// Producer::send; `repair`: run the repair while the queue is full (only the models
@@ -98,92 +136,42 @@ impl Queue {
         }
     }
 
-    /// Consumer::poll: claims and reads the next message, passing over skips.
+    /// Consumer::poll + Received::read_at + Received::finish: claims and reads the next
+    /// message, passing over skips.
     fn try_recv(&self, me: usize) -> Option<u64> {
-        let mut pos = self.dequeue.load(Ordering::Relaxed);
-        loop {
-            let s = self.slot(pos);
-            let word = self.seq[s].load(Ordering::Acquire);
-            let n = word >> 1;
-            if n == pos + 1 {
-                self.intent[me].store(pos + 1, Ordering::Relaxed);
-                match self.dequeue.compare_exchange(
-                    pos,
-                    pos + 1,
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        let value = self.data[s].load(Ordering::Relaxed);
-                        let released = self.seq[s]
-                            .compare_exchange(
-                                word,
-                                2 * (pos + CAP),
-                                Ordering::Release,
-                                Ordering::Relaxed,
-                            )
-                            .is_ok();
-                        assert!(released, "a live consumer's slot was taken");
-                        if word & 1 == 0 {
-                            return Some(value);
-                        }
-                        pos += 1;
-                    }
-                    Err(now) => pos = now,
-                }
-            } else if n < pos + 1 {
-                return None;
-            } else {
-                let now = self.dequeue.load(Ordering::Relaxed);
-                assert_ne!(now, pos, "a stale position that does not move");
-                pos = now;
-            }
-        }
+        let c = mpmc::take(self, me, 8).expect("a correct queue seen as corrupt")?;
+        assert_eq!(c.len, 8);
+        let value = self.word64(self.slot(c.pos) + 16).load(Ordering::Relaxed);
+        assert!(
+            mpmc::release(self, &c).is_ok(),
+            "a live consumer's slot was taken"
+        );
+        Some(value)
     }
 
-    fn claimant_alive(&self, role: usize, pos: u64) -> bool {
+    /// Queue::claimant_alive: the model's liveness flag instead of `kill(pid, 0)`.
+    fn claimant_alive(&self, role: Role, pos: u64) -> bool {
         (0..self.role.len()).any(|h| {
             self.role[h] == role
-                && self.intent[h].load(Ordering::Relaxed) == pos + 1
+                && self.table[h][1].load(Ordering::Relaxed) == pos + 1
                 && self.alive[h].load(Ordering::Relaxed)
         })
     }
 
-    /// Queue::positions: `enqueue`, then `dequeue`, then `enqueue` again, all Acquire; the
-    /// real queue reports `Corrupt` unless `dequeue <= enqueue <= dequeue + CAP` holds
-    /// between them, so a correct queue must never fail it.
+    /// Queue::positions: the real queue reports `Corrupt` unless `dequeue <= enqueue <=
+    /// dequeue + CAP` holds between its loads, so a correct queue must never fail it.
     fn positions(&self) -> (u64, u64) {
-        let early = self.enqueue.load(Ordering::Acquire);
-        let dequeue = self.dequeue.load(Ordering::Acquire);
-        let enqueue = self.enqueue.load(Ordering::Acquire);
-        assert!(
-            early <= dequeue + CAP && dequeue <= enqueue,
-            "a correct queue seen as corrupt: enqueue {early} then {enqueue}, dequeue {dequeue}"
-        );
-        (dequeue, enqueue)
+        match mpmc::positions(self) {
+            Ok(p) => p,
+            Err(bad) => panic!("a correct queue seen as corrupt: {bad:?}"),
+        }
     }
 
     /// Queue::recover: checks the positions, then finishes a dead claimant's operation on
     /// the slot in front of a consumer (at `dequeue`) or a producer (at `enqueue`).
     fn recover(&self, consumer: bool) {
-        let (dequeue, enqueue) = self.positions();
-        let pos = if consumer { dequeue } else { enqueue };
-        let s = self.slot(pos);
-        let word = self.seq[s].load(Ordering::Acquire);
-        let n = word >> 1;
-        let repaired = if n % CAP == pos % CAP {
-            if enqueue <= n || self.claimant_alive(PRODUCER, n) {
-                return;
-            }
-            2 * (n + 1) + 1
-        } else {
-            let n = n - 1;
-            if dequeue <= n || self.claimant_alive(CONSUMER, n) {
-                return;
-            }
-            2 * (n + CAP)
-        };
-        let _ = self.seq[s].compare_exchange(word, repaired, Ordering::AcqRel, Ordering::Relaxed);
+        let alive = |role, pos| self.claimant_alive(role, pos);
+        mpmc::repair(self, consumer, alive).expect("a correct queue seen as corrupt");
     }
 
     /// Consumer::recv, polling; `repair` as in [`send`](Queue::send).
@@ -209,7 +197,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 
 /// A queue whose positions start at 1 (a message sent and received before the threads
 /// start), so that the next two messages take slot 1, then slot 0 on its second lap.
-fn queue(roles: &[usize]) -> Arc<Queue> {
+fn queue(roles: &[Role]) -> Arc<Queue> {
     let q = Queue::new(roles);
     let consumer = roles.iter().position(|r| *r == CONSUMER).unwrap();
     q.send(0, 99, false);
@@ -296,8 +284,8 @@ fn mpmc_a_dead_consumers_slot_is_freed() {
             let q = q.clone();
             thread::spawn(move || {
                 // A claim of position 1 without the release (Consumer::poll up to its CAS).
-                let published = q.seq[1].load(Ordering::Acquire) == 2 * 2;
-                q.intent[2].store(2, Ordering::Relaxed);
+                let published = q.seq(1).load(Ordering::Acquire) == 2 * 2;
+                mpmc::intend(&*q, 2, 1);
                 let claimed = published
                     && q.dequeue
                         .compare_exchange(1, 2, Ordering::Release, Ordering::Relaxed)

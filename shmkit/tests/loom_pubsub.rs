@@ -1,35 +1,66 @@
 //! loom models of the slot-stamp and wake-up protocols of `shmkit::channel::pubsub` (run
 //! with `RUSTFLAGS="--cfg loom" cargo test -p shmkit --test loom_pubsub --release`).
 //!
-//! The real channel lives in shared memory and sleeps in the kernel (`FUTEX_WAIT`), which
-//! loom cannot see, so these are models of the same protocols with the same orderings: a
-//! slot is a stamp word and two payload words written and read Relaxed (as the byte-wise
-//! atomic copies are), the futex is "compare the word and sleep" made atomic by a mutex (the
-//! kernel's hash-bucket lock). A torn message delivered, a message neither received nor
-//! counted lost, or one counted twice fails an assertion; a lost wake-up is a deadlock.
+//! The models run the shipped protocol steps (`shmkit::channel::__loom::pubsub`, which
+//! exists only under `cfg(loom)`): `begin`, `commit` and `bump` for the publisher, `look`,
+//! `intact`, `check_cursor`, `announce` and `unannounce` for a subscriber, generic over the
+//! atomic word and run here on loom's atomics. What loom cannot see is modelled around
+//! them: the channel's words are loom atomics at the real offsets ([`Slots::word64`]), a
+//! message is two words written and read Relaxed (as the byte-wise atomic copies are),
+//! both `seq + 1` so that a mix of two messages is visible, and the futex is "compare the
+//! word and sleep" made atomic by a mutex (the kernel's hash-bucket lock). A torn message
+//! delivered, a message neither received nor counted lost, or one counted twice fails an
+//! assertion; a lost wake-up is a deadlock.
+//!
+//! Mutations of the shipped steps these models catch (each run by hand, each made a test
+//! here fail): the Release fence in `begin` or the Acquire fence in `intact` removed (a
+//! torn message delivered), the SeqCst fence in `bump` or in `announce` weakened to AcqRel
+//! (a lost wake-up: deadlock).
 #![cfg(loom)]
 
-use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
+use shmkit::channel::__loom::pubsub::{self, Look, Slots};
 
 const SLOTS: u64 = 2;
-
-/// One slot: the stamp (`2 seq + 1` while written, `2 seq + 2` committed) and a message of
-/// two words, both `seq + 1`, so that a mix of two messages is visible.
-struct Slot {
-    stamp: AtomicU64,
-    words: [AtomicU64; 2],
-}
+/// A slot: stamp, length, and a message of two words.
+const STRIDE: usize = 32;
 
 struct Channel {
-    slots: Vec<Slot>,
     head: AtomicU64,
     parked: AtomicU64,
-    always: bool,
     wake: AtomicU32,
+    /// The slots' words.
+    words: Vec<AtomicU64>,
+    always: bool,
     /// The kernel's futex bucket: sleepers queue here; the word is compared under it.
     bucket: (Mutex<()>, Condvar),
+}
+
+impl Slots for Channel {
+    type W64 = AtomicU64;
+    type W32 = AtomicU32;
+    fn slots(&self) -> usize {
+        SLOTS as usize
+    }
+    fn slot_size(&self) -> usize {
+        16
+    }
+    fn stride(&self) -> usize {
+        STRIDE
+    }
+    fn word64(&self, at: usize) -> &AtomicU64 {
+        match at {
+            pubsub::HEAD_AT => &self.head,
+            pubsub::PARKED_AT => &self.parked,
+            _ => &self.words[(at - pubsub::SLOTS_AT) / 8],
+        }
+    }
+    fn word32(&self, at: usize) -> &AtomicU32 {
+        assert_eq!(at, pubsub::WAKE_AT);
+        &self.wake
+    }
 }
 
 /// What one receive attempt saw.
@@ -41,37 +72,31 @@ enum Got {
 
 impl Channel {
     fn new(always: bool) -> Self {
-        let slot = || Slot {
-            stamp: AtomicU64::new(0),
-            words: [AtomicU64::new(0), AtomicU64::new(0)],
-        };
         Channel {
-            slots: (0..SLOTS).map(|_| slot()).collect(),
             head: AtomicU64::new(0),
             parked: AtomicU64::new(0),
-            always,
             wake: AtomicU32::new(0),
+            words: (0..SLOTS as usize * STRIDE / 8)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            always,
             bucket: (Mutex::new(()), Condvar::new()),
         }
     }
 
-    fn slot(&self, seq: u64) -> &Slot {
-        &self.slots[(seq % SLOTS) as usize]
+    /// The two message words of the slot at `slot`.
+    fn message(&self, slot: usize) -> [&AtomicU64; 2] {
+        [self.word64(slot + 16), self.word64(slot + 24)]
     }
 
     /// Publisher::loan + Loan::write_at + Loan::commit + notify.
     fn publish(&self, seq: u64) {
-        let s = self.slot(seq);
-        s.stamp.store(2 * seq + 1, Ordering::Relaxed);
-        fence(Ordering::Release);
-        for w in &s.words {
+        let slot = pubsub::begin(self, seq);
+        for w in self.message(slot) {
             w.store(seq + 1, Ordering::Relaxed);
         }
-        s.stamp.store(2 * seq + 2, Ordering::Release);
-        self.head.store(seq + 1, Ordering::Release);
-        fence(Ordering::SeqCst);
-        if self.always || self.parked.load(Ordering::Relaxed) != 0 {
-            self.wake.fetch_add(1, Ordering::Release);
+        pubsub::commit(self, slot, seq, 16);
+        if pubsub::bump(self, self.always).is_some() {
             drop(self.bucket.0.lock().unwrap());
             self.bucket.1.notify_all();
         }
@@ -80,55 +105,44 @@ impl Channel {
     /// Subscriber::check's test of the cursor against head (Corrupt when it fails): a
     /// correct publisher must never fail it.
     fn check_cursor(&self, cursor: u64) {
-        let head = self.head.load(Ordering::Acquire);
-        assert!(cursor <= head + 1, "cursor {cursor} past head {head} + 1");
+        let check = pubsub::check_cursor(self, cursor);
+        assert!(check.is_ok(), "cursor {cursor} past head + 1: {check:?}");
     }
 
     /// Subscriber::poll + Sample::copy_into + Sample::check, from `cursor`.
     fn try_recv(&self, cursor: &mut u64) -> Got {
         let c = *cursor;
-        let s = self.slot(c);
-        let stamp = s.stamp.load(Ordering::Acquire);
-        if stamp < 2 * c + 2 {
-            return Got::Nothing;
+        match pubsub::look(self, c) {
+            Look::Nothing => Got::Nothing,
+            Look::Lapped { to } => {
+                assert!(to > c);
+                *cursor = to;
+                Got::Lost(to - c)
+            }
+            Look::Found(found) => {
+                assert_eq!(found.len, 16);
+                let [a, b] = self.message(found.slot);
+                let copy = [a.load(Ordering::Relaxed), b.load(Ordering::Relaxed)];
+                *cursor = c + 1;
+                if !pubsub::intact(self, &found) {
+                    return Got::Lost(1);
+                }
+                assert_eq!(copy, [c + 1, c + 1], "message {c} delivered torn");
+                Got::Message(c)
+            }
+            other => panic!("a correct publisher's slot seen as {other:?}"),
         }
-        if stamp > 2 * c + 2 {
-            let m = (stamp - 1) / 2;
-            assert_eq!(m % SLOTS, c % SLOTS, "a slot holds only its own messages");
-            let head = self.head.load(Ordering::Acquire);
-            // Subscriber::poll reports Corrupt for a stamp past head: a correct publisher
-            // must never show one.
-            assert!(m <= head, "stamp of message {m} seen with head {head}");
-            let to = head + 1 - SLOTS;
-            assert!(to > c);
-            *cursor = to;
-            return Got::Lost(to - c);
-        }
-        let copy = [
-            s.words[0].load(Ordering::Relaxed),
-            s.words[1].load(Ordering::Relaxed),
-        ];
-        fence(Ordering::Acquire);
-        *cursor = c + 1;
-        if s.stamp.load(Ordering::Relaxed) != stamp {
-            return Got::Lost(1);
-        }
-        assert_eq!(copy, [c + 1, c + 1], "message {c} delivered torn");
-        Got::Message(c)
     }
 
-    /// Subscriber::park: announce (the parked bit), fence, look again, sleep on `wake`.
+    /// Subscriber::park: announce (the parked bit), look again, sleep on `wake`.
     fn recv_blocking(&self, cursor: &mut u64) -> Got {
+        let bit = (!self.always).then_some(1);
         loop {
             let got = self.try_recv(cursor);
             if !matches!(got, Got::Nothing) {
                 return got;
             }
-            if !self.always {
-                self.parked.fetch_or(1, Ordering::Relaxed);
-            }
-            fence(Ordering::SeqCst);
-            let seen = self.wake.load(Ordering::Acquire);
+            let seen = pubsub::announce(self, bit);
             let got = self.try_recv(cursor);
             if matches!(got, Got::Nothing) {
                 let queued = self.bucket.0.lock().unwrap();
@@ -136,7 +150,7 @@ impl Channel {
                     drop(self.bucket.1.wait(queued).unwrap());
                 }
             }
-            self.parked.fetch_and(!1, Ordering::Relaxed);
+            pubsub::unannounce(self, bit);
             if !matches!(got, Got::Nothing) {
                 return got;
             }

@@ -15,7 +15,60 @@ pub(crate) fn corrupt(call: &'static str, offset: usize, message: String) -> Err
     Error::new(ErrorKind::Corrupt, call, context(offset), message)
 }
 
-/// Takes an endpoint's pid slot: free (0) or held by a process that no longer exists.
+/// The pure atomic steps of an endpoint's pid slot, generic over the word (the segment's
+/// word in shipped code, a loom atomic in the loom models, through `shmkit::__loom`).
+pub(crate) mod steps {
+    #![cfg_attr(not(loom), allow(unreachable_pub))]
+    use crate::primitive::Word;
+    use std::sync::atomic::Ordering;
+
+    /// Why [`claim`] did not take the slot.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Refused {
+        /// Held by this live pid.
+        Held(u32),
+        /// The slot changed under every one of its attempts.
+        Changing,
+    }
+
+    /// Takes the pid slot for `me`: free (0) or held by a process that `gone` says no
+    /// longer exists (never asked about `me`). At most 64 compare-and-swaps.
+    #[inline]
+    pub fn claim<W: Word<Int = u32>>(
+        slot: &W,
+        me: u32,
+        gone: impl Fn(u32) -> bool,
+    ) -> Result<(), Refused> {
+        for _ in 0..64 {
+            // Acquire: pairs with the previous holder's Release when it let go, so we see
+            // its last index store.
+            let cur = slot.load(Ordering::Acquire);
+            let free = cur == 0 || (cur != me && gone(cur));
+            if !free {
+                return Err(Refused::Held(cur));
+            }
+            // AcqRel: exactly one claimer wins the slot; see above for Acquire.
+            if slot
+                .compare_exchange(cur, me, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        Err(Refused::Changing)
+    }
+
+    /// Frees the pid slot if it still holds `pid`.
+    #[inline]
+    pub fn release<W: Word<Int = u32>>(slot: &W, pid: u32) {
+        // Release: pairs with the next claimer's Acquire load; our index stores are
+        // visible.
+        let _ = slot.compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed);
+    }
+}
+
+/// Takes an endpoint's pid slot: free (0) or held by a process that no longer exists
+/// ([`steps::claim`] with `kill(pid, 0)`).
 pub(crate) fn claim(
     slot: &AtomicU32,
     what: &str,
@@ -23,33 +76,22 @@ pub(crate) fn claim(
     offset: usize,
 ) -> Result<u32> {
     let me = std::process::id();
-    for _ in 0..64 {
-        // Acquire: pairs with the previous holder's Release when it let go, so we see its
-        // last index store.
-        let cur = slot.load(Ordering::Acquire);
-        let free = cur == 0 || (cur != me && crate::os::process_exists(cur as i32) == Some(false));
-        if !free {
-            return Err(Error::new(
-                ErrorKind::Busy,
-                call,
-                context(offset),
-                format!("the channel's {what} is pid {cur}, which is alive"),
-            ));
-        }
-        // AcqRel: exactly one claimer wins the slot; see above for Acquire.
-        if slot
-            .compare_exchange(cur, me, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-        {
-            return Ok(me);
-        }
+    let gone = |pid: u32| crate::os::process_exists(pid as i32) == Some(false);
+    match steps::claim(slot, me, gone) {
+        Ok(()) => Ok(me),
+        Err(steps::Refused::Held(cur)) => Err(Error::new(
+            ErrorKind::Busy,
+            call,
+            context(offset),
+            format!("the channel's {what} is pid {cur}, which is alive"),
+        )),
+        Err(steps::Refused::Changing) => Err(Error::new(
+            ErrorKind::Busy,
+            call,
+            context(offset),
+            format!("the channel's {what} slot keeps changing"),
+        )),
     }
-    Err(Error::new(
-        ErrorKind::Busy,
-        call,
-        context(offset),
-        format!("the channel's {what} slot keeps changing"),
-    ))
 }
 
 /// Whether the endpoint in `slot` is dead: `Some(pid)` when a pid is recorded and
@@ -72,8 +114,4 @@ pub(crate) fn peer_alive(slot: &AtomicU32) -> Option<bool> {
     }
 }
 
-/// Frees an endpoint's pid slot if it still holds `pid`.
-pub(crate) fn release(slot: &AtomicU32, pid: u32) {
-    // Release: pairs with the next claimer's Acquire load; our index stores are visible.
-    let _ = slot.compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed);
-}
+pub(crate) use steps::release;

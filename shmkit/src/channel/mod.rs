@@ -32,6 +32,15 @@
 //! end cleanly (drop) frees its slot: an empty ring with no sender attached is not a death,
 //! and a receive waits (or times out) until a new sender commits.
 //!
+//! ## Structure
+//! Each kind keeps its pure atomic protocol steps (the index and stamp steps, no system
+//! calls, no errors built) in its own `steps` module, and the parking (`wait::steps`) and
+//! endpoint (`endpoint::steps`) steps are shared; all are generic over
+//! `crate::primitive::Word`, so the loom models in `tests/loom_*.rs` run the shipped steps
+//! on loom's atomics. What every kind shares lives once: the send errors (`error.rs`), the
+//! bounds-checked copies of a message's bytes (`span.rs`), the wait loop and the end of its
+//! checks (`wait.rs`), the typed fronts' checks (`typed.rs`).
+//!
 //! ## Hostile peers
 //! Every index and length read from the segment is loaded once into a local and checked
 //! before use: a peer that scribbles over the ring can make receives return
@@ -65,14 +74,45 @@
 //! [`futex(2)`]: https://man7.org/linux/man-pages/man2/futex.2.html
 #![allow(unsafe_code)]
 
-mod endpoint;
+pub(crate) mod endpoint;
+mod error;
 pub mod mpmc;
 pub mod named;
 pub mod pubsub;
+mod span;
 pub mod spsc;
 mod typed;
-mod wait;
+pub(crate) mod wait;
 
-pub use spsc::{Loan, Received, Receiver, Sender, TrySendError};
-pub use typed::{TypedReceiver, TypedSendError, TypedSender};
+pub use error::{TrySendError, TypedSendError};
+
+/// The pure protocol steps of the channels and the atomic-word trait they are generic
+/// over, for the loom models in `tests/loom_*.rs` only (`cfg(loom)`): not part of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub use crate::primitive::Word;
+    /// `endpoint::steps`: an endpoint's pid slot.
+    pub mod endpoint {
+        pub use crate::channel::endpoint::steps::*;
+    }
+    /// `wait::steps`: the parking protocol.
+    pub mod wait {
+        pub use crate::channel::wait::steps::*;
+    }
+    /// `spsc::steps`: the SPSC ring.
+    pub mod spsc {
+        pub use crate::channel::spsc::steps::*;
+    }
+    /// `mpmc::steps`: the MPMC queue.
+    pub mod mpmc {
+        pub use crate::channel::mpmc::steps::*;
+    }
+    /// `pubsub::steps`: the pub-sub slots.
+    pub mod pubsub {
+        pub use crate::channel::pubsub::steps::*;
+    }
+}
+pub use spsc::{Loan, Received, Receiver, Sender};
+pub use typed::{TypedReceiver, TypedSender};
 pub use wait::Wait;

@@ -1,6 +1,7 @@
 //! A typed front on the SPSC channel: messages are values of a [`ShmSafe`] type, copied in
 //! and out whole.
 
+use super::error::TypedSendError;
 use super::spsc::{Receiver, Sender};
 use crate::error::{Error, ErrorKind, Result};
 use crate::layout::{bytes_of, ShmSafe};
@@ -23,24 +24,6 @@ pub struct TypedReceiver<T: ShmSafe, R: Deref<Target = Region<ReadWrite>> = crat
     value: PhantomData<fn() -> T>,
 }
 
-/// A typed send that did not happen: the value is handed back with the reason
-/// ([`ErrorKind::WouldBlock`] for a full ring).
-#[derive(Debug)]
-pub struct TypedSendError<T> {
-    /// The value that was not sent.
-    pub value: T,
-    /// Why.
-    pub error: Error,
-}
-
-impl<T> fmt::Display for TypedSendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (value not sent)", self.error)
-    }
-}
-
-impl<T: fmt::Debug> std::error::Error for TypedSendError<T> {}
-
 impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> fmt::Debug for TypedSender<T, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("TypedSender").field(&self.inner).finish()
@@ -61,18 +44,12 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedSender<T, R> {
     /// channel's largest message.
     pub fn open_in(region: R, offset: usize) -> Result<Self> {
         let inner = Sender::open_in(region, offset)?;
-        if size_of::<T>() > inner.max_message() {
-            return Err(Error::new(
-                ErrorKind::TooBig,
-                "TypedSender::open_in",
-                format!("offset={offset}"),
-                format!(
-                    "a value of {} bytes; this channel takes at most {}",
-                    size_of::<T>(),
-                    inner.max_message()
-                ),
-            ));
-        }
+        fits::<T>(
+            inner.max_message(),
+            "TypedSender::open_in",
+            offset,
+            "channel",
+        )?;
         Ok(TypedSender {
             inner,
             value: PhantomData,
@@ -173,6 +150,29 @@ fn read_value<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>>(
     msg: &super::Received<'_, R>,
 ) -> Result<T> {
     value_from(msg.len(), |bytes| msg.read_at(0, bytes))
+}
+
+/// Checks, at open, that a `T` fits in the messages of a channel (`what`) that takes at
+/// most `max` bytes: [`ErrorKind::TooBig`] otherwise. Shared by the typed fronts of every
+/// kind.
+pub(crate) fn fits<T: ShmSafe>(
+    max: usize,
+    call: &'static str,
+    offset: usize,
+    what: &str,
+) -> Result<()> {
+    if size_of::<T>() > max {
+        return Err(Error::new(
+            ErrorKind::TooBig,
+            call,
+            format!("offset={offset}"),
+            format!(
+                "a value of {} bytes; this {what} takes at most {max}",
+                size_of::<T>()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A `T` from a message of `len` bytes that `read` copies out: [`ErrorKind::Corrupt`] when

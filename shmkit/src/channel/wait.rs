@@ -19,7 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::sys::futex;
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
 /// How a receive waits for a message when the ring is empty.
@@ -58,18 +58,73 @@ pub(crate) fn remaining(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
 }
 
-/// Receiver side: announces that it is about to park. Returns the `wake` value to sleep on;
-/// the caller must check the ring again (after this call) before [`sleep`].
-pub(crate) fn announce(parked: &AtomicU32, wake: &AtomicU32) -> u32 {
-    parked.store(1, Ordering::Relaxed);
-    // SeqCst fence: pairs with the fence in `notify`, after the sender published its
-    // message (see the module docs): either our next look at the ring sees the message,
-    // or the sender sees `parked == 1`.
-    fence(Ordering::SeqCst);
-    // Acquire: pairs with the Release bump in `notify`; if we see the bump, we see the
-    // message published before it.
-    wake.load(Ordering::Acquire)
+/// The pure atomic steps of the parking protocol (see the module docs), generic over the
+/// word: the segment's words in shipped code, loom's atomics in `tests/loom_*.rs`
+/// (through `shmkit::__loom` under `cfg(loom)`). Monomorphised, so the shipped code runs
+/// exactly these loads, stores and fences.
+pub(crate) mod steps {
+    #![cfg_attr(not(loom), allow(unreachable_pub))]
+    use crate::primitive::Word;
+    use std::sync::atomic::Ordering;
+
+    /// Receiver side: announces that it is about to park. Returns the `wake` value to
+    /// sleep on; the caller must look at the ring again (after this call) before it sleeps.
+    #[inline]
+    pub fn announce<W: Word<Int = u32>>(parked: &W, wake: &W) -> u32 {
+        parked.store(1, Ordering::Relaxed);
+        // SeqCst fence: pairs with the fence in `bump`, after the sender published its
+        // message (see the module docs): either our next look at the ring sees the
+        // message, or the sender sees `parked == 1`.
+        W::fence(Ordering::SeqCst);
+        // Acquire: pairs with the Release bump in `bump`; if we see the bump, we see the
+        // message published before it.
+        wake.load(Ordering::Acquire)
+    }
+
+    /// Receiver side: no longer parked.
+    #[inline]
+    pub fn unannounce<W: Word<Int = u32>>(parked: &W) {
+        // Relaxed: at worst the sender makes one needless wake-up call.
+        parked.store(0, Ordering::Relaxed);
+    }
+
+    /// As [`announce`], for a queue whose consumers count themselves in `parked` (MPMC)
+    /// instead of setting a flag.
+    #[inline]
+    pub fn announce_count<W: Word<Int = u32>>(parked: &W, wake: &W) -> u32 {
+        parked.fetch_add(1, Ordering::Relaxed);
+        // SeqCst fence: pairs with the fence in `bump` after a publish: either our next
+        // look at the slot sees the message, or the producer sees parked != 0.
+        W::fence(Ordering::SeqCst);
+        // Acquire: pairs with the Release bump in `bump`.
+        wake.load(Ordering::Acquire)
+    }
+
+    /// As [`unannounce`], for a count.
+    #[inline]
+    pub fn unannounce_count<W: Word<Int = u32>>(parked: &W) {
+        // Relaxed: at worst a producer makes one needless wake-up call.
+        parked.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Sender side, after publishing a message with a Release store: whether a receiver
+    /// is parked (or about to park); if so, `wake` is bumped and the caller must wake it
+    /// (`FUTEX_WAKE`).
+    #[inline]
+    pub fn bump<W: Word<Int = u32>>(parked: &W, wake: &W) -> bool {
+        // SeqCst fence: pairs with the fence in `announce` (see the module docs).
+        W::fence(Ordering::SeqCst);
+        if parked.load(Ordering::Relaxed) != 0 {
+            // Release: the receiver that loads the new value with Acquire sees the message.
+            wake.fetch_add(1, Ordering::Release);
+            true
+        } else {
+            false
+        }
+    }
 }
+
+pub(crate) use steps::{announce, unannounce};
 
 /// Receiver side: sleeps on `wake` while it still holds `seen`, at most `timeout`.
 pub(crate) fn sleep(wake: &AtomicU32, seen: u32, timeout: Duration, context: String) -> Result<()> {
@@ -80,21 +135,11 @@ pub(crate) fn sleep(wake: &AtomicU32, seen: u32, timeout: Duration, context: Str
     }
 }
 
-/// Receiver side: no longer parked.
-pub(crate) fn unannounce(parked: &AtomicU32) {
-    // Relaxed: at worst the sender makes one needless wake-up call.
-    parked.store(0, Ordering::Relaxed);
-}
-
 /// Sender side, after publishing a message with a Release store: wakes the receiver if it
-/// is parked (or about to park).
+/// is parked (or about to park): [`steps::bump`], then `FUTEX_WAKE` when it says so.
 #[inline]
 pub(crate) fn notify(parked: &AtomicU32, wake: &AtomicU32) {
-    // SeqCst fence: pairs with the fence in `announce` (see the module docs).
-    fence(Ordering::SeqCst);
-    if parked.load(Ordering::Relaxed) != 0 {
-        // Release: the receiver that loads the new value with Acquire sees the message.
-        wake.fetch_add(1, Ordering::Release);
+    if steps::bump(parked, wake) {
         // A failed wake (it cannot fail for a mapped, aligned word) only costs the
         // receiver one LIVENESS_PERIOD: it re-checks the ring when its sleep times out.
         let _ = futex::wake(wake, 1);
@@ -140,6 +185,40 @@ pub(crate) enum Checked<F> {
     Wait,
 }
 
+/// The end of every [`Waiter::check`] (SPSC receiver, MPMC consumer, pub-sub subscriber),
+/// once the kind-specific checks passed: `dead` is `Some(pid)` when the peer (the sender,
+/// every producer, the publisher) is dead. A dead peer publishes nothing more, so one more
+/// look decides: what it finds, or `died(waiter, pid)` (the kind's `PeerDied`, or, for a
+/// queue that still has messages in flight, [`Checked::Wait`]). A live peer: go on waiting.
+#[inline]
+pub(crate) fn after_death<W: Waiter>(
+    waiter: &mut W,
+    dead: Option<u32>,
+    died: impl FnOnce(&mut W, u32) -> Result<Checked<W::Found>>,
+) -> Result<Checked<W::Found>> {
+    let Some(pid) = dead else {
+        return Ok(Checked::Wait);
+    };
+    match waiter.look()? {
+        Some(found) => Ok(Checked::Found(found)),
+        None => died(waiter, pid),
+    }
+}
+
+/// The middle of every [`Waiter::park_once`]: `look` is the look made after announcing
+/// the park; when it found nothing, `sleep` (on the wake word, from the value read when
+/// announcing). The caller withdraws its announcement after this, whatever it returned.
+#[inline]
+pub(crate) fn look_then_sleep<F>(
+    look: Result<Option<F>>,
+    sleep: impl FnOnce() -> Result<()>,
+) -> Result<Option<F>> {
+    match look {
+        Ok(None) => sleep().map(|()| None),
+        other => other,
+    }
+}
+
 /// Waits as `mode` says until `waiter` finds something, a check fails, or `deadline`
 /// passes: spins (looking each time; checking every [`SPINS_PER_CHECK`] looks), and in the
 /// parking modes parks for at most [`LIVENESS_PERIOD`] at a time, checking before each park.
@@ -167,7 +246,7 @@ pub(crate) fn wait_for<W: Waiter>(
         };
         if !park {
             spins = spins.wrapping_add(1);
-            std::hint::spin_loop();
+            crate::primitive::hint::spin_loop();
             if spins % SPINS_PER_CHECK != 0 && again == 0 {
                 continue;
             }

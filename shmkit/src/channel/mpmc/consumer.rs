@@ -1,6 +1,9 @@
 //! The consuming side of the MPMC queue: claim a position, read the slot, release it.
 
-use super::{announce, context, corrupt, unannounce, Queue, Slot, CONSUMER, PRODUCER};
+use super::steps::{self, Cells, Claimed};
+use super::{context, Queue, CONSUMER, PRODUCER};
+use crate::channel::span::Span;
+use crate::channel::wait::steps::{announce_count, unannounce_count};
 use crate::channel::wait::{self, Checked, Wait, Waiter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -26,14 +29,6 @@ impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Consumer<R> {
             .field("wait", &self.wait)
             .finish()
     }
-}
-
-/// A claimed message: its position, its sequence word, its length.
-#[derive(Clone, Copy)]
-pub(crate) struct Claimed {
-    pos: u64,
-    word: u64,
-    len: usize,
 }
 
 impl<R: Deref<Target = Region<ReadWrite>>> Consumer<R> {
@@ -81,94 +76,19 @@ impl<R: Deref<Target = Region<ReadWrite>>> Consumer<R> {
         registered.then(|| self.q.all_dead(PRODUCER).is_none())
     }
 
-    /// Releases the slot of a claimed position to the next lap's producer.
+    /// Releases the slot of a claimed position to the next lap's producer
+    /// ([`steps::release`]).
     fn release(&self, c: Claimed) -> Result<()> {
-        let q = &self.q;
-        // Release: pairs with the next producer's Acquire load of the sequence word: our
-        // reads of the message happen before it overwrites the slot. A CAS: if a repair
-        // freed the slot meanwhile, what we read may be torn, and we say so.
-        q.seq(c.pos)
-            .compare_exchange(
-                c.word,
-                2 * (c.pos + q.capacity as u64),
-                Ordering::Release,
-                Ordering::Relaxed,
-            )
-            .map(|_| ())
-            .map_err(|found| {
-                corrupt(
-                    "Consumer::recv",
-                    q.offset,
-                    format!(
-                        "the slot of position {} was taken while it was being read (sequence word {found:#x}); the message is discarded",
-                        c.pos
-                    ),
-                )
-            })
+        steps::release(&self.q, &c).map_err(|bad| self.q.bad("Consumer::recv", bad))
     }
 
-    /// Claims the next message without waiting: `Ok(None)` when there is none now, or
-    /// when [`MAX_STEPS`](super::MAX_STEPS) lost races and skips went by without one.
+    /// Claims the next message without waiting ([`steps::take`]): `Ok(None)` when there is
+    /// none now, or when [`MAX_STEPS`](super::steps::MAX_STEPS) lost races and skips went by
+    /// without one.
+    #[inline]
     fn poll(&mut self) -> Result<Option<Claimed>> {
-        const CALL: &str = "Consumer::recv";
-        let q = &self.q;
-        let mut pos = q.position(q.dequeue(), Ordering::Relaxed, CALL)?;
-        for _ in 0..super::MAX_STEPS {
-            // Acquire: pairs with the producer's Release publish: the length and message
-            // bytes are written. One load; the word is only compared.
-            let word = q.seq(pos).load(Ordering::Acquire);
-            match q.classify(pos, word) {
-                Some(Slot::Ready(n, skip)) if n == pos => {
-                    q.intend(self.entry, pos);
-                    // Release: whoever sees `dequeue` past `pos` sees our intent.
-                    match q.dequeue().compare_exchange_weak(
-                        pos,
-                        pos + 1,
-                        Ordering::Release,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => {
-                            // One load of the length; checked before any use.
-                            let len = q.len(pos).load(Ordering::Relaxed) as usize;
-                            let c = Claimed { pos, word, len };
-                            if skip {
-                                self.release(c)?;
-                                pos += 1;
-                            } else if len > q.message_size {
-                                self.release(c)?;
-                                return Err(corrupt(
-                                    CALL,
-                                    q.offset,
-                                    format!(
-                                        "a message of {len} bytes at position {pos}, in slots of {}",
-                                        q.message_size
-                                    ),
-                                ));
-                            } else {
-                                return Ok(Some(c));
-                            }
-                        }
-                        Err(now) => pos = now,
-                    }
-                }
-                // Not published yet, or the previous lap's message is still being read.
-                Some(Slot::Free(n)) if n == pos => return Ok(None),
-                Some(Slot::Ready(n, _)) if n + q.capacity as u64 == pos => return Ok(None),
-                Some(Slot::Free(n)) | Some(Slot::Ready(n, _)) if n > pos => {
-                    // Another consumer took `pos`: the slot moved on after its claim.
-                    let now = q.position(q.dequeue(), Ordering::Relaxed, CALL)?;
-                    if now == pos {
-                        return Err(q.bad_seq(CALL, pos, word));
-                    }
-                    pos = now;
-                }
-                _ => return Err(q.bad_seq(CALL, pos, word)),
-            }
-            if pos > super::MAX_POS {
-                return Err(corrupt(CALL, q.offset, format!("position {pos} past 2^60")));
-            }
-        }
-        Ok(None)
+        steps::take(&self.q, self.entry, self.q.message_size)
+            .map_err(|bad| self.q.bad("Consumer::recv", bad))
     }
 
     /// Waits for a message as the [`Wait`] mode says, until `deadline`.
@@ -288,32 +208,28 @@ impl<R: Deref<Target = Region<ReadWrite>>> Waiter for Consumer<R> {
         if self.q.recover(true, CALL)? {
             return Ok(Checked::Again);
         }
-        if let Some(pid) = self.q.all_dead(PRODUCER) {
-            if let Some(c) = self.poll()? {
-                return Ok(Checked::Found(c));
-            }
-            let (dequeue, enqueue) = self.q.positions(CALL)?;
+        let dead = self.q.all_dead(PRODUCER);
+        wait::after_death(self, dead, |c, pid| {
+            // Messages claimed by dead producers are still in flight until repaired.
+            let (dequeue, enqueue) = c.q.positions(CALL)?;
             if enqueue <= dequeue {
                 return Err(Error::new(
                     ErrorKind::PeerDied,
                     CALL,
-                    context(self.q.offset),
+                    context(c.q.offset),
                     format!("the producers are dead (pid {pid}, ...); every message they published was received"),
                 ));
             }
-        }
-        Ok(Checked::Wait)
+            Ok(Checked::Wait)
+        })
     }
 
     fn park_once(&mut self, chunk: Duration) -> Result<Option<Claimed>> {
-        let seen = announce(self.q.parked(), self.q.wake());
-        let result = match self.poll() {
-            Ok(None) => {
-                wait::sleep(self.q.wake(), seen, chunk, context(self.q.offset)).map(|()| None)
-            }
-            other => other,
-        };
-        unannounce(self.q.parked());
+        let seen = announce_count(self.q.parked(), self.q.wake());
+        let result = wait::look_then_sleep(self.poll(), || {
+            wait::sleep(self.q.wake(), seen, chunk, context(self.q.offset))
+        });
+        unannounce_count(self.q.parked());
         result
     }
 
@@ -362,15 +278,11 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
     /// [`ErrorKind::OutOfBounds`] when the range reaches past the message's end.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         let q = &self.consumer.q;
-        match offset.checked_add(buf.len()) {
-            Some(end) if end <= self.c.len => q.region.read_at(q.data(self.c.pos) + offset, buf),
-            _ => Err(Error::new(
-                ErrorKind::OutOfBounds,
-                "Received::read_at",
-                format!("offset={offset}, len={}", buf.len()),
-                format!("past the end of a message of {} bytes", self.c.len),
-            )),
-        }
+        let span = Span {
+            at: q.data(self.c.pos),
+            len: self.c.len,
+        };
+        span.read_at(&q.region, offset, buf, "Received::read_at")
     }
 
     /// The message, copied.

@@ -116,9 +116,14 @@
 
 mod consumer;
 mod producer;
+pub(crate) mod steps;
 mod typed;
 
-pub use super::spsc::TrySendError;
+pub use steps::MAX_HANDLES;
+use steps::{Bad, Cells, Role};
+use steps::{ENQUEUE, PARKED, SLOTS, WAKE};
+
+pub use super::error::TrySendError;
 pub use consumer::{Consumer, Received};
 pub use producer::{Loan, Producer};
 pub use typed::{TypedConsumer, TypedProducer};
@@ -127,30 +132,11 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::layout::header::{self, round_up, Layout};
 use crate::region::{ReadWrite, Region};
 use std::ops::Deref;
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 const MAGIC: [u8; 8] = *b"shmkMPMC";
-const ENQUEUE: usize = 64;
-const DEQUEUE: usize = 128;
-const WAKE: usize = 192;
-const PARKED: usize = 196;
-const TABLE: usize = 256;
-const ENTRY: usize = 64;
-const SLOTS: usize = TABLE + MAX_HANDLES * ENTRY;
 /// Bytes before a slot's message: the sequence word, the length, padding.
 const SLOT_HEADER: usize = 16;
-/// The largest position a correct queue reaches in practice (2^60 messages); the
-/// sequence arithmetic (`2 * (pos + capacity) + 1`) stays far from overflowing.
-const MAX_POS: u64 = 1 << 60;
-/// The most steps one look at the queue takes (a claim by a producer, a poll by a
-/// consumer): a step is a lost compare-and-swap, a position another handle moved on, or a
-/// skip passed over. Each one means another handle made progress, or a peer scribbled; past
-/// this many the look reports nothing for now (a full queue, an empty one), and the caller
-/// looks again from its wait loop, which checks its deadline.
-const MAX_STEPS: u32 = 1 << 12;
-
-/// How many handles (producers and consumers together) can be open on one queue.
-pub const MAX_HANDLES: usize = 64;
 /// The largest capacity.
 pub const MAX_CAPACITY: usize = 1 << 20;
 /// The largest message size.
@@ -298,15 +284,6 @@ fn open(region: &Region<ReadWrite>, offset: usize, call: &'static str) -> Result
     Ok((capacity, message_size))
 }
 
-/// What a sequence word says about its slot, relative to the slot's own index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
-    /// Free for the producer of this position.
-    Free(u64),
-    /// Published for the consumer of this position; `true` for a skip.
-    Ready(u64, bool),
-}
-
 /// The words of a queue, validated at open: in bounds and aligned.
 struct Queue<R> {
     region: R,
@@ -342,14 +319,6 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
         unsafe { self.region.atomic_u32_unchecked(self.offset + at) }
     }
 
-    fn enqueue(&self) -> &AtomicU64 {
-        self.u64(ENQUEUE)
-    }
-
-    fn dequeue(&self) -> &AtomicU64 {
-        self.u64(DEQUEUE)
-    }
-
     fn wake(&self) -> &AtomicU32 {
         self.u32(WAKE)
     }
@@ -358,43 +327,13 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
         self.u32(PARKED)
     }
 
-    fn index(&self, pos: u64) -> usize {
-        pos as usize & (self.capacity - 1)
-    }
-
-    /// Offset (from the queue's start) of the slot of `pos`.
-    fn slot(&self, pos: u64) -> usize {
-        SLOTS + self.index(pos) * stride(self.message_size)
-    }
-
-    fn seq(&self, pos: u64) -> &AtomicU64 {
-        self.u64(self.slot(pos))
-    }
-
-    fn len(&self, pos: u64) -> &AtomicU32 {
-        self.u32(self.slot(pos) + 8)
-    }
-
     /// Offset in the region of the message bytes of `pos`'s slot.
     fn data(&self, pos: u64) -> usize {
         self.offset + self.slot(pos) + SLOT_HEADER
     }
 
-    /// Reads a position word once and checks it.
-    fn position(&self, word: &AtomicU64, order: Ordering, call: &'static str) -> Result<u64> {
-        let pos = word.load(order);
-        if pos > MAX_POS {
-            return Err(corrupt(
-                call,
-                self.offset,
-                format!("a queue position {pos} past 2^60"),
-            ));
-        }
-        Ok(pos)
-    }
-
-    /// Reads both positions and checks them against each other; returns `(dequeue,
-    /// enqueue)` with `dequeue <= enqueue <= dequeue + capacity` (each below 2^60).
+    /// Reads both positions and checks them against each other ([`steps::positions`]);
+    /// returns `(dequeue, enqueue)` with `dequeue <= enqueue <= dequeue + capacity`.
     ///
     /// A correct queue keeps that invariant at every instant, but a reader sees the two
     /// words at different instants, so the order of the loads matters:
@@ -411,38 +350,33 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
     /// claims can reach. (Reading `dequeue` first and `enqueue` after would see legitimate
     /// distances past the capacity: the producers may go round the ring between the loads.)
     fn positions(&self, call: &'static str) -> Result<(u64, u64)> {
-        // Acquire: pairs with the Release claim that wrote it (see above).
-        let early = self.position(self.enqueue(), Ordering::Acquire, call)?;
-        // Acquire: pairs with the Release claim that wrote it (see above).
-        let dequeue = self.position(self.dequeue(), Ordering::Acquire, call)?;
-        // Acquire: a claim past a position seen here also shows its claimant's intent to
-        // `recover`.
-        let enqueue = self.position(self.enqueue(), Ordering::Acquire, call)?;
-        let capacity = self.capacity as u64;
-        if early > dequeue + capacity || dequeue > enqueue {
-            return Err(corrupt(
-                call,
-                self.offset,
-                format!(
-                    "positions out of range: enqueue {early} then {enqueue}, dequeue {dequeue}, capacity {capacity} (a correct queue keeps dequeue <= enqueue <= dequeue + capacity)"
-                ),
-            ));
-        }
-        Ok((dequeue, enqueue))
+        steps::positions(self).map_err(|bad| self.bad(call, bad))
     }
 
-    /// Classifies the sequence word `word` of the slot of `pos`: `None` when no correct
-    /// peer can write it there.
-    fn classify(&self, pos: u64, word: u64) -> Option<Slot> {
-        let (n, skip) = (word >> 1, word & 1 == 1);
-        let idx = self.index(pos);
-        if self.index(n) == idx && !skip {
-            Some(Slot::Free(n))
-        } else if n >= 1 && self.index(n - 1) == idx {
-            Some(Slot::Ready(n - 1, skip))
-        } else {
-            None
-        }
+    /// The [`ErrorKind::Corrupt`] error of what a step found impossible.
+    #[cold]
+    fn bad(&self, call: &'static str, bad: Bad) -> Error {
+        let message = match bad {
+            Bad::Position(pos) => format!("a queue position {pos} past 2^60"),
+            Bad::Stepped(pos) => format!("position {pos} past 2^60"),
+            Bad::Positions {
+                early,
+                enqueue,
+                dequeue,
+            } => format!(
+                "positions out of range: enqueue {early} then {enqueue}, dequeue {dequeue}, capacity {} (a correct queue keeps dequeue <= enqueue <= dequeue + capacity)",
+                self.capacity
+            ),
+            Bad::Seq { pos, word } => return self.bad_seq(call, pos, word),
+            Bad::Length { pos, len } => format!(
+                "a message of {len} bytes at position {pos}, in slots of {}",
+                self.message_size
+            ),
+            Bad::Taken { pos, found } => format!(
+                "the slot of position {pos} was taken while it was being read (sequence word {found:#x}); the message is discarded"
+            ),
+        };
+        corrupt(call, self.offset, message)
     }
 
     fn bad_seq(&self, call: &'static str, pos: u64, word: u64) -> Error {
@@ -455,10 +389,6 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
                 self.capacity
             ),
         )
-    }
-
-    fn entry(&self, i: usize) -> (&AtomicU64, &AtomicU64) {
-        (self.u64(TABLE + i * ENTRY), self.u64(TABLE + i * ENTRY + 8))
     }
 
     /// Takes a free handle entry (or one whose process is gone) for `role`.
@@ -497,13 +427,6 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
         let _ = who.compare_exchange(mine, 0, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    /// Records that the handle in entry `i` is about to claim `pos`. Published by the
-    /// claim's Release CAS (see the module docs).
-    #[inline]
-    fn intend(&self, i: usize, pos: u64) {
-        self.entry(i).1.store(pos + 1, Ordering::Relaxed);
-    }
-
     /// Whether a live handle of `role` has the intent `pos`. The caller loaded the claimed
     /// position past `pos` with Acquire, so it sees the claimant's intent.
     fn claimant_alive(&self, role: u32, pos: u64) -> bool {
@@ -534,38 +457,18 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
     }
 
     /// Repairs the slot in front of a stuck waiter (a consumer's at `dequeue`, a producer's
-    /// at `enqueue`) if a dead peer left it claimed (see the module docs), after checking
-    /// the positions against each other ([`positions`](Queue::positions)). At most one
-    /// repair (one compare-and-swap) per call; returns whether it changed the slot.
+    /// at `enqueue`) if a dead peer left it claimed ([`steps::repair`], with `kill(pid, 0)`
+    /// for the claimants' liveness), and wakes a parked consumer after a repair. At most
+    /// one repair (one compare-and-swap) per call; returns whether it changed the slot.
     fn recover(&self, consumer: bool, call: &'static str) -> Result<bool> {
-        let (dequeue, enqueue) = self.positions(call)?;
-        let pos = if consumer { dequeue } else { enqueue };
-        // Acquire: pairs with the Release that published or released the slot.
-        let word = self.seq(pos).load(Ordering::Acquire);
-        let (expected, repaired) = match self.classify(pos, word) {
-            Some(Slot::Free(n)) => {
-                // `enqueue` was loaded with Acquire after the claim of `n` (if any): we
-                // see its claimant's intent.
-                if enqueue <= n || self.claimant_alive(PRODUCER, n) {
-                    return Ok(false);
-                }
-                (word, 2 * (n + 1) + 1)
-            }
-            Some(Slot::Ready(n, _)) => {
-                // As above, with `dequeue` and the consumer's intent.
-                if dequeue <= n || self.claimant_alive(CONSUMER, n) {
-                    return Ok(false);
-                }
-                (word, 2 * (n + self.capacity as u64))
-            }
-            None => return Err(self.bad_seq(call, pos, word)),
+        let alive = |role: Role, pos: u64| {
+            let role = match role {
+                Role::Producer => PRODUCER,
+                Role::Consumer => CONSUMER,
+            };
+            self.claimant_alive(role, pos)
         };
-        // AcqRel: Release publishes the skip (or the freed slot) like a publish (release)
-        // would; one CAS from the exact word the dead peer left, so it happens once.
-        let done = self
-            .seq(pos)
-            .compare_exchange(expected, repaired, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok();
+        let done = steps::repair(self, consumer, alive).map_err(|bad| self.bad(call, bad))?;
         if done {
             super::wait::notify(self.parked(), self.wake());
         }
@@ -573,20 +476,25 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
     }
 }
 
-/// Consumer side of the parking protocol of [`wait`](super::wait), with a count of parked
-/// consumers instead of a flag: returns the `wake` value to sleep on.
-fn announce(parked: &AtomicU32, wake: &AtomicU32) -> u32 {
-    parked.fetch_add(1, Ordering::Relaxed);
-    // SeqCst fence: pairs with the fence in wait::notify after a publish: either our next
-    // look at the slot sees the message, or the producer sees parked != 0.
-    fence(Ordering::SeqCst);
-    // Acquire: pairs with the Release bump in wait::notify.
-    wake.load(Ordering::Acquire)
-}
-
-fn unannounce(parked: &AtomicU32) {
-    // Relaxed: at worst a producer makes one needless wake-up call.
-    parked.fetch_sub(1, Ordering::Relaxed);
+impl<R: Deref<Target = Region<ReadWrite>>> Cells for Queue<R> {
+    type W64 = AtomicU64;
+    type W32 = AtomicU32;
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+    #[inline]
+    fn stride(&self) -> usize {
+        stride(self.message_size)
+    }
+    #[inline]
+    fn word64(&self, at: usize) -> &AtomicU64 {
+        self.u64(at)
+    }
+    #[inline]
+    fn word32(&self, at: usize) -> &AtomicU32 {
+        self.u32(at)
+    }
 }
 
 #[cfg(test)]

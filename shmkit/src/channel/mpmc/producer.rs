@@ -1,6 +1,8 @@
 //! The producing side of the MPMC queue: claim a position, write the slot, publish.
 
-use super::{context, corrupt, Queue, Slot, TrySendError, PRODUCER};
+use super::steps::{self, Bad, Cells};
+use super::{context, corrupt, Queue, TrySendError, PRODUCER};
+use crate::channel::span::Span;
 use crate::channel::wait;
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -58,52 +60,11 @@ impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
         self.q.message_size
     }
 
-    /// Claims the next position: `Ok(None)` when the queue is full, or when
-    /// [`MAX_STEPS`](super::MAX_STEPS) claims in a row were lost to other producers.
+    /// Claims the next position ([`steps::claim`]): `Ok(None)` when the queue is full, or
+    /// when [`MAX_STEPS`](super::steps::MAX_STEPS) claims in a row were lost to other producers.
+    #[inline]
     fn claim(&self, call: &'static str) -> Result<Option<u64>> {
-        let q = &self.q;
-        let mut pos = q.position(q.enqueue(), Ordering::Relaxed, call)?;
-        for _ in 0..super::MAX_STEPS {
-            // Acquire: pairs with the consumer's Release when it freed the slot: its reads
-            // of the previous message happen before we overwrite it.
-            let word = q.seq(pos).load(Ordering::Acquire);
-            match q.classify(pos, word) {
-                Some(Slot::Free(n)) if n == pos => {
-                    q.intend(self.entry, pos);
-                    // Release: whoever sees `enqueue` past `pos` sees our intent (the
-                    // death check). The slot itself is ordered by the sequence word.
-                    match q.enqueue().compare_exchange_weak(
-                        pos,
-                        pos + 1,
-                        Ordering::Release,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => return Ok(Some(pos)),
-                        Err(now) => pos = now,
-                    }
-                }
-                // The previous lap's message is still here (published, or being written).
-                Some(Slot::Free(n)) | Some(Slot::Ready(n, _))
-                    if n < pos && n + q.capacity as u64 == pos =>
-                {
-                    return Ok(None)
-                }
-                Some(Slot::Free(n)) | Some(Slot::Ready(n, _)) if n >= pos => {
-                    // Someone claimed `pos` already; the Acquire above saw its publish (or
-                    // later), which came after its claim: `enqueue` has moved.
-                    let now = q.position(q.enqueue(), Ordering::Relaxed, call)?;
-                    if now == pos {
-                        return Err(q.bad_seq(call, pos, word));
-                    }
-                    pos = now;
-                }
-                _ => return Err(q.bad_seq(call, pos, word)),
-            }
-            if pos > super::MAX_POS {
-                return Err(corrupt(call, q.offset, format!("position {pos} past 2^60")));
-            }
-        }
-        Ok(None)
+        steps::claim(&self.q, self.entry).map_err(|bad| self.q.bad(call, bad))
     }
 
     fn too_big(&self, len: usize, call: &'static str) -> Error {
@@ -208,10 +169,10 @@ impl<R: Deref<Target = Region<ReadWrite>>> Producer<R> {
             }
             polls += 1;
             if polls < SPIN_POLLS {
-                std::hint::spin_loop();
+                crate::primitive::hint::spin_loop();
                 continue;
             }
-            std::thread::yield_now();
+            crate::primitive::thread::yield_now();
             if again == 0 && polls % u64::from(CHECK_EVERY) != 0 {
                 continue;
             }
@@ -302,40 +263,29 @@ impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
     /// [`ErrorKind::OutOfBounds`] when the bytes reach past the message's length.
     pub fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<()> {
         let q = &self.producer.q;
-        match offset.checked_add(bytes.len()) {
-            Some(end) if end <= self.len => q.region.write_at(q.data(self.pos) + offset, bytes),
-            _ => Err(Error::new(
-                ErrorKind::OutOfBounds,
-                "Loan::write_at",
-                format!("offset={offset}, len={}", bytes.len()),
-                format!("past the end of a message of {} bytes", self.len),
-            )),
-        }
+        let span = Span {
+            at: q.data(self.pos),
+            len: self.len,
+        };
+        span.write_at(&q.region, offset, bytes, "Loan::write_at")
     }
 
-    /// Moves the slot from free to published (`skip` for no message).
+    /// Moves the slot from free to published (`skip` for no message, [`steps::publish`])
+    /// and wakes a parked consumer.
     fn publish(&mut self, skip: bool) -> Result<()> {
         self.done = true;
         let q = &self.producer.q;
-        let free = 2 * self.pos;
-        let published = 2 * (self.pos + 1) + u64::from(skip);
-        // Release: pairs with the consumer's Acquire load of the sequence word: it sees the
-        // length and the message bytes written before. A CAS, not a store: if the slot is
-        // not as we claimed it, a repair took it (see the module docs) and we must not
-        // overwrite what is there now.
-        let result =
-            q.seq(self.pos)
-                .compare_exchange(free, published, Ordering::Release, Ordering::Relaxed);
+        let result = steps::publish(q, self.pos, skip);
         wait::notify(q.parked(), q.wake());
-        result.map(|_| ()).map_err(|found| {
-            corrupt(
+        result.map_err(|bad| match bad {
+            Bad::Taken { pos, found } => corrupt(
                 "Loan::commit",
                 q.offset,
                 format!(
-                    "the slot of position {} was taken while it was being written (sequence word {found:#x}); the message was not sent",
-                    self.pos
+                    "the slot of position {pos} was taken while it was being written (sequence word {found:#x}); the message was not sent"
                 ),
-            )
+            ),
+            other => q.bad("Loan::commit", other),
         })
     }
 

@@ -2,14 +2,13 @@
 //! and out whole.
 
 use super::{Consumer, Producer};
-use crate::channel::typed::value_from;
-use crate::channel::TypedSendError;
-use crate::error::{Error, ErrorKind, Result};
+use crate::channel::error::TypedSendError;
+use crate::channel::typed::{fits, value_from};
+use crate::error::Result;
 use crate::layout::{bytes_of, ShmSafe};
 use crate::region::{ReadWrite, Region};
 use std::fmt;
 use std::marker::PhantomData;
-use std::mem::size_of;
 use std::ops::Deref;
 use std::time::Duration;
 
@@ -41,22 +40,16 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedProducer<T, R> {
     /// Opens the queue at `offset` of `region` as a producer of `T` values.
     ///
     /// # Errors
-    /// As [`Producer::open_in`]; [`ErrorKind::TooBig`] when a `T` is larger than the
+    /// As [`Producer::open_in`]; [`ErrorKind::TooBig`](crate::ErrorKind::TooBig) when a `T` is larger than the
     /// queue's messages.
     pub fn open_in(region: R, offset: usize) -> Result<Self> {
         let inner = Producer::open_in(region, offset)?;
-        if size_of::<T>() > inner.message_size() {
-            return Err(Error::new(
-                ErrorKind::TooBig,
-                "TypedProducer::open_in",
-                format!("offset={offset}"),
-                format!(
-                    "a value of {} bytes; this queue takes at most {}",
-                    size_of::<T>(),
-                    inner.message_size()
-                ),
-            ));
-        }
+        fits::<T>(
+            inner.message_size(),
+            "TypedProducer::open_in",
+            offset,
+            "queue",
+        )?;
         Ok(TypedProducer {
             inner,
             value: PhantomData,
@@ -69,7 +62,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedProducer<T, R> {
     }
 
     /// Copies `value` into the next slot and publishes it; a failed send hands it back
-    /// ([`ErrorKind::WouldBlock`] for a full queue).
+    /// ([`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) for a full queue).
     ///
     /// # Errors
     /// As [`Producer::try_send`], with the value.
@@ -119,7 +112,7 @@ impl<T: ShmSafe, R: Deref<Target = Region<ReadWrite>>> TypedConsumer<T, R> {
     /// The next value, if one is there now.
     ///
     /// # Errors
-    /// As [`Consumer::try_recv_ref`]; [`ErrorKind::Corrupt`] when the message is not the
+    /// As [`Consumer::try_recv_ref`]; [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt) when the message is not the
     /// size of a `T`.
     pub fn try_recv(&mut self) -> Result<Option<T>> {
         match self.inner.try_recv_ref()? {

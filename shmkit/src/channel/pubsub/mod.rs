@@ -135,7 +135,10 @@
 //! [`Wait::Poll`]: crate::channel::Wait::Poll
 
 mod publisher;
+pub(crate) mod steps;
 mod subscriber;
+
+pub(crate) use steps::Slots;
 
 pub use publisher::{Loan, Publisher};
 pub use subscriber::{Check, Delivery, Sample, Subscriber};
@@ -145,36 +148,13 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::layout::header::{self, round_up, Layout};
 use crate::region::{Access, ReadWrite, Region};
 use std::ops::Deref;
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-/// Offsets of the fields in the layout table above, from the channel's start.
-mod at {
-    /// The header's payload-size field, which holds `slot_size`.
-    pub(super) const SLOT_SIZE: usize = 24;
-    /// The number of slots (u32, constant).
-    pub(super) const SLOTS: usize = 64;
-    /// The wake-up policy (u32, constant).
-    pub(super) const POLICY: usize = 68;
-    /// The publisher's pid (u32).
-    pub(super) const PUBLISHER_PID: usize = 72;
-    /// Messages published (u64, own cache line).
-    pub(super) const HEAD: usize = 128;
-    /// The futex word (u32) and, after it, the parked bits (u64).
-    pub(super) const WAKE: usize = 192;
-    pub(super) const PARKED: usize = 200;
-    /// 64 subscriber pids (u32 each).
-    pub(super) const TABLE: usize = 256;
-    /// The first slot.
-    pub(super) const CONTROL: usize = 512;
-}
-use at::{CONTROL, HEAD, PARKED, POLICY, PUBLISHER_PID, SLOTS, TABLE, WAKE};
+use steps::at::{self, CONTROL, HEAD, PARKED, POLICY, PUBLISHER_PID, SLOTS, TABLE, WAKE};
 
 const MAGIC: [u8; 8] = *b"shmkPUBS";
 /// Bytes before a slot's message: the stamp and the length words.
 const SLOT_HEADER: usize = 16;
-/// Sequence numbers above this are corruption: at 10^9 messages a second a channel needs
-/// 146 years to get there, and `2 * seq + 2` stays far from overflowing.
-const MAX_SEQ: u64 = 1 << 62;
 
 /// How many read-write subscribers can be registered at once (bits of `parked`).
 pub const MAX_REGISTERED: usize = 64;
@@ -223,19 +203,6 @@ fn layout(slots: usize, slot_size: usize) -> Layout {
         payload_size: slot_size,
         payload_align: 8,
         lock_size: 0,
-    }
-}
-
-/// Checks that `len` bytes at `offset` of a message of `size` bytes are inside it.
-fn within(offset: usize, len: usize, size: usize, call: &'static str) -> Result<()> {
-    match offset.checked_add(len) {
-        Some(end) if end <= size => Ok(()),
-        _ => Err(Error::new(
-            ErrorKind::OutOfBounds,
-            call,
-            format!("offset={offset}, len={len}"),
-            format!("past the end of a message of {size} bytes"),
-        )),
     }
 }
 
@@ -388,14 +355,6 @@ fn open<A: Access, R: Deref<Target = Region<A>>>(
 }
 
 impl<A: Access, R: Deref<Target = Region<A>>> Words<R> {
-    fn ptr(&self, at: usize) -> *mut u8 {
-        // Only arithmetic: the callers' SAFETY comments say why the address is valid.
-        self.region
-            .as_ptr()
-            .cast_mut()
-            .wrapping_add(self.offset + at)
-    }
-
     /// The u64 at `at` (a control word or a slot's word), for loads only unless the mapping
     /// is writable.
     fn u64(&self, at: usize) -> &AtomicU64 {
@@ -413,38 +372,34 @@ impl<A: Access, R: Deref<Target = Region<A>>> Words<R> {
         unsafe { self.region.atomic_u32_unchecked(self.offset + at) }
     }
 
-    /// Loads the u64 at `at`: a Relaxed load (allowed on read-only mappings) and a fence.
-    fn load(&self, at: usize, order: Ordering) -> u64 {
-        let v = self.u64(at).load(Ordering::Relaxed);
-        if order != Ordering::Relaxed {
-            // Acquire fence: turns the load above into an Acquire load.
-            fence(Ordering::Acquire);
-        }
-        v
-    }
-
-    /// Offset (from the channel's start) of the slot of message `seq`.
-    fn slot(&self, seq: u64) -> usize {
-        CONTROL + (seq as usize & (self.slots - 1)) * self.stride
-    }
-
-    /// The number of the next message to publish: `head`, or one more when message `head`
-    /// is committed but its publisher died before recording it.
+    /// The number of the next message to publish ([`steps::newest`]).
     fn newest(&self, call: &'static str) -> Result<u64> {
-        // Acquire: pairs with the publisher's Release store of head.
-        let head = self.load(HEAD, Ordering::Acquire);
-        if head > MAX_SEQ {
-            return Err(corrupt(
-                call,
-                self.offset,
-                format!("head {head} is past 2^62"),
-            ));
-        }
-        let stamp = self.load(self.slot(head), Ordering::Acquire);
-        Ok(if stamp == 2 * head + 2 {
-            head + 1
-        } else {
-            head
-        })
+        steps::newest(self)
+            .map_err(|head| corrupt(call, self.offset, format!("head {head} is past 2^62")))
+    }
+}
+
+impl<A: Access, R: Deref<Target = Region<A>>> Slots for Words<R> {
+    type W64 = AtomicU64;
+    type W32 = AtomicU32;
+    #[inline]
+    fn slots(&self) -> usize {
+        self.slots
+    }
+    #[inline]
+    fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+    #[inline]
+    fn stride(&self) -> usize {
+        self.stride
+    }
+    #[inline]
+    fn word64(&self, at: usize) -> &AtomicU64 {
+        self.u64(at)
+    }
+    #[inline]
+    fn word32(&self, at: usize) -> &AtomicU32 {
+        self.u32(at)
     }
 }

@@ -1,7 +1,9 @@
 //! The publishing end: loans, commits, and waking sleepers.
 
-use super::{context, open, within, Words, HEAD, PARKED, PUBLISHER_PID, SLOT_HEADER, TABLE, WAKE};
+use super::steps;
+use super::{context, open, Words, HEAD, PARKED, PUBLISHER_PID, SLOT_HEADER, TABLE, WAKE};
 use crate::channel::endpoint::{claim, release};
+use crate::channel::span::Span;
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
 use crate::sys::futex;
@@ -96,13 +98,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Publisher<R> {
             ));
         }
         let seq = self.next;
-        let slot = self.w.slot(seq);
-        // Odd stamp: the slot is being written (Relaxed; the fence below orders it before
-        // the data stores).
-        self.w.u64(slot).store(2 * seq + 1, Ordering::Relaxed);
-        // Release fence: a subscriber whose Acquire fence (after copying) sees any of our
-        // data stores also sees the odd stamp above, so its re-check of the stamp fails.
-        fence(Ordering::Release);
+        let slot = steps::begin(&self.w, seq);
         Ok(Loan {
             publisher: self,
             slot,
@@ -124,15 +120,9 @@ impl<R: Deref<Target = Region<ReadWrite>>> Publisher<R> {
     /// Wakes sleeping subscribers as the channel's policy says (see the module docs).
     fn notify(&self) {
         let w = &self.w;
-        // SeqCst fence: pairs with the one a subscriber makes after setting its parked bit
-        // and before its last look at the slot: either it sees our commit, or we see its bit.
-        fence(Ordering::SeqCst);
-        let parked = w.u64(PARKED).load(Ordering::Relaxed);
-        if parked == 0 && !w.always_wake {
+        let Some(parked) = steps::bump(w, w.always_wake) else {
             return;
-        }
-        // Release: a subscriber that loads the new value with Acquire sees the commit.
-        w.u32(WAKE).fetch_add(1, Ordering::Release);
+        };
         let woken = futex::wake(w.u32(WAKE), i32::MAX);
         if parked != 0 && matches!(woken, Ok(0)) {
             self.clear_departed(parked);
@@ -195,8 +185,13 @@ impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
         self.seq
     }
 
-    fn data(&self) -> usize {
-        self.publisher.w.offset + self.slot + SLOT_HEADER
+    /// The message's bytes in the region.
+    #[inline]
+    fn span(&self) -> Span {
+        Span {
+            at: self.publisher.w.offset + self.slot + SLOT_HEADER,
+            len: self.len,
+        }
     }
 
     /// Copies `bytes` into the message at `offset` (byte-wise atomic stores).
@@ -204,11 +199,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
     /// # Errors
     /// [`ErrorKind::OutOfBounds`] when the bytes reach past the message's length.
     pub fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<()> {
-        within(offset, bytes.len(), self.len, "Loan::write_at")?;
-        self.publisher
-            .w
-            .region
-            .write_at(self.data() + offset, bytes)
+        self.span()
+            .write_at(&self.publisher.w.region, offset, bytes, "Loan::write_at")
     }
 
     /// The message's bytes as a mutable slice, for writing in place without a copy.
@@ -222,25 +214,15 @@ impl<R: Deref<Target = Region<ReadWrite>>> Loan<'_, R> {
         // SAFETY: the slot lies inside the channel (masked index, checked at open) and has
         // room for `len <= slot_size` bytes after its header; the loan borrows the
         // publisher mutably, and the caller promises exclusivity.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.publisher.w.ptr(self.slot + SLOT_HEADER), self.len)
-        }
+        unsafe { self.span().as_mut_slice(&self.publisher.w.region) }
     }
 
     /// Publishes the message and returns its sequence number; wakes sleeping subscribers
     /// as the channel's policy says.
     pub fn commit(self) -> u64 {
         let p = self.publisher;
-        let w = &p.w;
-        w.u64(self.slot + 8)
-            .store(self.len as u64, Ordering::Relaxed);
-        // Release: pairs with a subscriber's Acquire load of the stamp: it sees the length
-        // and the bytes written before. This is the commit.
-        w.u64(self.slot).store(2 * self.seq + 2, Ordering::Release);
+        steps::commit(&p.w, self.slot, self.seq, self.len);
         p.next = self.seq + 1;
-        // Release: pairs with the Acquire load of head by late joiners, lapped subscribers
-        // and a future publisher.
-        w.u64(HEAD).store(p.next, Ordering::Release);
         p.notify();
         self.seq
     }

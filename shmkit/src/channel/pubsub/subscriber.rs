@@ -1,10 +1,11 @@
 //! The subscribing end: a private cursor, validated reads, loss accounting, waiting.
 
+use super::steps::{self, Found, Look};
 use super::{
-    context, corrupt, open, within, Words, HEAD, MAX_REGISTERED, MAX_SEQ, PARKED, PUBLISHER_PID,
-    SLOT_HEADER, TABLE, WAKE,
+    context, corrupt, open, Words, MAX_REGISTERED, PARKED, PUBLISHER_PID, SLOT_HEADER, TABLE, WAKE,
 };
 use crate::channel::endpoint::{claim, dead_peer, peer_alive, release};
+use crate::channel::span::Span;
 use crate::channel::wait::{self, Checked, Wait, Waiter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{Access, ReadOnly, Region};
@@ -12,7 +13,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// The subscribing end of a pub-sub channel. Its cursor lives in this process, so any
@@ -86,14 +87,6 @@ impl Check {
     pub fn is_intact(self) -> bool {
         self == Check::Intact
     }
-}
-
-/// A ready slot found by `poll`: its offset and the message's stamp and length.
-#[derive(Clone, Copy)]
-pub(crate) struct Found {
-    slot: usize,
-    stamp: u64,
-    len: usize,
 }
 
 impl<R: Deref<Target = Region<A>>, A: Access> Subscriber<R, A> {
@@ -235,59 +228,29 @@ impl<R: Deref<Target = Region<A>>, A: Access> Subscriber<R, A> {
         // as "nothing yet", so that deadlines are checked.
         for _ in 0..4 {
             let c = self.cursor;
-            let slot = self.w.slot(c);
-            let want = 2 * c + 2;
-            // Acquire: pairs with the Release stamp store in Loan::commit: when the stamp is
-            // ours, the length and the bytes are written. One load; it is only compared.
-            let stamp = self.w.load(slot, Ordering::Acquire);
-            if stamp < want {
-                // Not yet published, or being written (2c + 1).
-                return Ok(None);
-            }
-            if stamp == want {
-                let len = self.w.load(slot + 8, Ordering::Relaxed);
-                if len <= self.w.slot_size as u64 {
-                    return Ok(Some(Found {
-                        slot,
-                        stamp,
-                        len: len as usize,
-                    }));
+            match steps::look(&self.w, c) {
+                Look::Nothing => return Ok(None),
+                Look::Found(found) => return Ok(Some(found)),
+                Look::Again => continue,
+                Look::Lapped { to } => self.skip(to - c),
+                Look::BadLength(len) => {
+                    return Err(corrupt(
+                        CALL,
+                        self.w.offset,
+                        format!(
+                            "message {c} has length {len}, past the slot size {}",
+                            self.w.slot_size
+                        ),
+                    ))
                 }
-                // Acquire fence, then the stamp again: an overwrite in progress explains a
-                // bad length (the next turn sees the later lap); a stable stamp does not.
-                fence(Ordering::Acquire);
-                if self.w.load(slot, Ordering::Relaxed) != stamp {
-                    continue;
+                Look::BadStamp { stamp, head } => {
+                    return Err(corrupt(
+                        CALL,
+                        self.w.offset,
+                        format!("the slot of message {c} has stamp {stamp} (head {head}; a correct channel's stamps name messages up to head)"),
+                    ))
                 }
-                return Err(corrupt(
-                    CALL,
-                    self.w.offset,
-                    format!(
-                        "message {c} has length {len}, past the slot size {}",
-                        self.w.slot_size
-                    ),
-                ));
             }
-            // A later lap: the slot holds (or is receiving) message m.
-            let m = (stamp - 1) / 2;
-            let mask = self.w.slots as u64 - 1;
-            // Acquire: pairs with the publisher's Release store of head. Loaded after the
-            // stamp, it is at least m: a publisher stores `head = m` before it stamps
-            // message m, and a Release (the commit's store, the fence of the previous
-            // notify, or the one in Publisher::open_in) separates the two, which our
-            // Acquire load of the stamp pairs with.
-            let head = self.w.load(HEAD, Ordering::Acquire);
-            if m > MAX_SEQ || head > MAX_SEQ || (m ^ c) & mask != 0 || m > head {
-                return Err(corrupt(
-                    CALL,
-                    self.w.offset,
-                    format!("the slot of message {c} has stamp {stamp} (head {head}; a correct channel's stamps name messages up to head)"),
-                ));
-            }
-            // m >= c + slots (same slot, later), so this is past c. Skip the slot the
-            // publisher writes next as well: it is about to be overwritten.
-            let to = head + 1 - self.w.slots as u64;
-            self.skip(to - c);
         }
         Ok(None)
     }
@@ -315,28 +278,13 @@ impl<R: Deref<Target = Region<A>>, A: Access> Subscriber<R, A> {
     /// Sleeps on the wake word for at most `chunk`, announcing it first when registered;
     /// returns a message found on the last look before sleeping.
     fn park(&mut self, chunk: Duration) -> Result<Option<Found>> {
+        // Writable: only read-write subscribers have an entry.
         let bit = self.entry.map(|(i, _)| 1u64 << i);
-        if let Some(bit) = bit {
-            // Writable: only read-write subscribers have an entry.
-            self.w.u64(PARKED).fetch_or(bit, Ordering::Relaxed);
-        }
-        // SeqCst fence: pairs with the publisher's after its commit (Dekker): either the
-        // poll below sees the message, or the publisher sees our bit and wakes us.
-        fence(Ordering::SeqCst);
-        // Acquire (fence): pairs with the publisher's Release bump of wake: if we see the
-        // bump, the poll below sees the message committed before it.
-        let seen = self.w.u32(WAKE).load(Ordering::Relaxed);
-        fence(Ordering::Acquire);
-        let result = match self.poll() {
-            Ok(None) => {
-                wait::sleep(self.w.u32(WAKE), seen, chunk, context(self.w.offset)).map(|()| None)
-            }
-            other => other,
-        };
-        if let Some(bit) = bit {
-            // Relaxed: at worst the publisher makes one needless wake-up call.
-            self.w.u64(PARKED).fetch_and(!bit, Ordering::Relaxed);
-        }
+        let seen = steps::announce(&self.w, bit);
+        let result = wait::look_then_sleep(self.poll(), || {
+            wait::sleep(self.w.u32(WAKE), seen, chunk, context(self.w.offset))
+        });
+        steps::unannounce(&self.w, bit);
         result
     }
 
@@ -470,8 +418,7 @@ impl<R: Deref<Target = Region<A>>, A: Access> Waiter for Subscriber<R, A> {
         // before), to a lapped position computed from a `head` we read, or to at most
         // `newest` at open. So `cursor <= head + 1`, with the head loaded now (it only
         // grows). A cursor further ahead waits for messages that are not coming.
-        let head = self.w.load(HEAD, Ordering::Acquire);
-        if self.cursor > head.saturating_add(1) {
+        if let Err(head) = steps::check_cursor(&self.w, self.cursor) {
             return Err(corrupt(
                 "Subscriber::recv",
                 self.w.offset,
@@ -483,13 +430,8 @@ impl<R: Deref<Target = Region<A>>, A: Access> Waiter for Subscriber<R, A> {
         }
         // A dead publisher commits nothing more: if the slot is still empty after its
         // death, nothing will come.
-        match dead_peer(self.w.u32(PUBLISHER_PID)) {
-            Some(pid) => match self.poll()? {
-                Some(found) => Ok(Checked::Found(found)),
-                None => Err(self.peer_died(pid)),
-            },
-            None => Ok(Checked::Wait),
-        }
+        let dead = dead_peer(self.w.u32(PUBLISHER_PID));
+        wait::after_death(self, dead, |s, pid| Err(s.peer_died(pid)))
     }
 
     fn park_once(&mut self, chunk: Duration) -> Result<Option<Found>> {
@@ -549,13 +491,7 @@ impl<R: Deref<Target = Region<A>>, A: Access> Sample<'_, R, A> {
 
     /// Checks the slot's stamp again: whether everything read so far is the message's.
     pub fn check(&self) -> Check {
-        // Acquire fence: if any copy before it saw a byte of a later write, the load below
-        // sees that write's odd stamp (or a later one), which the publisher stored before
-        // its Release fence.
-        fence(Ordering::Acquire);
-        if self.torn.get()
-            || self.sub.w.load(self.found.slot, Ordering::Relaxed) != self.found.stamp
-        {
+        if self.torn.get() || !steps::intact(&self.sub.w, &self.found) {
             self.torn.set(true);
             return Check::Overwritten;
         }
@@ -568,9 +504,11 @@ impl<R: Deref<Target = Region<A>>, A: Access> Sample<'_, R, A> {
     /// # Errors
     /// [`ErrorKind::OutOfBounds`] when the range reaches past the message's end.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<Check> {
-        within(offset, buf.len(), self.found.len, "Sample::read_at")?;
-        let at = self.sub.w.offset + self.found.slot + SLOT_HEADER + offset;
-        self.sub.w.region.read_at(at, buf)?;
+        let span = Span {
+            at: self.sub.w.offset + self.found.slot + SLOT_HEADER,
+            len: self.found.len,
+        };
+        span.read_at(&self.sub.w.region, offset, buf, "Sample::read_at")?;
         Ok(self.check())
     }
 

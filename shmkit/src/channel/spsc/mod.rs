@@ -53,33 +53,28 @@
 
 use super::endpoint::{self, context, corrupt};
 use crate::error::{Error, ErrorKind, Result};
-use crate::layout::header::{self, round_up, Layout};
+use crate::layout::header::{self, Layout};
 use crate::region::{ReadWrite, Region};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 mod receiver;
 mod sender;
+pub(crate) mod steps;
 
+pub use steps::max_message;
+pub(crate) use steps::Ring;
+use steps::{HEAD, RECORD, RING, TAIL};
+
+pub use super::error::TrySendError;
 pub use receiver::{Received, Receiver};
-pub use sender::{Loan, Sender, TrySendError, SEND_BACKOFF_MAX};
+pub use sender::{Loan, Sender, SEND_BACKOFF_MAX};
 
 const MAGIC: [u8; 8] = *b"shmkSPSC";
-const TAIL: usize = 64;
-const HEAD: usize = 128;
 const SENDER_PID: usize = 192;
 const RECEIVER_PID: usize = 196;
 const WAKE: usize = 200;
 const PARKED: usize = 204;
-const RING: usize = 256;
-/// Size of a record header (stamp word, length-and-tag word); records are multiples of it.
-const RECORD: usize = 16;
-/// Room the sender keeps free after the last record, for clearing the next stamp word.
-const CLEAR: u64 = 16;
-/// Tag of a record that holds a message.
-const TAG_MSG: u64 = 0x4d53_4721;
-/// Tag of a record that fills the ring to its end.
-const TAG_PAD: u64 = 0x5041_4421;
 /// The largest index a correct channel reaches in practice (2^62 bytes, centuries of
 /// traffic); larger ones found at open are corruption, and keep the index arithmetic far
 /// from overflowing.
@@ -102,13 +97,6 @@ pub fn capacity_for(len: usize) -> Option<usize> {
         return None;
     }
     Some(1usize << (usize::BITS - 1 - room.leading_zeros()))
-}
-
-/// The largest message a channel of `capacity` bytes accepts: half the ring minus a record
-/// header and the clear-ahead space, so that a message always fits in an empty ring,
-/// wherever the indices are.
-pub const fn max_message(capacity: usize) -> usize {
-    capacity / 2 - RECORD - CLEAR as usize
 }
 
 fn layout(capacity: usize) -> Layout {
@@ -232,35 +220,17 @@ impl<R: Deref<Target = Region<ReadWrite>>> Words<R> {
         // channel (checked at open). It is only accessed atomically.
         unsafe { self.region.atomic_u32_unchecked(self.offset + at) }
     }
-    fn tail(&self) -> &AtomicU64 {
-        self.u64(TAIL)
+}
+
+impl<R: Deref<Target = Region<ReadWrite>>> Ring for Words<R> {
+    type Word = AtomicU64;
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.capacity
     }
-    fn head(&self) -> &AtomicU64 {
-        self.u64(HEAD)
-    }
-    /// The stamp word of the record at stream position `at` (masked into the ring).
-    fn stamp(&self, at: u64) -> &AtomicU64 {
-        self.u64(RING + (at as usize & (self.capacity - 1) & !(RECORD - 1)))
-    }
-    /// The length-and-tag word of the record at stream position `at`.
-    fn kind(&self, at: u64) -> &AtomicU64 {
-        self.u64(RING + (at as usize & (self.capacity - 1) & !(RECORD - 1)) + 8)
-    }
-    /// Parses a length-and-tag word: the record's size and whether it is a message; `None`
-    /// for a bad tag, a too-long message, a record past the end of the ring, or padding at
-    /// offset 0 (which a correct sender never writes).
-    fn parse(&self, at: u64, word: u64) -> Option<(u64, Option<usize>)> {
-        let cap = self.capacity;
-        let pos = at as usize & (cap - 1);
-        let (tag, len) = (word >> 32, (word & 0xffff_ffff) as usize);
-        match tag {
-            TAG_PAD if pos != 0 => Some(((cap - pos) as u64, None)),
-            TAG_MSG if len <= max_message(cap) => {
-                let need = RECORD + round_up(len, RECORD);
-                (pos + need <= cap).then_some((need as u64, Some(len)))
-            }
-            _ => None,
-        }
+    #[inline]
+    fn word(&self, at: usize) -> &AtomicU64 {
+        self.u64(at)
     }
 }
 

@@ -1,9 +1,11 @@
 //! The receiving end of an SPSC channel: polling, waiting, and messages read in place.
 
+use super::steps::{self, Found, Ring};
 use super::{
     context, corrupt, open, Words, MAX_INDEX, PARKED, RECEIVER_PID, RECORD, RING, SENDER_PID, WAKE,
 };
 use crate::channel::endpoint::{claim, dead_peer, peer_alive};
+use crate::channel::span::Span;
 use crate::channel::wait::{self, Checked, Wait, Waiter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::{ReadWrite, Region};
@@ -30,15 +32,6 @@ impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Receiver<R> {
             .field("wait", &self.wait)
             .finish()
     }
-}
-
-/// What a successful poll found: the message's ring position and length, and the head
-/// value that releases it.
-#[derive(Clone, Copy)]
-pub(crate) struct Found {
-    record: usize,
-    len: usize,
-    next: u64,
 }
 
 impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
@@ -100,71 +93,33 @@ impl<R: Deref<Target = Region<ReadWrite>>> Receiver<R> {
         peer_alive(self.w.u32(SENDER_PID))
     }
 
-    /// Looks for the next message without waiting.
+    /// Looks for the next message without waiting ([`steps::poll`]).
+    #[inline]
     fn poll(&mut self) -> Result<Option<Found>> {
-        const CALL: &str = "Receiver::recv";
-        let mut skipped_pad = false;
-        loop {
-            let at = self.head;
-            // Acquire: pairs with the Release stamp store in Loan::commit: when the stamp
-            // is ours, the header and the message bytes are written. One load; the stamp is
-            // only compared.
-            if self.w.stamp(at).load(Ordering::Acquire) != at + 1 {
-                return Ok(None);
-            }
-            // One load of the length-and-tag word; everything below uses this copy.
-            let word = self.w.kind(at).load(Ordering::Relaxed);
-            match self.w.parse(at, word) {
-                Some((size, None)) if !skipped_pad => {
-                    skipped_pad = true;
-                    self.head += size;
-                    // Release: pairs with the sender's Acquire load of head.
-                    self.w.head().store(self.head, Ordering::Release);
-                }
-                Some((size, Some(len))) => {
-                    return Ok(Some(Found {
-                        record: at as usize & (self.w.capacity - 1),
-                        len,
-                        next: at + size,
-                    }));
-                }
-                _ => {
-                    return Err(corrupt(
-                        CALL,
-                        self.w.offset,
-                        format!(
-                            "an invalid record header {word:#018x} at stream position {at} (ring of {})",
-                            self.w.capacity
-                        ),
-                    ))
-                }
-            }
-        }
+        steps::poll(&self.w, &mut self.head).map_err(|(at, word)| {
+            corrupt(
+                "Receiver::recv",
+                self.w.offset,
+                format!(
+                    "an invalid record header {word:#018x} at stream position {at} (ring of {})",
+                    self.w.capacity
+                ),
+            )
+        })
     }
 
-    /// Checks the channel's indices against our own copy of `head` (the slow path of a
-    /// wait, and open): the `head` word must hold our copy (we are its only writer), and
-    /// `tail` must be within a ring of it either way: `tail <= head + capacity` (the sender
-    /// never commits past the room it saw, and what it saw of `head` is at most ours), and
-    /// `head <= tail + capacity` (`tail` trails the stamps we followed by at most the one
-    /// commit whose stamp came before its `tail` store, which is smaller than the ring;
-    /// we read the stamps with Acquire, and that commit's `tail` store came after the
-    /// previous commit's).
+    /// Checks the channel's indices against our own copy of `head` ([`steps::check_indices`]).
     fn check_indices(&self, call: &'static str) -> Result<()> {
-        // Relaxed: only compared (see above for why no ordering is needed).
-        let word = self.w.head().load(Ordering::Relaxed);
-        let tail = self.w.tail().load(Ordering::Relaxed);
-        let (head, cap) = (self.head, self.w.capacity as u64);
-        if word != head || tail > head.saturating_add(cap) || head > tail.saturating_add(cap) {
-            return Err(corrupt(
+        steps::check_indices(&self.w, self.head).map_err(|(word, tail)| {
+            let (head, cap) = (self.head, self.w.capacity);
+            corrupt(
                 call,
                 self.w.offset,
                 format!(
                     "indices out of range: head {word} (ours {head}), tail {tail}, capacity {cap} (a correct channel keeps head - capacity <= tail <= head + capacity)"
                 ),
-            ));
-        }
-        Ok(())
+            )
+        })
     }
 
     fn peer_died(&self, pid: u32) -> Error {
@@ -254,23 +209,15 @@ impl<R: Deref<Target = Region<ReadWrite>>> Waiter for Receiver<R> {
         self.check_indices("Receiver::recv")?;
         // A dead process commits nothing more, so an empty ring after its death stays
         // empty: look once more after seeing the death.
-        match dead_peer(self.w.u32(SENDER_PID)) {
-            Some(pid) => match self.poll()? {
-                Some(found) => Ok(Checked::Found(found)),
-                None => Err(self.peer_died(pid)),
-            },
-            None => Ok(Checked::Wait),
-        }
+        let dead = dead_peer(self.w.u32(SENDER_PID));
+        wait::after_death(self, dead, |r, pid| Err(r.peer_died(pid)))
     }
 
     fn park_once(&mut self, chunk: Duration) -> Result<Option<Found>> {
         let seen = wait::announce(self.w.u32(PARKED), self.w.u32(WAKE));
-        let result = match self.poll() {
-            Ok(None) => {
-                wait::sleep(self.w.u32(WAKE), seen, chunk, context(self.w.offset)).map(|()| None)
-            }
-            other => other,
-        };
+        let result = wait::look_then_sleep(self.poll(), || {
+            wait::sleep(self.w.u32(WAKE), seen, chunk, context(self.w.offset))
+        });
         wait::unannounce(self.w.u32(PARKED));
         result
     }
@@ -311,8 +258,13 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
         self.len == 0
     }
 
-    fn data(&self) -> usize {
-        self.receiver.w.offset + RING + self.record + RECORD
+    /// The message's bytes in the region.
+    #[inline]
+    fn span(&self) -> Span {
+        Span {
+            at: self.receiver.w.offset + RING + self.record + RECORD,
+            len: self.len,
+        }
     }
 
     /// Copies message bytes from `offset` into `buf` (byte-wise atomic loads).
@@ -320,17 +272,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
     /// # Errors
     /// [`ErrorKind::OutOfBounds`] when the range reaches past the message's end.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        match offset.checked_add(buf.len()) {
-            Some(end) if end <= self.len => {
-                self.receiver.w.region.read_at(self.data() + offset, buf)
-            }
-            _ => Err(Error::new(
-                ErrorKind::OutOfBounds,
-                "Received::read_at",
-                format!("offset={offset}, len={}", buf.len()),
-                format!("past the end of a message of {} bytes", self.len),
-            )),
-        }
+        self.span()
+            .read_at(&self.receiver.w.region, offset, buf, "Received::read_at")
     }
 
     /// Replaces `buf`'s contents with the message.
@@ -338,10 +281,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
     /// # Errors
     /// Only if the region refuses the copy (it cannot for a checked message).
     pub fn copy_into(&self, buf: &mut Vec<u8>) -> Result<()> {
-        // No clear: bytes the buffer already holds are overwritten below, so only growth
-        // is zeroed (a buffer reused for messages of one size is never zeroed again).
-        buf.resize(self.len, 0);
-        self.read_at(0, buf)
+        self.span()
+            .copy_into(&self.receiver.w.region, buf, "Received::read_at")
     }
 
     /// The message, copied.
@@ -363,18 +304,14 @@ impl<R: Deref<Target = Region<ReadWrite>>> Received<'_, R> {
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: the span was checked to lie inside the ring; the caller promises that
         // nobody writes it.
-        unsafe {
-            std::slice::from_raw_parts(self.receiver.w.region.as_ptr().add(self.data()), self.len)
-        }
+        unsafe { self.span().as_slice(&self.receiver.w.region) }
     }
 }
 
 impl<R: Deref<Target = Region<ReadWrite>>> Drop for Received<'_, R> {
     fn drop(&mut self) {
         self.receiver.head = self.next;
-        // Release: pairs with the sender's Acquire load of head in Sender::loan: our reads
-        // of the message happen before it reuses the space.
-        self.receiver.w.head().store(self.next, Ordering::Release);
+        steps::release(&self.receiver.w, self.next);
     }
 }
 

@@ -1,13 +1,15 @@
 //! The sending end of an SPSC channel: loans, commits and the copying send.
 
+use super::steps::{self, Reservation};
 use super::{
-    context, corrupt, max_message, open, Words, CLEAR, MAX_INDEX, PARKED, RECEIVER_PID, RECORD,
-    RING, SENDER_PID, TAG_MSG, TAG_PAD, WAKE,
+    context, corrupt, max_message, open, Ring, Words, MAX_INDEX, PARKED, RECEIVER_PID, RECORD,
+    RING, SENDER_PID, WAKE,
 };
 use crate::channel::endpoint::{claim, dead_peer, peer_alive};
+use crate::channel::error::TrySendError;
+use crate::channel::span::Span;
 use crate::channel::wait;
 use crate::error::{Error, ErrorKind, Result};
-use crate::layout::header::round_up;
 use crate::region::{ReadWrite, Region};
 use std::fmt;
 use std::ops::Deref;
@@ -23,9 +25,9 @@ fn backoff(round: u32, deadline: Option<Instant>) {
     const SPIN: u32 = 64;
     const YIELD: u32 = SPIN + 16;
     if round < SPIN {
-        std::hint::spin_loop();
+        crate::primitive::hint::spin_loop();
     } else if round < YIELD {
-        std::thread::yield_now();
+        crate::primitive::thread::yield_now();
     } else {
         let exp = (round - YIELD).min(10);
         let mut nap = Duration::from_micros(1 << exp).min(SEND_BACKOFF_MAX);
@@ -56,47 +58,6 @@ impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Sender<R> {
             .finish()
     }
 }
-
-/// A send that did not happen; the message is handed back.
-#[derive(Debug)]
-pub enum TrySendError<'a> {
-    /// The ring has no room for the message now.
-    Full(&'a [u8]),
-    /// The send failed for another reason: too big, a dead receiver, a corrupt channel.
-    Failed(&'a [u8], Error),
-}
-
-impl<'a> TrySendError<'a> {
-    /// The message that was not sent.
-    pub fn into_message(self) -> &'a [u8] {
-        match self {
-            TrySendError::Full(m) | TrySendError::Failed(m, _) => m,
-        }
-    }
-    /// The error ([`ErrorKind::WouldBlock`] for a full ring).
-    pub fn into_error(self) -> Error {
-        match self {
-            TrySendError::Full(_) => Error::new(
-                ErrorKind::WouldBlock,
-                "Sender::try_send",
-                String::new(),
-                "the channel is full",
-            ),
-            TrySendError::Failed(_, e) => e,
-        }
-    }
-}
-
-impl fmt::Display for TrySendError<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrySendError::Full(m) => write!(f, "the channel is full ({} bytes not sent)", m.len()),
-            TrySendError::Failed(m, e) => write!(f, "{e} ({} bytes not sent)", m.len()),
-        }
-    }
-}
-
-impl std::error::Error for TrySendError<'_> {}
 
 impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
     /// Opens the channel at `offset` of `region` and becomes its sender. A sender whose
@@ -193,30 +154,10 @@ impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
                 ),
             ));
         }
-        let need = (RECORD + round_up(len, RECORD)) as u64;
-        let pos = (self.tail as usize) & (cap - 1);
-        let contiguous = (cap - pos) as u64;
-        let (pad, total) = if need <= contiguous {
-            (0, need)
-        } else {
-            (contiguous, contiguous + need)
-        };
-        if self.tail + total + CLEAR - self.head_cache > cap as u64 {
-            // Acquire: pairs with the receiver's Release store of head when it released
-            // records: its reads of those bytes happen before we overwrite them.
-            let head = self.w.head().load(Ordering::Acquire);
-            if head > self.tail || self.tail - head > cap as u64 || head < self.head_cache {
-                return Err(corrupt(
-                    CALL,
-                    self.w.offset,
-                    format!(
-                        "the receiver's index {head} is out of range (tail {}, previously {}, capacity {cap})",
-                        self.tail, self.head_cache
-                    ),
-                ));
-            }
-            self.head_cache = head;
-            if self.tail + total + CLEAR - head > cap as u64 {
+        let r = steps::reserve(cap, self.tail, len);
+        match steps::room(&self.w, self.tail, r.new_tail, &mut self.head_cache) {
+            Ok(true) => {}
+            Ok(false) => {
                 if let Some(pid) = dead_peer(self.w.u32(RECEIVER_PID)) {
                     return Err(Error::new(
                         ErrorKind::PeerDied,
@@ -232,15 +173,21 @@ impl<R: Deref<Target = Region<ReadWrite>>> Sender<R> {
                     "the channel is full",
                 ));
             }
+            Err(head) => {
+                return Err(corrupt(
+                    CALL,
+                    self.w.offset,
+                    format!(
+                        "the receiver's index {head} is out of range (tail {}, previously {}, capacity {cap})",
+                        self.tail, self.head_cache
+                    ),
+                ));
+            }
         }
-        let start = self.tail;
         Ok(Loan {
             sender: self,
-            start,
-            msg_at: start + pad,
-            record: if pad == 0 { pos } else { 0 },
+            r,
             len,
-            new_tail: start + total,
         })
     }
 
@@ -339,15 +286,9 @@ impl<R: Deref<Target = Region<ReadWrite>>> Drop for Sender<R> {
 /// without committing discards it.
 pub struct Loan<'a, R: Deref<Target = Region<ReadWrite>>> {
     sender: &'a mut Sender<R>,
-    /// Stream position of the first record: padding if the message wraps, else the message.
-    start: u64,
-    /// Stream position of the message's record.
-    msg_at: u64,
-    /// Ring position of the message's record header.
-    record: usize,
+    /// Where the records go.
+    r: Reservation,
     len: usize,
-    /// Stream position after the message's record.
-    new_tail: u64,
 }
 
 impl<R: Deref<Target = Region<ReadWrite>>> fmt::Debug for Loan<'_, R> {
@@ -367,9 +308,13 @@ impl<'a, R: Deref<Target = Region<ReadWrite>>> Loan<'a, R> {
         self.len == 0
     }
 
-    /// Offset of the message's first byte in the region.
-    fn data(&self) -> usize {
-        self.sender.w.offset + RING + self.record + RECORD
+    /// The message's bytes in the region.
+    #[inline]
+    fn span(&self) -> Span {
+        Span {
+            at: self.sender.w.offset + RING + self.r.record + RECORD,
+            len: self.len,
+        }
     }
 
     /// Copies `bytes` into the message at `offset` (byte-wise atomic stores).
@@ -377,17 +322,8 @@ impl<'a, R: Deref<Target = Region<ReadWrite>>> Loan<'a, R> {
     /// # Errors
     /// [`ErrorKind::OutOfBounds`] when the bytes reach past the message's length.
     pub fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<()> {
-        match offset.checked_add(bytes.len()) {
-            Some(end) if end <= self.len => {
-                self.sender.w.region.write_at(self.data() + offset, bytes)
-            }
-            _ => Err(Error::new(
-                ErrorKind::OutOfBounds,
-                "Loan::write_at",
-                format!("offset={offset}, len={}", bytes.len()),
-                format!("past the end of a message of {} bytes", self.len),
-            )),
-        }
+        self.span()
+            .write_at(&self.sender.w.region, offset, bytes, "Loan::write_at")
     }
 
     /// The message's bytes as a mutable slice, for writing in place without a copy.
@@ -399,37 +335,15 @@ impl<'a, R: Deref<Target = Region<ReadWrite>>> Loan<'a, R> {
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: the span lies inside the ring (loan checked it does not cross the end),
         // the loan borrows the sender mutably, and the caller promises exclusivity.
-        unsafe {
-            std::slice::from_raw_parts_mut(
-                self.sender.w.region.as_mut_ptr().add(self.data()),
-                self.len,
-            )
-        }
+        unsafe { self.span().as_mut_slice(&self.sender.w.region) }
     }
 
     /// Publishes the message: the receiver can see it from now on; wakes the receiver if it
     /// is parked.
     pub fn commit(self) {
         let w = &self.sender.w;
-        // Clear ahead: the next record's stamp word must not hold its future stamp before
-        // that record is committed (see the module docs). Relaxed: published with the
-        // Release stamp store below, before the receiver can look there.
-        w.stamp(self.new_tail).store(0, Ordering::Relaxed);
-        w.kind(self.msg_at)
-            .store((TAG_MSG << 32) | self.len as u64, Ordering::Relaxed);
-        if self.msg_at != self.start {
-            // Wrapping: the message at offset 0 is stamped first (Relaxed: the receiver
-            // reaches it only through the padding record, whose Release stamp publishes it).
-            w.stamp(self.msg_at)
-                .store(self.msg_at + 1, Ordering::Relaxed);
-            w.kind(self.start).store(TAG_PAD << 32, Ordering::Relaxed);
-        }
-        // Release: pairs with the receiver's Acquire load of the stamp in poll: it sees the
-        // header and the message bytes written before this store. This is the commit.
-        w.stamp(self.start).store(self.start + 1, Ordering::Release);
-        // Release: pairs with a future sender's Acquire load in open_in.
-        w.tail().store(self.new_tail, Ordering::Release);
-        self.sender.tail = self.new_tail;
+        steps::commit(w, &self.r, self.len);
+        self.sender.tail = self.r.new_tail;
         wait::notify(w.u32(PARKED), w.u32(WAKE));
     }
 }
