@@ -68,7 +68,6 @@ mod id;
 pub mod info;
 pub mod key;
 pub mod msg;
-pub mod os;
 pub mod region;
 pub mod sem;
 pub mod shm;

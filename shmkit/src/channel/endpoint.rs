@@ -27,7 +27,8 @@ pub(crate) fn claim(
         // Acquire: pairs with the previous holder's Release when it let go, so we see its
         // last index store.
         let cur = slot.load(Ordering::Acquire);
-        let free = cur == 0 || (cur != me && crate::os::process_exists(cur as i32) == Some(false));
+        let free = cur == 0
+            || (cur != me && crate::sys::process::process_exists(cur as i32) == Some(false));
         if !free {
             return Err(Error::new(
                 ErrorKind::Busy,
@@ -56,7 +57,7 @@ pub(crate) fn claim(
 /// `kill(pid, 0)` says it does not exist.
 pub(crate) fn dead_peer(slot: &AtomicU32) -> Option<u32> {
     let pid = slot.load(Ordering::Relaxed);
-    if pid != 0 && crate::os::process_exists(pid as i32) == Some(false) {
+    if pid != 0 && crate::sys::process::process_exists(pid as i32) == Some(false) {
         Some(pid)
     } else {
         None
@@ -68,7 +69,7 @@ pub(crate) fn dead_peer(slot: &AtomicU32) -> Option<u32> {
 pub(crate) fn peer_alive(slot: &AtomicU32) -> Option<bool> {
     match slot.load(Ordering::Relaxed) {
         0 => None,
-        pid => crate::os::process_exists(pid as i32),
+        pid => crate::sys::process::process_exists(pid as i32),
     }
 }
 
