@@ -33,7 +33,7 @@ fn wall(bin: &str, name: &str, args: &[&str]) -> Duration {
 
 fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
-    if shmkit::os::effective_uid() != 0 {
+    if shmkit::info::effective_uid() != 0 {
         println!("util_linux bench: skipped (needs root for a private IPC namespace)");
         return;
     }

@@ -94,7 +94,7 @@ pub(crate) fn time(secs: i64) -> String {
     if secs == 0 {
         return "never".to_owned();
     }
-    match shmkit::os::local_time(secs) {
+    match shmkit_os::local_time(secs) {
         Some(t) => format!(
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {}",
             t.year, t.month, t.day, t.hour, t.minute, t.second, t.zone

@@ -68,7 +68,6 @@ mod ipc;
 pub mod key;
 mod layout;
 pub mod msg;
-pub mod os;
 mod primitive;
 pub mod region;
 pub mod sem;

@@ -1371,9 +1371,7 @@ fn vanished_thread_id() -> u32 {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
-        // SAFETY: kill with signal 0 sends nothing.
-        let gone = unsafe { libc::kill(pid as i32, 0) } == -1
-            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        let gone = shmkit_os::process_exists(pid as i32) == Some(false);
         if gone {
             return pid;
         }

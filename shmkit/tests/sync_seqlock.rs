@@ -241,8 +241,7 @@ fn a_writer_that_vanished_unmarked_is_writer_died_not_a_wait() {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
-        // SAFETY: kill with signal 0 sends nothing.
-        if unsafe { libc::kill(pid as i32, 0) } == -1 {
+        if shmkit_os::process_exists(pid as i32) == Some(false) {
             break pid;
         }
     };

@@ -24,7 +24,7 @@
 //!    receiver (`lspid`, `lrpid`).
 //!
 //! "Gone" means that the kernel answers `kill(pid, 0)` with `ESRCH`
-//! ([`shmkit::os::process_exists`]; `EPERM` means the process exists). Staleness is unknown
+//! ([`shmkit_os::process_exists`]; `EPERM` means the process exists). Staleness is unknown
 //! when that cannot answer: a used object whose pid is 0 where the kernel records one (it
 //! reports 0 for a process outside this pid namespace: a segment's `cpid` or `lpid`, a
 //! queue's `lspid` after a send or `lrpid` after a receive, every semaphore's pid of a set
@@ -145,7 +145,7 @@ impl Stale {
 }
 
 /// What can be told about processes: whether one still exists, asked of the kernel with
-/// `kill(pid, 0)` through [`shmkit::os::process_exists`].
+/// `kill(pid, 0)` through [`shmkit_os::process_exists`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Processes {
     /// Whether `/proc` shows processes at all (judged by `/proc/1`, which every pid
@@ -176,7 +176,7 @@ impl Processes {
         if !self.visible || pid <= 0 {
             return Liveness::Unknown;
         }
-        match shmkit::os::process_exists(pid) {
+        match shmkit_os::process_exists(pid) {
             Some(true) => Liveness::Running,
             Some(false) => Liveness::Gone,
             None => Liveness::Unknown,

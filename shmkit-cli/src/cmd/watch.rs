@@ -2,7 +2,7 @@
 //!
 //! On a terminal each refresh clears the screen (ANSI `ESC [H ESC [2J`) and redraws a
 //! header line and the listing; standard input, when it is a terminal too, is read key by
-//! key (`shmkit::os::stdin_keys`) by a thread of its own, so that `q` quits at once. When
+//! key (`shmkit_os::stdin_keys`) by a thread of its own, so that `q` quits at once. When
 //! standard output is not a terminal, each refresh is printed plainly after the one before
 //! (a blank line between text listings; with `--json` one compact JSON document per line,
 //! JSON Lines), which suits logs and scripts; `--count N` stops after N refreshes.
@@ -64,10 +64,10 @@ pub(crate) fn run(out: &mut Out, options: Options) -> Result<()> {
         })
         .map_err(|e| Error::io("starting the signal thread", e))?;
 
-    let screen = shmkit::os::is_terminal(1);
+    let screen = shmkit_os::is_terminal(1);
     // Key-by-key input only where a person can type: both ends are a terminal.
     let keys = if screen {
-        shmkit::os::stdin_keys()
+        shmkit_os::stdin_keys()
     } else {
         None
     };

@@ -37,7 +37,7 @@ pub(crate) fn run(
     args: &[std::ffi::OsString],
     body: fn(&mut Tool, Vec<String>) -> Flow,
 ) -> ExitCode {
-    shmkit::os::default_sigpipe();
+    shmkit_os::default_sigpipe();
     let args: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
@@ -46,7 +46,7 @@ pub(crate) fn run(
         name: name.to_owned(),
         argv0: argv0.to_owned(),
         out: Vec::new(),
-        line_buffered: shmkit::os::is_terminal(1),
+        line_buffered: shmkit_os::is_terminal(1),
     };
     let status = match body(&mut tool, args) {
         Ok(()) => 0,
@@ -333,7 +333,7 @@ pub(crate) fn ctime(secs: i64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    match shmkit::os::local_time(secs) {
+    match shmkit_os::local_time(secs) {
         Some(t) => format!(
             "{} {} {:2} {:02}:{:02}:{:02} {}",
             DAYS[t.weekday as usize % 7],
@@ -368,12 +368,12 @@ fn strerror_of(e: &std::io::Error) -> String {
 /// The user name of `uid`, or the number when there is none. Names are looked up once per
 /// run (a listing of thousands of objects usually has a handful of owners).
 pub(crate) fn user_or_number(uid: u32) -> String {
-    cached(&USERS, uid, shmkit::os::user_name)
+    cached(&USERS, uid, shmkit::info::user_name)
 }
 
 /// The group name of `gid`, or the number when there is none (looked up once per run).
 pub(crate) fn group_or_number(gid: u32) -> String {
-    cached(&GROUPS, gid, shmkit::os::group_name)
+    cached(&GROUPS, gid, shmkit::info::group_name)
 }
 
 type NameCache = std::cell::RefCell<std::collections::HashMap<u32, String>>;

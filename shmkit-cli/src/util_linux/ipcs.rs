@@ -493,7 +493,7 @@ fn do_shm(tool: &mut Tool, format: Format, unit: Unit) {
                 return;
             };
             const SHMMIN: u64 = 1;
-            let pgsz = shmkit::os::page_size() as u64;
+            let pgsz = shmkit::info::page_size() as u64;
             let mut out = String::from("------ Shared Memory Limits --------\n");
             out.push_str(&format!("max number of segments = {}\n", lim.shmmni));
             let seg_unit = if unit == Unit::Default {

@@ -115,7 +115,7 @@ pub fn ours(tool: &str) -> PathBuf {
 /// Python's `sysv_ipc` for the prelude ([`python`]). Prints why not and returns false
 /// otherwise; CI runs as root with everything installed (`scripts/test.sh`).
 pub fn available() -> bool {
-    if shmkit::os::effective_uid() != 0 {
+    if shmkit::info::effective_uid() != 0 {
         eprintln!("SKIPPED: comparing with util-linux needs root (unshare --ipc)");
         return false;
     }

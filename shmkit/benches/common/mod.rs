@@ -26,13 +26,7 @@ pub fn env(name: &str, default: u32) -> u32 {
 
 /// Pins this process to `cpu` (sched_setaffinity(2)); false if that is not possible.
 fn pin(cpu: usize) -> bool {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes inside it;
-    // sched_setaffinity only reads it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-    }
+    shmkit_os::pin_to_cpu(cpu).is_ok()
 }
 
 /// Rounds and iterations per round: `(2, 10)` for a smoke run (`cargo test --benches`),

@@ -76,7 +76,7 @@ pub(crate) fn claim(
     offset: usize,
 ) -> Result<u32> {
     let me = std::process::id();
-    let gone = |pid: u32| crate::os::process_exists(pid as i32) == Some(false);
+    let gone = |pid: u32| crate::sys::process::process_exists(pid as i32) == Some(false);
     match steps::claim(slot, me, gone) {
         Ok(()) => Ok(me),
         Err(steps::Refused::Held(cur)) => Err(Error::new(
@@ -98,7 +98,7 @@ pub(crate) fn claim(
 /// `kill(pid, 0)` says it does not exist.
 pub(crate) fn dead_peer(slot: &AtomicU32) -> Option<u32> {
     let pid = slot.load(Ordering::Relaxed);
-    if pid != 0 && crate::os::process_exists(pid as i32) == Some(false) {
+    if pid != 0 && crate::sys::process::process_exists(pid as i32) == Some(false) {
         Some(pid)
     } else {
         None
@@ -110,7 +110,7 @@ pub(crate) fn dead_peer(slot: &AtomicU32) -> Option<u32> {
 pub(crate) fn peer_alive(slot: &AtomicU32) -> Option<bool> {
     match slot.load(Ordering::Relaxed) {
         0 => None,
-        pid => crate::os::process_exists(pid as i32),
+        pid => crate::sys::process::process_exists(pid as i32),
     }
 }
 

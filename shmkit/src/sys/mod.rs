@@ -9,16 +9,13 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod conv;
-pub(crate) mod fd;
 pub(crate) mod futex;
 pub(crate) mod ipc;
 pub(crate) mod msg;
 pub(crate) mod process;
 pub(crate) mod pthread;
-pub(crate) mod sched;
 pub(crate) mod sem;
 pub(crate) mod shm;
-pub(crate) mod time;
 
 pub(crate) use conv::Errno;
 pub(crate) use libc::{EAGAIN, EINTR, EINVAL, ENOSYS, ETIMEDOUT};

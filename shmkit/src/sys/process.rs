@@ -78,11 +78,16 @@ pub(crate) fn page_size() -> usize {
         .unwrap_or(4096)
 }
 
-/// `kill(pid, 0)`: false only for `ESRCH` (no such process).
-pub(crate) fn process_exists(pid: i32) -> bool {
+/// Whether process `pid` exists, `kill(pid, 0)`: `Some(false)` only for `ESRCH` (no such
+/// process), `Some(true)` otherwise (`EPERM`: it exists but is another user's), `None` for
+/// a pid that cannot name one process (0 or negative: `kill` would signal a group).
+pub(crate) fn process_exists(pid: i32) -> Option<bool> {
+    if pid <= 0 {
+        return None;
+    }
     // SAFETY: signal 0 sends nothing; kill only checks that the process exists.
     let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    Some(rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH))
 }
 
 /// Whether a thread with id `tid` exists (in this pid namespace): `kill(tid, 0)`, false
@@ -94,16 +99,5 @@ pub(crate) fn process_exists(pid: i32) -> bool {
 /// exited but whose process was not reaped yet still exists here; an id, once freed, can be
 /// reused by a new thread.
 pub(crate) fn thread_exists(tid: u32) -> bool {
-    match i32::try_from(tid) {
-        Ok(tid) if tid > 0 => process_exists(tid),
-        _ => false,
-    }
-}
-
-/// `prctl(PR_SET_PDEATHSIG, SIGKILL)`: the kernel kills the calling process when the thread
-/// that created it exits.
-pub(crate) fn kill_on_parent_death() -> Result<(), super::Errno> {
-    // SAFETY: PR_SET_PDEATHSIG takes a signal number; the other arguments are ignored.
-    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
-    super::conv::cvt(rc).map(drop)
+    i32::try_from(tid).ok().and_then(process_exists) == Some(true)
 }

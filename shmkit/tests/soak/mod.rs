@@ -130,17 +130,8 @@ pub(crate) fn gettid() -> u32 {
     unsafe { libc::gettid() as u32 }
 }
 
-/// Wakes every waiter on the futex word `word` (shared, not private).
+/// Wakes every waiter on the futex word `word` (shared, not private). An error (none is
+/// expected for a mapped, aligned word) is ignored, as the raw call's was.
 pub(crate) fn futex_wake_all(word: &AtomicU32) {
-    // SAFETY: `word` is a valid, aligned u32 in mapped memory; FUTEX_WAKE only reads the
-    // address to find waiters.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            i32::MAX,
-            std::ptr::null::<libc::timespec>(),
-        )
-    };
+    let _ = shmkit_os::futex_wake(word, u32::MAX);
 }

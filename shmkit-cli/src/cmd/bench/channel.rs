@@ -6,7 +6,8 @@ use super::control::Control;
 use super::mechanisms::{check_reply, line_len, number, stamp, timed, Job};
 use super::side::{Payload, Side};
 use shmkit::channel::{TrySendError, Wait};
-use shmkit::{os, ErrorKind};
+use shmkit::ErrorKind;
+use shmkit_os as os;
 use std::time::{Duration, Instant};
 
 /// Sends message number `n` of `size` bytes: zero-copy (loan, write the first and the last

@@ -27,7 +27,8 @@
 
 use super::super::{Error, Result};
 use shmkit::channel::{pubsub, spsc};
-use shmkit::{os, ErrorKind, Region};
+use shmkit::Region;
+use shmkit_os as os;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -251,7 +252,7 @@ impl<'a> Control<'a> {
                 spinner.relax(&mut spins)
             } else {
                 match os::futex_wait(w, now, Some(CHECK_PERIOD)) {
-                    Err(e) if e.kind() != ErrorKind::TimedOut => return Err(e.into()),
+                    Err(e) if e.kind() != std::io::ErrorKind::TimedOut => return Err(e.into()),
                     _ => spinner.check(),
                 }
             };

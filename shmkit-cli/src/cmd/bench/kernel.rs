@@ -7,7 +7,7 @@ use super::super::{Error, Result};
 use super::control::{word, worker_gone, CHECK_PERIOD, FUTEX_A, FUTEX_B};
 use super::mechanisms::{check_reply, number, timed, Job};
 use super::side::{Io, Side};
-use shmkit::{os, ErrorKind};
+use shmkit_os as os;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -21,7 +21,7 @@ fn futex_until(w: &AtomicU32, want: u32, side: &Side<'_>) -> Result<()> {
             return Ok(());
         }
         match os::futex_wait(w, now, Some(CHECK_PERIOD)) {
-            Err(e) if e.kind() == ErrorKind::TimedOut => side.spinner.check()?,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => side.spinner.check()?,
             other => other?,
         }
     }

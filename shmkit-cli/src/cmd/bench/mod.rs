@@ -42,7 +42,8 @@ use guard::{lock, watch_signals, Resources};
 use measure::{timer_overhead, Run};
 use mechanisms::{MECHANISMS, SPIN_LIMIT};
 use shmkit::channel::spsc;
-use shmkit::{os, Key, Region, Segment};
+use shmkit::{Key, Region, Segment};
+use shmkit_os as os;
 use side::{Session, Side};
 use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
@@ -450,7 +451,7 @@ mod tests {
 
     #[test]
     fn cpus_are_two_different_allowed_ones() {
-        let allowed = shmkit::os::allowed_cpus().unwrap();
+        let allowed = shmkit_os::allowed_cpus().unwrap();
         if let [a, b, ..] = allowed[..] {
             assert_eq!(parse_cpus(&format!("{a},{b}")), Ok(CpuPair(a, b)));
             assert_eq!(parse_cpus(&format!("{b}, {a}")), Ok(CpuPair(b, a)));

@@ -16,8 +16,9 @@ use super::guard::{lock, Resources};
 use super::mechanisms::{Job, MECHANISMS};
 use super::side::{Io, Payload, Session, Side, WorkerIo};
 use shmkit::channel::{spsc, Wait};
-use shmkit::os::EventFd;
-use shmkit::{os, Region, Segment, ShmId};
+use shmkit::{Region, Segment, ShmId};
+use shmkit_os as os;
+use shmkit_os::EventFd;
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -167,7 +168,7 @@ pub(crate) fn run(args: &WorkerArgs) -> Result<()> {
 /// Touches every page of the segment once, so that page faults do not land in the first
 /// measurements.
 pub(crate) fn prefault(region: &Region) -> Result<()> {
-    let page = os::page_size().max(64);
+    let page = shmkit::info::page_size().max(64);
     for at in (0..region.len()).step_by(page) {
         region.load_u32(at & !3, Ordering::Relaxed)?;
     }

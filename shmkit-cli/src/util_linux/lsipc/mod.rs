@@ -6,8 +6,8 @@ mod table;
 
 use super::common::{self, each_option, Exit, Flow, Tool};
 use super::getopt::{HasArg, LongOpt};
-use shmkit::os::LocalTime;
 use shmkit::{MsgStat, SegmentStat, SemId, SemStat, SemaphoreSet};
+use shmkit_os::LocalTime;
 use std::collections::HashMap;
 use table::{Column, Format, Table};
 
@@ -555,10 +555,10 @@ fn new_table(ctl: &Control, columns: &[usize]) -> Table {
 /// `get_terminal_dimension` finds it: the terminal's own width (`TIOCGWINSZ`), else
 /// `$COLUMNS` when it is a positive number, else 80.
 fn terminal_width() -> Option<usize> {
-    if !shmkit::os::is_terminal(1) {
+    if !shmkit_os::is_terminal(1) {
         return None;
     }
-    if let Some(w) = shmkit::os::terminal_width(1) {
+    if let Some(w) = shmkit_os::terminal_width(1) {
         return Some(usize::from(w));
     }
     let env = std::env::var("COLUMNS")
@@ -674,14 +674,14 @@ impl Cells {
     fn user(&mut self, uid: u32) -> Option<String> {
         self.users
             .entry(uid)
-            .or_insert_with(|| shmkit::os::user_name(uid))
+            .or_insert_with(|| shmkit::info::user_name(uid))
             .clone()
     }
 
     fn group(&mut self, gid: u32) -> Option<String> {
         self.groups
             .entry(gid)
-            .or_insert_with(|| shmkit::os::group_name(gid))
+            .or_insert_with(|| shmkit::info::group_name(gid))
             .clone()
     }
 
@@ -700,9 +700,9 @@ impl Cells {
             TimeMode::Short => {
                 let now = self
                     .now
-                    .get_or_insert_with(|| shmkit::os::local_time(unix_now()))
+                    .get_or_insert_with(|| shmkit_os::local_time(unix_now()))
                     .clone();
-                let (Some(tm), Some(now)) = (shmkit::os::local_time(t), now) else {
+                let (Some(tm), Some(now)) = (shmkit_os::local_time(t), now) else {
                     return String::new();
                 };
                 let month = MONTHS[(tm.month as usize + 11) % 12];
@@ -715,7 +715,7 @@ impl Cells {
                 }
             }
             TimeMode::Iso => {
-                let Some(tm) = shmkit::os::local_time(t) else {
+                let Some(tm) = shmkit_os::local_time(t) else {
                     return String::new();
                 };
                 let tmin = tm.utc_offset / 60;
@@ -800,7 +800,7 @@ fn unix_now() -> i64 {
 /// 8192 bytes of `/proc/PID/cmdline` (through the library), NULs turned into spaces, the
 /// last byte dropped; `None` when it cannot be read or is empty.
 fn proc_command(pid: i32) -> Option<Vec<u8>> {
-    let mut buf = shmkit::os::process_command_line(pid, 8192)?;
+    let mut buf = shmkit_os::process_command_line(pid, 8192)?;
     if buf.is_empty() {
         return None;
     }
@@ -1140,7 +1140,7 @@ fn shm_global(ctl: &Control, table: &mut Table) {
     let sum: u64 = segments
         .iter()
         .fold(0u64, |acc, s| acc.wrapping_add(s.size as u64));
-    let page = (shmkit::os::page_size() as u64).max(1);
+    let page = (shmkit::info::page_size() as u64).max(1);
     global_row(
         ctl,
         table,
@@ -1241,7 +1241,7 @@ mod tests {
     fn cells(time_mode: TimeMode) -> Cells {
         let mut c = Cells::new(&Control::default(), time_mode);
         // "Now" is 2026-06-15 12:00 UTC; noon keeps the day for any zone within ±11 h.
-        c.now = Some(shmkit::os::local_time(1_781_524_800));
+        c.now = Some(shmkit_os::local_time(1_781_524_800));
         c
     }
 

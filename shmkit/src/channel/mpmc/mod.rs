@@ -400,8 +400,8 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
             // Relaxed: the entry carries no data for its next holder.
             let cur = who.load(Ordering::Relaxed);
             let pid = cur as u32;
-            let free =
-                cur == 0 || (pid != me && crate::os::process_exists(pid as i32) != Some(true));
+            let free = cur == 0
+                || (pid != me && crate::sys::process::process_exists(pid as i32) != Some(true));
             if free
                 && who
                     .compare_exchange(cur, mine, Ordering::Relaxed, Ordering::Relaxed)
@@ -435,7 +435,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
             let w = who.load(Ordering::Relaxed);
             (w >> 32) as u32 == role
                 && intent.load(Ordering::Relaxed) == pos + 1
-                && crate::os::process_exists(w as u32 as i32) != Some(false)
+                && crate::sys::process::process_exists(w as u32 as i32) != Some(false)
         })
     }
 
@@ -448,7 +448,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Queue<R> {
             if (w >> 32) as u32 != role {
                 continue;
             }
-            match crate::os::process_exists(w as u32 as i32) {
+            match crate::sys::process::process_exists(w as u32 as i32) {
                 Some(false) => dead = Some(w as u32),
                 _ => return None,
             }

@@ -138,7 +138,7 @@ impl<R: Deref<Target = Region<ReadWrite>>> Publisher<R> {
                 continue;
             }
             let pid = self.w.u32(TABLE + 4 * i).load(Ordering::Relaxed);
-            if pid == 0 || crate::os::process_exists(pid as i32) == Some(false) {
+            if pid == 0 || crate::sys::process::process_exists(pid as i32) == Some(false) {
                 self.w.u64(PARKED).fetch_and(!(1 << i), Ordering::Relaxed);
             }
         }
