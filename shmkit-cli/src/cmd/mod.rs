@@ -1,6 +1,7 @@
-//! The `shmkit` subcommands, one file each, and what they share: the error type, the
-//! printer that treats a closed pipe as the reader's choice rather than an error, and
-//! ([`objects`]) the system's objects with their staleness.
+//! The `shmkit` subcommands, one file each, and what they share: the error type (from
+//! [`crate::error`]) and the printer that treats a closed pipe as the reader's choice rather
+//! than an error. The system's objects with their staleness are [`crate::objects`], the
+//! tables, times and JSON [`crate::format`].
 
 pub(crate) mod bench;
 pub(crate) mod cat;
@@ -12,70 +13,14 @@ pub(crate) mod limits;
 pub(crate) mod ls;
 pub(crate) mod man;
 pub(crate) mod mk;
-pub(crate) mod objects;
 pub(crate) mod rm;
 pub(crate) mod stat;
 pub(crate) mod watch;
 pub(crate) mod write;
 
+pub(crate) use crate::error::{Error, Result};
 use std::fmt;
 use std::io::{self, Write};
-
-/// Why a subcommand failed. `main` prints it as `shmkit: <message>` and exits with 1.
-#[derive(Debug)]
-pub(crate) enum Error {
-    /// The library's error, whose message already names the call and the object.
-    Shm(shmkit::Error),
-    /// An I/O error, with what was being done.
-    Io {
-        /// What failed, e.g. `create_dir(/tmp/x)`.
-        context: String,
-        /// The error.
-        source: io::Error,
-    },
-    /// A failure the command found itself.
-    Message(String),
-    /// The command failed and has already printed why (one `shmkit: ` line per failure,
-    /// as `rm` does when some of several removals fail): `main` only sets the exit status.
-    Reported,
-}
-
-impl Error {
-    /// An I/O error with what was being done.
-    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
-    }
-
-    /// Whether this is a write to a closed pipe: the reader went away, which is not an error.
-    pub(crate) fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Shm(e) => write!(f, "{e}"),
-            Error::Io { context, source } => write!(f, "{context}: {source}"),
-            Error::Message(m) => f.write_str(m),
-            Error::Reported => f.write_str("failed (reported above)"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<shmkit::Error> for Error {
-    fn from(e: shmkit::Error) -> Error {
-        Error::Shm(e)
-    }
-}
-
-/// `Result` with the CLI's [`Error`].
-pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Standard output, line by line. A closed pipe (`EPIPE`, e.g. `shmkit demo | head -3`)
 /// silences the rest of the output instead of failing: the command still runs to its end

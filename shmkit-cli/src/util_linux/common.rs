@@ -365,37 +365,6 @@ fn strerror_of(e: &std::io::Error) -> String {
     }
 }
 
-/// The user name of `uid`, or the number when there is none. Names are looked up once per
-/// run (a listing of thousands of objects usually has a handful of owners).
-pub(crate) fn user_or_number(uid: u32) -> String {
-    cached(&USERS, uid, shmkit::os::user_name)
-}
-
-/// The group name of `gid`, or the number when there is none (looked up once per run).
-pub(crate) fn group_or_number(gid: u32) -> String {
-    cached(&GROUPS, gid, shmkit::os::group_name)
-}
-
-type NameCache = std::cell::RefCell<std::collections::HashMap<u32, String>>;
-
-thread_local! {
-    static USERS: NameCache = NameCache::default();
-    static GROUPS: NameCache = NameCache::default();
-}
-
-fn cached(
-    cache: &'static std::thread::LocalKey<NameCache>,
-    id: u32,
-    lookup: fn(u32) -> Option<String>,
-) -> String {
-    cache.with(|c| {
-        c.borrow_mut()
-            .entry(id)
-            .or_insert_with(|| lookup(id).unwrap_or_else(|| id.to_string()))
-            .clone()
-    })
-}
-
 /// `0x%08x` of a key.
 pub(crate) fn key_hex(key: shmkit::Key) -> String {
     format!("0x{:08x}", key.raw() as u32)

@@ -5,11 +5,9 @@
 //! shm and sem creator group shown as the creator user). Limits and usage come from the
 //! kernel's `IPC_INFO`/`*_INFO` through `shmkit::info`.
 
-use super::common::{
-    alt_octal, ctime, each_option, group_or_number, human_size, key_hex, user_or_number, Exit,
-    Flow, Tool,
-};
+use super::common::{alt_octal, ctime, each_option, human_size, key_hex, Exit, Flow, Tool};
 use super::getopt::{HasArg, LongOpt};
+use crate::names::{group_or_number, user_or_number};
 use shmkit::info;
 use shmkit::{MsgStat, SegmentStat, SemStat, SemaphoreSet};
 

@@ -6,9 +6,9 @@ mod table;
 
 use super::common::{self, each_option, Exit, Flow, Tool};
 use super::getopt::{HasArg, LongOpt};
+use crate::names;
 use shmkit::os::LocalTime;
 use shmkit::{MsgStat, SegmentStat, SemId, SemStat, SemaphoreSet};
-use std::collections::HashMap;
 use table::{Column, Format, Table};
 
 // Column ids: indexes into `COLS`, in upstream's order (the order of "all columns").
@@ -649,14 +649,12 @@ Options:
     Exit(0)
 }
 
-/// Formats cell values: names (looked up once each), times, sizes, permissions.
+/// Formats cell values: names ([`crate::names`]), times, sizes, permissions.
 struct Cells {
     bytes: bool,
     numperms: bool,
     time_mode: TimeMode,
     now: Option<Option<LocalTime>>,
-    users: HashMap<u32, Option<String>>,
-    groups: HashMap<u32, Option<String>>,
 }
 
 impl Cells {
@@ -666,23 +664,7 @@ impl Cells {
             numperms: ctl.numperms,
             time_mode,
             now: None,
-            users: HashMap::new(),
-            groups: HashMap::new(),
         }
-    }
-
-    fn user(&mut self, uid: u32) -> Option<String> {
-        self.users
-            .entry(uid)
-            .or_insert_with(|| shmkit::os::user_name(uid))
-            .clone()
-    }
-
-    fn group(&mut self, gid: u32) -> Option<String> {
-        self.groups
-            .entry(gid)
-            .or_insert_with(|| shmkit::os::group_name(gid))
-            .clone()
     }
 
     /// A time cell: nothing for 0 ("never").
@@ -760,16 +742,16 @@ impl Cells {
         match col {
             COL_KEY => Some(format!("0x{:08x}", g.key as u32)),
             COL_ID => Some(g.id.to_string()),
-            COL_OWNER => Some(self.user(g.uid).unwrap_or_else(|| g.uid.to_string())),
+            COL_OWNER => Some(names::user_or_number(g.uid)),
             COL_PERMS => g.perms.clone(),
             COL_CUID => Some(g.cuid.to_string()),
-            COL_CUSER => self.user(g.cuid),
+            COL_CUSER => names::user(g.cuid),
             COL_CGID => Some(g.cgid_shown.to_string()),
-            COL_CGROUP => self.group(g.cgid),
+            COL_CGROUP => names::group(g.cgid),
             COL_UID => Some(g.uid.to_string()),
-            COL_USER => self.user(g.uid),
+            COL_USER => names::user(g.uid),
             COL_GID => Some(g.gid.to_string()),
-            COL_GROUP => self.group(g.gid),
+            COL_GROUP => names::group(g.gid),
             COL_CTIME => self.time(g.ctime),
             _ => None,
         }
