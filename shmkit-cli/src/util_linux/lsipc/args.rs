@@ -10,32 +10,28 @@ const OPT_NOTRUNC: i32 = 128;
 const OPT_NOHEAD: i32 = 129;
 const OPT_TIME_FMT: i32 = 130;
 
-const fn opt(name: &'static str, has_arg: HasArg, val: i32) -> LongOpt {
-    LongOpt { name, has_arg, val }
-}
-
 const LONG_OPTS: &[LongOpt] = &[
-    opt("bytes", HasArg::No, b'b' as i32),
-    opt("creator", HasArg::No, b'c' as i32),
-    opt("export", HasArg::No, b'e' as i32),
-    opt("global", HasArg::No, b'g' as i32),
-    opt("help", HasArg::No, b'h' as i32),
-    opt("id", HasArg::Required, b'i' as i32),
-    opt("json", HasArg::No, b'J' as i32),
-    opt("list", HasArg::No, b'l' as i32),
-    opt("newline", HasArg::No, b'n' as i32),
-    opt("noheadings", HasArg::No, OPT_NOHEAD),
-    opt("notruncate", HasArg::No, OPT_NOTRUNC),
-    opt("numeric-perms", HasArg::No, b'P' as i32),
-    opt("output", HasArg::Required, b'o' as i32),
-    opt("queues", HasArg::No, b'q' as i32),
-    opt("raw", HasArg::No, b'r' as i32),
-    opt("semaphores", HasArg::No, b's' as i32),
-    opt("shmems", HasArg::No, b'm' as i32),
-    opt("time", HasArg::No, b't' as i32),
-    opt("time-format", HasArg::Required, OPT_TIME_FMT),
-    opt("version", HasArg::No, b'V' as i32),
-    opt("shell", HasArg::No, b'y' as i32),
+    LongOpt::new("bytes", HasArg::No, b'b' as i32),
+    LongOpt::new("creator", HasArg::No, b'c' as i32),
+    LongOpt::new("export", HasArg::No, b'e' as i32),
+    LongOpt::new("global", HasArg::No, b'g' as i32),
+    LongOpt::new("help", HasArg::No, b'h' as i32),
+    LongOpt::new("id", HasArg::Required, b'i' as i32),
+    LongOpt::new("json", HasArg::No, b'J' as i32),
+    LongOpt::new("list", HasArg::No, b'l' as i32),
+    LongOpt::new("newline", HasArg::No, b'n' as i32),
+    LongOpt::new("noheadings", HasArg::No, OPT_NOHEAD),
+    LongOpt::new("notruncate", HasArg::No, OPT_NOTRUNC),
+    LongOpt::new("numeric-perms", HasArg::No, b'P' as i32),
+    LongOpt::new("output", HasArg::Required, b'o' as i32),
+    LongOpt::new("queues", HasArg::No, b'q' as i32),
+    LongOpt::new("raw", HasArg::No, b'r' as i32),
+    LongOpt::new("semaphores", HasArg::No, b's' as i32),
+    LongOpt::new("shmems", HasArg::No, b'm' as i32),
+    LongOpt::new("time", HasArg::No, b't' as i32),
+    LongOpt::new("time-format", HasArg::Required, OPT_TIME_FMT),
+    LongOpt::new("version", HasArg::No, b'V' as i32),
+    LongOpt::new("shell", HasArg::No, b'y' as i32),
 ];
 
 /// Upstream's mutually exclusive groups, "in ASCII order" except that the third row is

@@ -2,12 +2,13 @@
 //! the objects as the library lists them, one row each, and the "Elements" of one set.
 
 use super::super::common::{Flow, Tool};
+use super::super::lists;
 use super::args::Control;
 use super::cells::{Cells, Generic};
 use super::columns::*;
 use super::output::terminal_width;
 use super::table::{Column, Table};
-use shmkit::{MsgStat, SegmentStat, SemId, SemStat, SemaphoreSet};
+use shmkit::{SemId, SemStat, SemaphoreSet};
 
 /// The command line of process `pid` as upstream's `proc_get_command` reads it: at most
 /// 8192 bytes of `/proc/PID/cmdline` (through the library), NULs turned into spaces, the
@@ -36,51 +37,17 @@ pub(super) fn push_row(
     table.rows.push(row);
 }
 
-/// The objects to list: the first with `id` when `id` ≥ 0, otherwise all of them.
-fn select<T>(all: Vec<T>, id: i32, id_of: impl Fn(&T) -> i32) -> Vec<T> {
-    if id > -1 {
-        all.into_iter().filter(|o| id_of(o) == id).take(1).collect()
-    } else {
-        all
+/// The objects to list: the first with `id` when `id` ≥ 0 (warning `id N not found` when
+/// there is none), otherwise all of them.
+fn select<T>(tool: &mut Tool, all: Vec<T>, id: i32, id_of: impl Fn(&T) -> i32) -> Vec<T> {
+    if id < 0 {
+        return all;
     }
-}
-
-pub(super) fn load_queues() -> Vec<MsgStat> {
-    match shmkit::info::message_queues_from_proc() {
-        Ok(Some(rows)) => rows,
-        Ok(None) => shmkit::info::readable_message_queues_from_syscalls().unwrap_or_default(),
-        Err(_) => Vec::new(),
+    let found: Vec<T> = all.into_iter().filter(|o| id_of(o) == id).take(1).collect();
+    if found.is_empty() {
+        tool.warnx(&format!("id {id} not found"));
     }
-}
-
-pub(super) fn load_segments() -> Vec<SegmentStat> {
-    match shmkit::info::segments_from_proc() {
-        Ok(Some(rows)) => rows,
-        Ok(None) => {
-            let mut rows = shmkit::info::readable_segments_from_syscalls().unwrap_or_default();
-            // Upstream's fallback copies the creator's uid into the creator's gid.
-            for s in &mut rows {
-                s.cgid = s.cuid;
-            }
-            rows
-        }
-        Err(_) => Vec::new(),
-    }
-}
-
-pub(super) fn load_sets() -> Vec<SemStat> {
-    match shmkit::info::semaphore_sets_from_proc() {
-        Ok(Some(rows)) => rows,
-        Ok(None) => {
-            let mut rows =
-                shmkit::info::readable_semaphore_sets_from_syscalls().unwrap_or_default();
-            for s in &mut rows {
-                s.cgid = s.cuid;
-            }
-            rows
-        }
-        Err(_) => Vec::new(),
-    }
+    found
 }
 
 pub(super) fn do_msg(
@@ -90,11 +57,8 @@ pub(super) fn do_msg(
     cells: &mut Cells,
     table: &mut Table,
 ) {
-    let queues = select(load_queues(), id, |q| q.id.raw());
+    let queues = select(tool, lists::queues().0, id, |q| q.id.raw());
     if queues.is_empty() {
-        if id > -1 {
-            tool.warnx(&format!("id {id} not found"));
-        }
         return;
     }
     table.name = "messages".to_owned();
@@ -132,11 +96,8 @@ pub(super) fn do_shm(
     cells: &mut Cells,
     table: &mut Table,
 ) {
-    let segments = select(load_segments(), id, |s| s.id.raw());
+    let segments = select(tool, lists::segments(), id, |s| s.id.raw());
     if segments.is_empty() {
-        if id > -1 {
-            tool.warnx(&format!("id {id} not found"));
-        }
         return;
     }
     table.name = "sharedmemory".to_owned();
@@ -223,11 +184,8 @@ pub(super) fn do_sem(
     table: &mut Table,
 ) -> Flow<Option<Table>> {
     table.name = "semaphores".to_owned();
-    let sets = select(load_sets(), id, |s| s.id.raw());
+    let sets = select(tool, lists::semaphore_sets(), id, |s| s.id.raw());
     let Some(first) = sets.first() else {
-        if id > -1 {
-            tool.warnx(&format!("id {id} not found"));
-        }
         return Ok(None);
     };
     let elements = if id > -1 {

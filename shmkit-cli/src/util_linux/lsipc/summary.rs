@@ -2,9 +2,10 @@
 //! much of them is used.
 
 use super::super::common;
+use super::super::lists;
 use super::args::Control;
 use super::columns::*;
-use super::rows::{load_queues, load_segments, load_sets, push_row};
+use super::rows::push_row;
 use super::table::Table;
 
 /// `global_set_data`: one summary row. `usage` is the used amount when the resource has
@@ -51,7 +52,7 @@ pub(super) fn msg_global(ctl: &Control, table: &mut Table) {
     let (mni, max, mnb) = shmkit::info::msg_limits()
         .map(|l| (l.msgmni, l.msgmax, l.msgmnb))
         .unwrap_or_default();
-    let queues = load_queues().len() as u64;
+    let queues = lists::queues().0.len() as u64;
     global_row(
         ctl,
         table,
@@ -85,7 +86,7 @@ pub(super) fn shm_global(ctl: &Control, table: &mut Table) {
     let (mni, all, max) = shmkit::info::shm_limits()
         .map(|l| (l.shmmni, l.shmall, l.shmmax))
         .unwrap_or_default();
-    let segments = load_segments();
+    let segments = lists::segments();
     let count = segments.len() as u64;
     let sum: u64 = segments
         .iter()
@@ -133,7 +134,7 @@ pub(super) fn sem_global(ctl: &Control, table: &mut Table) {
     let (mni, mns, msl, opm) = shmkit::info::sem_limits()
         .map(|l| (l.semmni, l.semmns, l.semmsl, l.semopm))
         .unwrap_or_default();
-    let sets = load_sets();
+    let sets = lists::semaphore_sets();
     let nsets = sets.len() as u64;
     // Upstream adds the FIRST set's size once per set.
     let nsems = sets.first().map_or(0, |s| s.nsems as u64) * nsets;
