@@ -4,7 +4,7 @@
 use super::super::common;
 use super::args::{Control, TimeMode};
 use super::columns::*;
-use crate::names;
+use crate::{format, names};
 use shmkit::os::LocalTime;
 
 /// Formats cell values: names ([`crate::names`]), times, sizes, permissions.
@@ -77,20 +77,14 @@ impl Cells {
         }
     }
 
-    /// `PERMS`: `rwxrwxrwx`, or `%#o` with `--numeric-perms`.
+    /// `PERMS`: `rwxrwxrwx` (as `ls -l` and `shmkit` show them), or `%#o` with
+    /// `--numeric-perms`.
     pub(super) fn perms(&self, mode: u32) -> String {
-        let mode = mode & 0o777;
         if self.numperms {
-            return common::alt_octal(mode);
+            common::alt_octal(mode & 0o777)
+        } else {
+            format::mode_letters(mode)
         }
-        let mut s = String::with_capacity(9);
-        for shift in [6, 3, 0] {
-            let bits = (mode >> shift) & 7;
-            s.push(if bits & 4 != 0 { 'r' } else { '-' });
-            s.push(if bits & 2 != 0 { 'w' } else { '-' });
-            s.push(if bits & 1 != 0 { 'x' } else { '-' });
-        }
-        s
     }
 
     /// The columns every resource has. `cgid_shown` is what the CGID column shows
