@@ -9,7 +9,8 @@ use std::process::ExitCode;
 pub(crate) const UTIL_LINUX_VERSION: &str = "2.38.1";
 
 /// Ends a tool early with this exit status (what C's `exit()`/`err()` do). Raised with
-/// [`Tool::exit`]; [`run`] catches it, flushes stdout and exits.
+/// [`Tool::errx`], [`Tool::err`], [`Tool::try_help`] and the like; [`run`] catches it,
+/// flushes stdout and exits.
 #[derive(Debug)]
 pub(crate) struct Exit(pub(crate) u8);
 
@@ -133,7 +134,7 @@ impl Tool {
         Exit(1)
     }
 
-    /// A getopt diagnostic (prefixed with argv[0] already), then the hint: status 1.
+    /// A getopt diagnostic (prefixed with `argv[0]` already), then the hint: status 1.
     pub(crate) fn getopt_error(&mut self, line: &str) -> Exit {
         let _ = writeln!(std::io::stderr(), "{line}");
         self.try_help()
