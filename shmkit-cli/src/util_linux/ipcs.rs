@@ -1,8 +1,9 @@
 //! `ipcs`, as util-linux 2.38.1 behaves (see the project's `shared/docs/util-linux.md`).
 //!
-//! The lists ([`super::lists`]) come from `/proc/sysvipc/*` through `shmkit::info::*_from_proc`, or, where
-//! that cannot be read, from the `*_STAT` syscalls with util-linux's fallback quirks (the
-//! shm and sem creator group shown as the creator user). Limits and usage come from the
+//! The lists ([`super::lists`]) come from `/proc/sysvipc/*` through
+//! `shmkit::info::*_from_proc`, or, where that cannot be read, from the `*_STAT` syscalls
+//! with util-linux's fallback quirks (the shm and sem creator group shown as the creator
+//! user). Limits and usage come from the
 //! kernel's `IPC_INFO`/`*_INFO` through `shmkit::info`.
 
 use super::common::{alt_octal, ctime, each_option, human_size, key_hex, Exit, Flow, Tool};

@@ -2,10 +2,12 @@
 //!
 //! A mechanism is a name (the JSON `name`), the worker session it needs, the payloads and
 //! sizes it is measured with, and two functions: `parent` runs `job.count` round trips and
-//! records each one's duration, `worker` answers them (both built from [`super::job`]). Adding a mechanism is one pair of
-//! functions and one entry in [`MECHANISMS`]; the orchestration, the interleaving with
-//! `spin_limit`, the statistics and the output need no change. (A mechanism that needs room
-//! in the segment of its own adds it to the layout in `control.rs`.)
+//! records each one's duration, `worker` answers them (both built from what [`super::job`]
+//! holds). Adding a mechanism is one pair of functions and one entry in [`MECHANISMS`]; the
+//! orchestration, the interleaving with `spin_limit`, the statistics and the output need no
+//! change. (A mechanism that needs room in the segment of its own adds it to the layout in
+//! `control.rs`.) This file is only the registry: it names the mechanisms' functions, and
+//! nothing in them refers back to it.
 
 use super::super::Result;
 use super::job::Job;
@@ -14,8 +16,8 @@ use super::{channel, kernel, pubsub, spin};
 use shmkit::channel::Wait;
 
 /// The parent's side of a measurement: `job.count` round trips, each one's duration in
-/// nanoseconds pushed to the samples (through [`super::job::timed`], so that every mechanism pays the
-/// same timing overhead).
+/// nanoseconds pushed to the samples (through [`super::job::timed`], so that every
+/// mechanism pays the same timing overhead).
 pub(crate) type ParentFn = fn(&mut Side<'_>, &Job, &mut Vec<u64>) -> Result<()>;
 /// The worker's side: answers `job.count` round trips.
 pub(crate) type WorkerFn = fn(&mut Side<'_>, &Job) -> Result<()>;

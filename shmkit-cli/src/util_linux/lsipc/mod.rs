@@ -2,10 +2,11 @@
 //! §5): System V IPC objects or the system-wide limits as a libsmartcols table
 //! ([`table`]), or one object in the "pretty" `Label: value` form with `--id`.
 //!
-//! Modules, each below the ones before it: [`args`] (the options), [`output`] (the table
-//! for the chosen columns and output mode), [`rows`] (one row per object) and [`summary`]
-//! (the `--global` rows), both made of [`cells`]; [`columns`] (the column descriptions)
-//! and [`table`] (libsmartcols) under all of them.
+//! Modules, imports pointing down: this file (the run) → [`summary`] (the `--global`
+//! rows) → [`rows`] (one row per object) → [`cells`] (the shared cells, times, sizes) and
+//! [`output`] (the table for the chosen columns and output mode, `--id`'s pretty form) →
+//! [`args`] (the options) → [`columns`] (the column descriptions); [`table`]
+//! (libsmartcols) under all that draw.
 
 mod args;
 mod cells;
