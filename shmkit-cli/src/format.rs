@@ -2,7 +2,8 @@
 //! tables of `ls` and `limits`, `stat`'s fields, times, permission bits, the JSON of every
 //! object, and `hexdump -C`.
 
-use crate::cmd::objects::{Kind, Liveness, Object, Processes, Semaphore};
+use crate::names;
+use crate::objects::{Kind, Liveness, Object, Processes, Semaphore};
 use serde_json::{json, Map, Value};
 use shmkit::{Key, MsgStat, SegmentStat, SemStat};
 use std::fmt::Write as _;
@@ -20,17 +21,12 @@ pub(crate) fn segment_row(stat: &SegmentStat) -> String {
         "{:<10} {:<10} {:<10} {:<10o} {:<10} {:<10} {:<6}",
         stat.key.to_string(),
         stat.id.raw(),
-        owner(stat.uid),
+        names::user_or_number(stat.uid),
         stat.mode,
         stat.size,
         stat.nattch,
         status(stat),
     )
-}
-
-/// The owner's login name, or the uid as a number when no user has it.
-pub(crate) fn owner(uid: u32) -> String {
-    shmkit::info::user_name(uid).unwrap_or_else(|| uid.to_string())
 }
 
 /// The status column: `dest` (removed, waiting for the last detach), `locked` (`SHM_LOCK`),
@@ -131,7 +127,7 @@ pub(crate) fn pid(procs: &Processes, pid: i32) -> String {
 
 /// A user id with its name: `1000 (alice)`, or the number alone.
 fn uid_text(uid: u32) -> String {
-    match shmkit::info::user_name(uid) {
+    match names::user(uid) {
         Some(name) => format!("{uid} ({name})"),
         None => uid.to_string(),
     }
@@ -139,7 +135,7 @@ fn uid_text(uid: u32) -> String {
 
 /// A group id with its name: `1000 (staff)`, or the number alone.
 fn gid_text(gid: u32) -> String {
-    match shmkit::info::group_name(gid) {
+    match names::group(gid) {
         Some(name) => format!("{gid} ({name})"),
         None => gid.to_string(),
     }
@@ -194,7 +190,7 @@ pub(crate) fn ls_table(kind: Kind, objects: &[Object]) -> Table {
             Object::Shm { stat, .. } => vec![
                 stat.key.to_string(),
                 stat.id.to_string(),
-                owner(stat.uid),
+                names::user_or_number(stat.uid),
                 format!("{:03o}", stat.mode),
                 stat.size.to_string(),
                 stat.nattch.to_string(),
@@ -210,7 +206,7 @@ pub(crate) fn ls_table(kind: Kind, objects: &[Object]) -> Table {
             Object::Sem { stat, .. } => vec![
                 stat.key.to_string(),
                 stat.id.to_string(),
-                owner(stat.uid),
+                names::user_or_number(stat.uid),
                 format!("{:03o}", stat.mode),
                 stat.nsems.to_string(),
                 match stat.otime {
@@ -222,7 +218,7 @@ pub(crate) fn ls_table(kind: Kind, objects: &[Object]) -> Table {
             Object::Msg { stat, .. } => vec![
                 stat.key.to_string(),
                 stat.id.to_string(),
-                owner(stat.uid),
+                names::user_or_number(stat.uid),
                 format!("{:03o}", stat.mode),
                 stat.cbytes.to_string(),
                 stat.qnum.to_string(),
@@ -372,8 +368,8 @@ pub(crate) fn object_json(object: &Object) -> Value {
         "gid": gid,
         "cuid": cuid,
         "cgid": cgid,
-        "owner": shmkit::info::user_name(uid),
-        "group": shmkit::info::group_name(gid),
+        "owner": names::user(uid),
+        "group": names::group(gid),
         "mode": mode,
         "perms": format!("{mode:03o}"),
         "stale": object.stale().json(),
@@ -550,7 +546,7 @@ mod tests {
         let fields: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(fields[0], "0x00000000");
         assert_eq!(fields[1], segment.id().raw().to_string());
-        assert_eq!(fields[2], owner(stat.uid));
+        assert_eq!(fields[2], names::user_or_number(stat.uid));
         assert_eq!(fields[3], "640");
         assert_eq!(fields[4], "4096");
         assert_eq!(fields[5], "0");

@@ -4,8 +4,8 @@
 //! bounds-checked, tear-tolerant copies: another process writing meanwhile can make the
 //! output mix old and new bytes, never make it read outside the segment.
 
-use super::objects;
 use super::{Out, Result};
+use crate::objects;
 
 /// How many bytes are copied out of the segment at a time.
 pub(crate) const CHUNK: usize = 64 * 1024;

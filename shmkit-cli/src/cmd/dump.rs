@@ -2,9 +2,9 @@
 //! [`HexDump`]), byte for byte the same as `shmkit cat ID | hexdump -C`.
 
 use super::cat::CHUNK;
-use super::objects;
 use super::{Out, Result};
 use crate::format::HexDump;
+use crate::objects;
 
 /// Prints segment `id` in `hexdump -C` format; stops early, successfully, at a closed
 /// pipe.

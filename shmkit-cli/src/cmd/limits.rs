@@ -6,9 +6,9 @@
 //! "usage"}, "msg": {"limits", "usage"}}` with only the kinds asked for, the field names
 //! those of `shmkit::info`'s `*Limits` and `*Usage` structs.
 
-use super::objects::{Kind, Kinds};
 use super::{Out, Result};
 use crate::format::Table;
+use crate::objects::{Kind, Kinds};
 use serde_json::{json, Map, Value};
 use shmkit::info;
 

@@ -5,9 +5,9 @@
 //! JSON: `{"shm": [...], "sem": [...], "msg": [...]}` with only the kinds asked for, each
 //! element what `stat --json` prints for that object.
 
-use super::objects::{self, Kinds, Object, Processes};
 use super::{Out, Result};
 use crate::format;
+use crate::objects::{self, Kinds, Object, Processes};
 use serde_json::{Map, Value};
 
 /// Lists the objects of `kinds`.

@@ -1,5 +1,5 @@
 //! `shmkit man [SUBCOMMAND]`: the manual page, in roff, generated from the command-line
-//! definition (`clap_mangen`): `shmkit(1)`, or `shmkit-<subcommand>(1)` for one
+//! definition it is given (`clap_mangen`): `shmkit(1)`, or `shmkit-<subcommand>(1)` for one
 //! subcommand.
 //!
 //! Read it with `shmkit man | man -l -`; install it with
@@ -7,12 +7,16 @@
 
 use super::{Error, Out, Result};
 
-/// Prints the manual page of `shmkit`, or of one of its subcommands.
+/// Prints the manual page of `command` (the definition of `shmkit`), or of one of its
+/// subcommands.
 ///
 /// # Errors
 /// An unknown subcommand; write errors other than a closed pipe.
-pub(crate) fn run(out: &mut Out, subcommand: Option<&str>) -> Result<()> {
-    let mut command = crate::command();
+pub(crate) fn run(
+    out: &mut Out,
+    subcommand: Option<&str>,
+    mut command: clap::Command,
+) -> Result<()> {
     command.build();
     let page = match subcommand {
         None => command,

@@ -8,9 +8,9 @@
 //! `{"created": [{"kind", "id", "key", "key_raw"}, ...]}`. When one creation fails, the
 //! objects this run already created are removed again before the error is reported.
 
-use super::objects::Kind;
 use super::{Error, Out, Result};
 use crate::format;
+use crate::objects::Kind;
 use serde_json::Value;
 use shmkit::{info, ErrorKind, Key, MessageQueue, Segment, SemaphoreSet};
 

@@ -14,9 +14,9 @@
 //! `"error"` when the object could not be found). Every failure is also reported on
 //! standard error as `shmkit: ...`; the others are still removed, and the exit status is 1.
 
-use super::objects::{self, Kind, Kinds, Object, Processes, Stale};
 use super::{Error, Out, Result};
 use crate::format;
+use crate::objects::{self, Kind, Kinds, Object, Processes, Stale};
 use serde_json::{Map, Value};
 use shmkit::Key;
 use std::io::{self, Write};

@@ -5,9 +5,9 @@
 //! and whether each pid's process still runs; for a set, a table of its semaphores.
 //! JSON: the object as one element of `ls --json` shows it.
 
-use super::objects::{self, Kind, Kinds, Processes};
 use super::{Out, Result};
 use crate::format;
+use crate::objects::{self, Kind, Kinds, Processes};
 use shmkit::Key;
 
 /// How `stat` names its object.

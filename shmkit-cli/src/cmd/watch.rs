@@ -12,9 +12,9 @@
 //! `q` and Ctrl-C (`SIGINT`) end with status 0; `SIGTERM` and `SIGHUP` with 128 + the
 //! signal number. The terminal's settings are restored in every case.
 
-use super::objects::{self, Kinds, Processes};
 use super::{ls, Error, Out, Result};
 use crate::format;
+use crate::objects::{self, Kinds, Processes};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::io::{self, Read};
@@ -114,6 +114,8 @@ fn refresh_loop(
     let procs = Processes::new();
     let mut done: u64 = 0;
     loop {
+        // Each refresh asks for the names again: users and groups may change while watching.
+        crate::names::forget();
         let objects = objects::list(options.kinds, &procs)?;
         if screen {
             let mut text = String::from("\x1b[H\x1b[2J");

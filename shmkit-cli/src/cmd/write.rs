@@ -8,9 +8,9 @@
 //! Prints nothing; with `--json`
 //! `{"kind": "shm", "id", "key", "key_raw", "size", "offset", "written"}`.
 
-use super::objects;
 use super::{Error, Out, Result};
 use crate::format;
+use crate::objects;
 use std::io::{self, Read};
 
 /// Writes standard input into segment `id` at `offset`.

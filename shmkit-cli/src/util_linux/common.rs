@@ -9,7 +9,8 @@ use std::process::ExitCode;
 pub(crate) const UTIL_LINUX_VERSION: &str = "2.38.1";
 
 /// Ends a tool early with this exit status (what C's `exit()`/`err()` do). Raised with
-/// [`Tool::exit`]; [`run`] catches it, flushes stdout and exits.
+/// [`Tool::errx`], [`Tool::err`], [`Tool::try_help`] and the like; [`run`] catches it,
+/// flushes stdout and exits.
 #[derive(Debug)]
 pub(crate) struct Exit(pub(crate) u8);
 
@@ -133,7 +134,7 @@ impl Tool {
         Exit(1)
     }
 
-    /// A getopt diagnostic (prefixed with argv[0] already), then the hint: status 1.
+    /// A getopt diagnostic (prefixed with `argv[0]` already), then the hint: status 1.
     pub(crate) fn getopt_error(&mut self, line: &str) -> Exit {
         let _ = writeln!(std::io::stderr(), "{line}");
         self.try_help()
@@ -363,37 +364,6 @@ fn strerror_of(e: &std::io::Error) -> String {
         Some(i) => text[..i].to_owned(),
         None => text,
     }
-}
-
-/// The user name of `uid`, or the number when there is none. Names are looked up once per
-/// run (a listing of thousands of objects usually has a handful of owners).
-pub(crate) fn user_or_number(uid: u32) -> String {
-    cached(&USERS, uid, shmkit::info::user_name)
-}
-
-/// The group name of `gid`, or the number when there is none (looked up once per run).
-pub(crate) fn group_or_number(gid: u32) -> String {
-    cached(&GROUPS, gid, shmkit::info::group_name)
-}
-
-type NameCache = std::cell::RefCell<std::collections::HashMap<u32, String>>;
-
-thread_local! {
-    static USERS: NameCache = NameCache::default();
-    static GROUPS: NameCache = NameCache::default();
-}
-
-fn cached(
-    cache: &'static std::thread::LocalKey<NameCache>,
-    id: u32,
-    lookup: fn(u32) -> Option<String>,
-) -> String {
-    cache.with(|c| {
-        c.borrow_mut()
-            .entry(id)
-            .or_insert_with(|| lookup(id).unwrap_or_else(|| id.to_string()))
-            .clone()
-    })
 }
 
 /// `0x%08x` of a key.

@@ -28,6 +28,13 @@ pub(crate) struct LongOpt {
     pub(crate) val: i32,
 }
 
+impl LongOpt {
+    /// An entry of a long-option table (a `const fn`, for the tools' constant tables).
+    pub(crate) const fn new(name: &'static str, has_arg: HasArg, val: i32) -> LongOpt {
+        LongOpt { name, has_arg, val }
+    }
+}
+
 /// What one step of parsing gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Item {

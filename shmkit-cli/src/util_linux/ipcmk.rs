@@ -19,36 +19,12 @@ const SHM_HUGE_SHIFT: u32 = 26;
 
 /// The long options, in util-linux's table order.
 const LONG: &[LongOpt] = &[
-    LongOpt {
-        name: "shmem",
-        has_arg: HasArg::Required,
-        val: 'M' as i32,
-    },
-    LongOpt {
-        name: "semaphore",
-        has_arg: HasArg::Required,
-        val: 'S' as i32,
-    },
-    LongOpt {
-        name: "queue",
-        has_arg: HasArg::No,
-        val: 'Q' as i32,
-    },
-    LongOpt {
-        name: "mode",
-        has_arg: HasArg::Required,
-        val: 'p' as i32,
-    },
-    LongOpt {
-        name: "version",
-        has_arg: HasArg::No,
-        val: 'V' as i32,
-    },
-    LongOpt {
-        name: "help",
-        has_arg: HasArg::No,
-        val: 'h' as i32,
-    },
+    LongOpt::new("shmem", HasArg::Required, 'M' as i32),
+    LongOpt::new("semaphore", HasArg::Required, 'S' as i32),
+    LongOpt::new("queue", HasArg::No, 'Q' as i32),
+    LongOpt::new("mode", HasArg::Required, 'p' as i32),
+    LongOpt::new("version", HasArg::No, 'V' as i32),
+    LongOpt::new("help", HasArg::No, 'h' as i32),
 ];
 
 /// util-linux's `parse_size` (`strtosize`) on `mem`, which holds the argument's bytes,

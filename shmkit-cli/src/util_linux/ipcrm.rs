@@ -16,56 +16,16 @@ const EIDRM: i32 = 43;
 
 /// The long options, in util-linux's table order (it matters for the ambiguity message).
 const LONG: &[LongOpt] = &[
-    LongOpt {
-        name: "shmem-id",
-        has_arg: HasArg::Required,
-        val: 'm' as i32,
-    },
-    LongOpt {
-        name: "shmem-key",
-        has_arg: HasArg::Required,
-        val: 'M' as i32,
-    },
-    LongOpt {
-        name: "queue-id",
-        has_arg: HasArg::Required,
-        val: 'q' as i32,
-    },
-    LongOpt {
-        name: "queue-key",
-        has_arg: HasArg::Required,
-        val: 'Q' as i32,
-    },
-    LongOpt {
-        name: "semaphore-id",
-        has_arg: HasArg::Required,
-        val: 's' as i32,
-    },
-    LongOpt {
-        name: "semaphore-key",
-        has_arg: HasArg::Required,
-        val: 'S' as i32,
-    },
-    LongOpt {
-        name: "all",
-        has_arg: HasArg::Optional,
-        val: 'a' as i32,
-    },
-    LongOpt {
-        name: "verbose",
-        has_arg: HasArg::No,
-        val: 'v' as i32,
-    },
-    LongOpt {
-        name: "version",
-        has_arg: HasArg::No,
-        val: 'V' as i32,
-    },
-    LongOpt {
-        name: "help",
-        has_arg: HasArg::No,
-        val: 'h' as i32,
-    },
+    LongOpt::new("shmem-id", HasArg::Required, 'm' as i32),
+    LongOpt::new("shmem-key", HasArg::Required, 'M' as i32),
+    LongOpt::new("queue-id", HasArg::Required, 'q' as i32),
+    LongOpt::new("queue-key", HasArg::Required, 'Q' as i32),
+    LongOpt::new("semaphore-id", HasArg::Required, 's' as i32),
+    LongOpt::new("semaphore-key", HasArg::Required, 'S' as i32),
+    LongOpt::new("all", HasArg::Optional, 'a' as i32),
+    LongOpt::new("verbose", HasArg::No, 'v' as i32),
+    LongOpt::new("version", HasArg::No, 'V' as i32),
+    LongOpt::new("help", HasArg::No, 'h' as i32),
 ];
 
 /// The three kinds of System V IPC object.

@@ -1,43 +1,38 @@
 //! `ipcs`, as util-linux 2.38.1 behaves (see the project's `shared/docs/util-linux.md`).
 //!
-//! The lists come from `/proc/sysvipc/*` through `shmkit::info::*_from_proc`, or, where
-//! that cannot be read, from the `*_STAT` syscalls with util-linux's fallback quirks (the
-//! shm and sem creator group shown as the creator user). Limits and usage come from the
+//! The lists ([`super::lists`]) come from `/proc/sysvipc/*` through
+//! `shmkit::info::*_from_proc`, or, where that cannot be read, from the `*_STAT` syscalls
+//! with util-linux's fallback quirks (the shm and sem creator group shown as the creator
+//! user). Limits and usage come from the
 //! kernel's `IPC_INFO`/`*_INFO` through `shmkit::info`.
 
-use super::common::{
-    alt_octal, ctime, each_option, group_or_number, human_size, key_hex, user_or_number, Exit,
-    Flow, Tool,
-};
+use super::common::{alt_octal, ctime, each_option, human_size, key_hex, Exit, Flow, Tool};
 use super::getopt::{HasArg, LongOpt};
+use super::lists::{queues, segments, semaphore_sets};
+use crate::names::{group_or_number, user_or_number};
 use shmkit::info;
-use shmkit::{MsgStat, SegmentStat, SemStat, SemaphoreSet};
+use shmkit::SemaphoreSet;
 
 /// `getopt_long`'s value for `--human` (util-linux's `OPT_HUMAN`, `CHAR_MAX + 1`).
 const OPT_HUMAN: i32 = 128;
 
 /// The long options, in util-linux's table order (the order of ambiguity messages).
 const LONG: &[LongOpt] = &[
-    long("id", HasArg::Required, 'i' as i32),
-    long("queues", HasArg::No, 'q' as i32),
-    long("shmems", HasArg::No, 'm' as i32),
-    long("semaphores", HasArg::No, 's' as i32),
-    long("all", HasArg::No, 'a' as i32),
-    long("time", HasArg::No, 't' as i32),
-    long("pid", HasArg::No, 'p' as i32),
-    long("creator", HasArg::No, 'c' as i32),
-    long("limits", HasArg::No, 'l' as i32),
-    long("summary", HasArg::No, 'u' as i32),
-    long("human", HasArg::No, OPT_HUMAN),
-    long("bytes", HasArg::No, 'b' as i32),
-    long("version", HasArg::No, 'V' as i32),
-    long("help", HasArg::No, 'h' as i32),
+    LongOpt::new("id", HasArg::Required, 'i' as i32),
+    LongOpt::new("queues", HasArg::No, 'q' as i32),
+    LongOpt::new("shmems", HasArg::No, 'm' as i32),
+    LongOpt::new("semaphores", HasArg::No, 's' as i32),
+    LongOpt::new("all", HasArg::No, 'a' as i32),
+    LongOpt::new("time", HasArg::No, 't' as i32),
+    LongOpt::new("pid", HasArg::No, 'p' as i32),
+    LongOpt::new("creator", HasArg::No, 'c' as i32),
+    LongOpt::new("limits", HasArg::No, 'l' as i32),
+    LongOpt::new("summary", HasArg::No, 'u' as i32),
+    LongOpt::new("human", HasArg::No, OPT_HUMAN),
+    LongOpt::new("bytes", HasArg::No, 'b' as i32),
+    LongOpt::new("version", HasArg::No, 'V' as i32),
+    LongOpt::new("help", HasArg::No, 'h' as i32),
 ];
-
-/// A [`LongOpt`] entry.
-const fn long(name: &'static str, has_arg: HasArg, val: i32) -> LongOpt {
-    LongOpt { name, has_arg, val }
-}
 
 /// The output format (`-t/-p/-c/-l/-u`; the last one given wins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,58 +170,7 @@ Output options:
 }
 
 // ---------------------------------------------------------------------------------------
-// Data: /proc first, the syscalls as util-linux's fallback.
-
-/// Every segment, in `/proc/sysvipc/shm` order; from the syscalls (with the creator group
-/// shown as the creator user, as util-linux's fallback does) when the file is unreadable.
-fn segments() -> Vec<SegmentStat> {
-    match info::segments_from_proc() {
-        Ok(Some(rows)) => rows,
-        // A malformed file: C skips the lines it cannot parse; nothing sensible is left.
-        Err(_) => Vec::new(),
-        Ok(None) => info::readable_segments_from_syscalls()
-            .map(|rows| {
-                rows.into_iter()
-                    .map(|mut s| {
-                        s.cgid = s.cuid;
-                        s
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
-}
-
-/// Every message queue, and whether the list came from `/proc` (where util-linux fetches
-/// `msg_qbytes` only for a positive `-i`).
-fn queues() -> (Vec<MsgStat>, bool) {
-    match info::message_queues_from_proc() {
-        Ok(Some(rows)) => (rows, true),
-        Err(_) => (Vec::new(), true),
-        Ok(None) => (
-            info::readable_message_queues_from_syscalls().unwrap_or_default(),
-            false,
-        ),
-    }
-}
-
-/// Every semaphore set; in the fallback, the creator group is the creator user.
-fn semaphore_sets() -> Vec<SemStat> {
-    match info::semaphore_sets_from_proc() {
-        Ok(Some(rows)) => rows,
-        Err(_) => Vec::new(),
-        Ok(None) => info::readable_semaphore_sets_from_syscalls()
-            .map(|rows| {
-                rows.into_iter()
-                    .map(|mut s| {
-                        s.cgid = s.cuid;
-                        s
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
-}
+// Data: the lists (`super::lists`: /proc first, the syscalls as util-linux's fallback).
 
 /// util-linux's lookup of one id: the first row with that id; with a negative id (which
 /// util-linux takes as "all"), the first row of the list.

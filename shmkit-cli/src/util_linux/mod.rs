@@ -9,6 +9,7 @@ pub(crate) mod getopt;
 mod ipcmk;
 mod ipcrm;
 mod ipcs;
+mod lists;
 mod lsipc;
 
 use std::ffi::OsString;

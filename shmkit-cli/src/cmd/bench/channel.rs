@@ -2,8 +2,8 @@
 //! (messages streamed one way) and the CPU an idle receiver uses.
 
 use super::super::{Error, Result};
-use super::control::Control;
-use super::mechanisms::{check_reply, line_len, number, stamp, timed, Job};
+use super::control::{Control, OP_DRAIN};
+use super::job::{check_reply, line_len, number, stamp, timed, Job};
 use super::side::{Payload, Side};
 use shmkit::channel::{TrySendError, Wait};
 use shmkit::ErrorKind;
@@ -149,7 +149,7 @@ pub(crate) fn stream(
     size: usize,
     count: u64,
 ) -> Result<Duration> {
-    let seq = control.post(super::worker::OP_DRAIN, payload.code(), size as u64, count)?;
+    let seq = control.post(OP_DRAIN, payload.code(), size as u64, count)?;
     control.await_ack(seq, &side.spinner)?;
     let start = Instant::now();
     for _ in 0..count {

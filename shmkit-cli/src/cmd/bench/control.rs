@@ -26,7 +26,7 @@
 //! field once and checks it before use.
 
 use super::super::{Error, Result};
-use shmkit::channel::{pubsub, spsc};
+use shmkit::channel::{pubsub, spsc, Wait};
 use shmkit::Region;
 use shmkit_os as os;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -51,6 +51,34 @@ pub(crate) const FUTEX_B: usize = 768;
 const HELLO: usize = 896;
 /// Where the first channel starts.
 pub(crate) const CHANNELS: usize = 4096;
+
+/// Command: acknowledge and exit.
+pub(crate) const OP_QUIT: u32 = 0x1000;
+/// Command: wait idle on the channel (arg: wait mode; size: milliseconds), acknowledge
+/// with the CPU and wall time used.
+pub(crate) const OP_IDLE: u32 = 0x1001;
+/// Command: acknowledge, receive `count` messages (arg: payload) busy-polling, mark done.
+pub(crate) const OP_DRAIN: u32 = 0x1002;
+// Commands below MECHANISMS.len(): acknowledge, then run that mechanism's worker side.
+
+/// The code of a wait mode in a command.
+pub(crate) fn wait_code(wait: Wait) -> u32 {
+    match wait {
+        Wait::Poll => 0,
+        Wait::Block => 1,
+        Wait::Adaptive { .. } => 2,
+    }
+}
+
+/// The wait mode of a code in a command (`None` for an unknown code).
+pub(crate) fn wait_from(code: u32) -> Option<Wait> {
+    match code {
+        0 => Some(Wait::Poll),
+        1 => Some(Wait::Block),
+        2 => Some(Wait::default()),
+        _ => None,
+    }
+}
 
 /// How long a blocked wait sleeps at most before it checks that the peer still runs.
 pub(crate) const CHECK_PERIOD: Duration = Duration::from_millis(20);

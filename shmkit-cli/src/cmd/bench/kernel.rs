@@ -5,7 +5,7 @@
 
 use super::super::{Error, Result};
 use super::control::{word, worker_gone, CHECK_PERIOD, FUTEX_A, FUTEX_B};
-use super::mechanisms::{check_reply, number, timed, Job};
+use super::job::{check_reply, number, timed, Job};
 use super::side::{Io, Side};
 use shmkit_os as os;
 use std::io::{Read, Write};

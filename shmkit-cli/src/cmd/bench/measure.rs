@@ -3,14 +3,15 @@
 
 use super::super::Result;
 use super::channel;
-use super::control::Control;
+use super::config::{Config, THROUGHPUT_SIZE};
+use super::control::{wait_code, Control, OP_IDLE};
 use super::guard::Resources;
-use super::mechanisms::{Job, MECHANISMS, SPIN_LIMIT};
+use super::job::Job;
+use super::mechanisms::{MECHANISMS, SPIN_LIMIT};
 use super::report::Row;
 use super::side::{Io, Payload, Session, Side};
 use super::stats;
-use super::worker::{self, Worker, WorkerArgs};
-use super::{Config, THROUGHPUT_SIZE};
+use super::worker::{Worker, WorkerArgs};
 use shmkit::Segment;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -199,9 +200,7 @@ impl Run<'_, '_> {
     fn idle_cpu(&mut self, m: usize) -> Result<f64> {
         let wait = MECHANISMS[m].wait;
         let ms = u64::try_from(self.config.idle.as_millis()).unwrap_or(u64::MAX);
-        let seq = self
-            .control
-            .post(worker::OP_IDLE, worker::wait_code(wait), ms, 0)?;
+        let seq = self.control.post(OP_IDLE, wait_code(wait), ms, 0)?;
         let (cpu, wall) = self.control.await_ack(seq, &self.side.spinner)?;
         Ok(100.0 * cpu as f64 / (wall.max(1)) as f64)
     }

@@ -2,7 +2,7 @@
 //! each way per round trip, through two pub-sub channels whose subscribers busy-poll.
 
 use super::super::{Error, Result};
-use super::mechanisms::{check_reply, number, timed, Job};
+use super::job::{check_reply, number, timed, Job};
 use super::side::Side;
 use shmkit::channel::pubsub::Check;
 use shmkit::channel::Wait;

@@ -4,7 +4,7 @@
 
 use super::super::Result;
 use super::control::{word, PING, PONG};
-use super::mechanisms::{timed, Job};
+use super::job::{timed, Job};
 use super::side::Side;
 use std::sync::atomic::Ordering;
 

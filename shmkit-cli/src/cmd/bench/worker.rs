@@ -11,11 +11,15 @@
 
 use super::super::{Error, Result};
 use super::channel;
-use super::control::{pubsub_to_parent, pubsub_to_worker, to_parent, to_worker, Control, Spinner};
+use super::control::{
+    pubsub_to_parent, pubsub_to_worker, to_parent, to_worker, wait_from, Control, Spinner,
+    OP_DRAIN, OP_IDLE, OP_QUIT,
+};
 use super::guard::{lock, Resources};
-use super::mechanisms::{Job, MECHANISMS};
+use super::job::Job;
+use super::mechanisms::MECHANISMS;
 use super::side::{Io, Payload, Session, Side, WorkerIo};
-use shmkit::channel::{spsc, Wait};
+use shmkit::channel::spsc;
 use shmkit::{Region, Segment, ShmId};
 use shmkit_os as os;
 use shmkit_os::EventFd;
@@ -26,37 +30,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Command: acknowledge and exit.
-pub(crate) const OP_QUIT: u32 = 0x1000;
-/// Command: wait idle on the channel (arg: wait mode; size: milliseconds), acknowledge
-/// with the CPU and wall time used.
-pub(crate) const OP_IDLE: u32 = 0x1001;
-/// Command: acknowledge, receive `count` messages (arg: payload) busy-polling, mark done.
-pub(crate) const OP_DRAIN: u32 = 0x1002;
-// Commands below MECHANISMS.len(): acknowledge, then run that mechanism's worker side.
-
 /// The most round trips or messages one command may ask for.
 const MAX_COUNT: u64 = 1 << 32;
 /// The longest idle period one command may ask for, in milliseconds.
 const MAX_IDLE_MS: u64 = 60_000;
-
-/// The code of a wait mode in a command.
-pub(crate) fn wait_code(wait: Wait) -> u32 {
-    match wait {
-        Wait::Poll => 0,
-        Wait::Block => 1,
-        Wait::Adaptive { .. } => 2,
-    }
-}
-
-fn wait_from(code: u32) -> Option<Wait> {
-    match code {
-        0 => Some(Wait::Poll),
-        1 => Some(Wait::Block),
-        2 => Some(Wait::default()),
-        _ => None,
-    }
-}
 
 /// What the parent tells its worker on the command line.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
-//! The system's IPC objects as the `shmkit` subcommands see them: the three kinds, one
-//! object with everything `stat` shows, the listing that `ls`, `watch` and `rm --stale`
-//! work from, finding an object by id or by key, and whether it is stale.
+//! The system's IPC objects as the `shmkit` subcommands and [`crate::format`] see them: the
+//! three kinds, one object with everything `stat` shows, the listing that `ls`, `watch` and
+//! `rm --stale` work from, finding an object by id or by key, and whether it is stale.
 //!
 //! # Stale objects
 //! An object is *stale* when, as far as can be told, it is what a finished or crashed
@@ -31,7 +31,7 @@
 //! that was operated on), or a used set whose semaphores this user may not read. A pid that
 //! was reused by a new process makes an object look in use: the safe mistake.
 
-use super::{Error, Result};
+use crate::error::{Error, Result};
 use shmkit::{
     info, ErrorKind, Key, MessageQueue, MsgId, MsgStat, Segment, SegmentStat, SemId, SemStat,
     SemaphoreSet, ShmId,
