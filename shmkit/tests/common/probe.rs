@@ -138,6 +138,36 @@ impl Arg for std::time::Duration {
     }
 }
 
+/// A segment id: its raw value.
+impl Arg for shmkit::ShmId {
+    fn put(&self, out: &mut Vec<String>) {
+        self.raw().put(out);
+    }
+    fn take(args: &mut Args<'_>) -> Result<Self, String> {
+        i32::take(args).map(shmkit::ShmId::from_raw)
+    }
+}
+
+/// `None`, or `Some` and the value.
+impl<T: Arg> Arg for Option<T> {
+    fn put(&self, out: &mut Vec<String>) {
+        match self {
+            None => out.push("None".into()),
+            Some(value) => {
+                out.push("Some".into());
+                value.put(out);
+            }
+        }
+    }
+    fn take(args: &mut Args<'_>) -> Result<Self, String> {
+        match args.next_arg("option")? {
+            "None" => Ok(None),
+            "Some" => T::take(args).map(Some),
+            other => Err(format!("expected None or Some, got {other:?}")),
+        }
+    }
+}
+
 /// A list: its length, then its items.
 impl<T: Arg> Arg for Vec<T> {
     fn put(&self, out: &mut Vec<String>) {
