@@ -710,9 +710,8 @@ probe_enum! {
         Write { key: Key, words: Vec<(usize, u64)> },
         /// One call, reply its outcome (see [`describe`]).
         Call { key: Key, call: Call },
-        /// Say `ready`, then one call per line on stdin, each answered with one line:
-        /// `try` | `timed` | `lock` | `hold` (lock_timeout, keep the guard) | `release`
-        /// (unlock the held guard) | `consistent` (mark the held guard consistent).
+        /// Say `ready`, then do each [`Step`] requested on stdin, answering each with one
+        /// line.
         Steps { key: Key },
         /// Forever, write a random 4-byte value (or put the original back, one time in
         /// four) into one of the `pthread_mutex_t`'s 4-byte words listed in `words` (word
@@ -723,10 +722,54 @@ probe_enum! {
         /// (which nobody scribbles) around it, taken before or after it; reply a
         /// [`LockerReport`].
         Locker { key: Key, iters: u64 },
-        /// Say `ready`, then drive the mutexes at offsets 0, 128, 256, 384 by one line per
-        /// step on stdin, each answered with one line: `lock N` (lock_timeout 10 s, keep the
-        /// guard), `unlock N`, `try N` (try_lock, released at once).
+        /// Say `ready`, then drive the mutexes at offsets 0, 128, 256, 384 by the
+        /// [`MultiStep`]s requested on stdin, answering each with one line.
         Multi { key: Key },
+    }
+}
+
+probe_enum! {
+    /// A request to a [`MutexProbe::Steps`] probe.
+    #[derive(Copy)]
+    enum Step {
+        /// `try_lock`, released at once.
+        Try,
+        /// `lock_timeout(1 ms)`, released at once.
+        Timed,
+        /// `lock`, released at once.
+        Lock,
+        /// `lock_timeout(1 ms)`, keeping the guard.
+        Hold,
+        /// Unlock the held guard.
+        Release,
+        /// Mark the held guard consistent.
+        Consistent,
+    }
+}
+
+impl Step {
+    /// Its name in the tests' tallies.
+    fn name(self) -> &'static str {
+        match self {
+            Step::Try => "try",
+            Step::Timed => "timed",
+            Step::Lock => "lock",
+            Step::Hold => "hold",
+            Step::Release => "release",
+            Step::Consistent => "consistent",
+        }
+    }
+}
+
+probe_enum! {
+    /// A request to a [`MutexProbe::Multi`] probe, about the `n`th mutex.
+    enum MultiStep {
+        /// `lock_timeout(10 s)`, keeping the guard.
+        Lock { n: usize },
+        /// Unlock the held guard.
+        Unlock { n: usize },
+        /// `try_lock`, released at once.
+        Try { n: usize },
     }
 }
 
@@ -794,13 +837,12 @@ fn steps(key: Key) {
     let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
     let mut held = None;
     say("ready");
-    for line in std::io::stdin().lines() {
-        let line = line.unwrap();
-        let out = match line.trim() {
-            "try" => describe(m.try_lock()),
-            "timed" => describe(m.lock_timeout(Duration::from_millis(1))),
-            "lock" => describe(m.lock()),
-            "hold" => match m.lock_timeout(Duration::from_millis(1)) {
+    for step in common::probe::requests() {
+        let out = match step {
+            Step::Try => describe(m.try_lock()),
+            Step::Timed => describe(m.lock_timeout(Duration::from_millis(1))),
+            Step::Lock => describe(m.lock()),
+            Step::Hold => match m.lock_timeout(Duration::from_millis(1)) {
                 Ok(g) => {
                     held = Some(g);
                     "ok".into()
@@ -811,21 +853,20 @@ fn steps(key: Key) {
                 }
                 Err(LockError::Failed(e)) => format!("{:?}: {e}", e.kind()),
             },
-            "release" => match held.take() {
+            Step::Release => match held.take() {
                 Some(g) => match g.unlock() {
                     Ok(()) => "ok".into(),
                     Err(e) => format!("{:?}: {e}", e.kind()),
                 },
                 None => "nothing held".into(),
             },
-            "consistent" => match held.as_mut() {
+            Step::Consistent => match held.as_mut() {
                 Some(g) => match g.mark_consistent() {
                     Ok(()) => "ok".into(),
                     Err(e) => format!("{:?}: {e}", e.kind()),
                 },
                 None => "nothing held".into(),
             },
-            other => panic!("unknown step {other}"),
         };
         say(out);
     }
@@ -921,27 +962,23 @@ fn multi_steps(key: Key) {
         .collect();
     let mut held: Vec<Option<_>> = (0..4).map(|_| None).collect();
     say("ready");
-    for line in std::io::stdin().lines() {
-        let line = line.unwrap();
-        let (op, n) = line.trim().split_once(' ').expect("OP N");
-        let n: usize = n.parse().unwrap();
-        let out = match op {
-            "lock" => match mutexes[n].lock_timeout(Duration::from_secs(10)) {
+    for step in common::probe::requests() {
+        let out = match step {
+            MultiStep::Lock { n } => match mutexes[n].lock_timeout(Duration::from_secs(10)) {
                 Ok(g) => {
                     held[n] = Some(g);
                     "ok".to_string()
                 }
                 Err(e) => format!("{e}"),
             },
-            "unlock" => match held[n].take() {
+            MultiStep::Unlock { n } => match held[n].take() {
                 Some(g) => match g.unlock() {
                     Ok(()) => "ok".into(),
                     Err(e) => format!("{:?}: {e}", e.kind()),
                 },
                 None => "nothing held".into(),
             },
-            "try" => describe(mutexes[n].try_lock()),
-            other => panic!("unknown step {other}"),
+            MultiStep::Try { n } => describe(mutexes[n].try_lock()),
         };
         say(out);
     }
@@ -1089,16 +1126,12 @@ fn other_words_glibc_never_leaves_are_corrupt_in_every_call() {
     );
 }
 
-/// Sends `step` to a `mutex-steps` probe and returns its answer.
-fn step(p: &mut common::RunningProbe, step: &str) -> String {
-    use std::io::Write;
-    let stdin = p.child.stdin.as_mut().unwrap();
-    writeln!(stdin, "{step}").unwrap();
-    stdin.flush().unwrap();
-    p.next_result()
+/// Sends `step` to a [`MutexProbe::Steps`] probe and returns its answer.
+fn step(p: &mut common::RunningProbe, step: Step) -> String {
+    p.request(&step)
 }
 
-/// Ends a `mutex-steps` probe and checks that it exited normally (not by a signal).
+/// Ends a [`MutexProbe::Steps`] probe and checks that it exited normally (not by a signal).
 fn end_steps(mut p: common::RunningProbe, what: &str) {
     drop(p.child.stdin.take());
     let status = p.child.wait().unwrap();
@@ -1148,9 +1181,9 @@ fn words_of_a_held_mutex_overwritten_by_another_process_are_put_back_on_unlock()
             ProbeOptions::default(),
         );
         assert_eq!(p.next_result(), "ready");
-        assert_eq!(step(&mut p, "hold"), "ok");
+        assert_eq!(step(&mut p, Step::Hold), "ok");
         peer_writes(seg.key(), words);
-        let out = step(&mut p, "release");
+        let out = step(&mut p, Step::Release);
         assert!(out.starts_with("Corrupt: "), "{words:?}: {out}");
         for s in says {
             assert!(out.contains(s), "{words:?}: {out}");
@@ -1165,7 +1198,7 @@ fn words_of_a_held_mutex_overwritten_by_another_process_are_put_back_on_unlock()
             "{words:?}: unlinked"
         );
         // The child's robust list is intact: it locks again, and its death is OwnerDied.
-        assert_eq!(step(&mut p, "hold"), "ok", "{words:?}");
+        assert_eq!(step(&mut p, Step::Hold), "ok", "{words:?}");
         p.kill();
         let mut g = m.lock().unwrap_err().into_owner_died().expect("owner died");
         g.mark_consistent().unwrap();
@@ -1187,19 +1220,19 @@ fn kind_rewritten_between_lock_and_unlock_no_longer_segfaults_the_unlocker() {
         ProbeOptions::default(),
     );
     assert_eq!(p.next_result(), "ready");
-    assert_eq!(step(&mut p, "hold"), "ok");
-    assert_eq!(step(&mut p, "release"), "ok");
+    assert_eq!(step(&mut p, Step::Hold), "ok");
+    assert_eq!(step(&mut p, Step::Release), "ok");
     assert_eq!((word(&map, W_PREV), word(&map, W_NEXT)), (0, 0));
     peer_writes(seg.key(), &[(W_KIND, 0)]);
-    let out = step(&mut p, "hold");
+    let out = step(&mut p, Step::Hold);
     assert!(
         out.starts_with("Corrupt: ") && out.contains("__kind is 0x0"),
         "{out}"
     );
     peer_writes(seg.key(), &[(W_KIND, KIND)]);
-    assert_eq!(step(&mut p, "release"), "nothing held");
-    assert_eq!(step(&mut p, "hold"), "ok");
-    assert_eq!(step(&mut p, "release"), "ok");
+    assert_eq!(step(&mut p, Step::Release), "nothing held");
+    assert_eq!(step(&mut p, Step::Hold), "ok");
+    assert_eq!(step(&mut p, Step::Release), "ok");
     end_steps(p, "the unlocker");
 }
 
@@ -1236,9 +1269,9 @@ fn random_words_written_between_calls_never_crash_the_locker() {
             }
         }
         let op = if holding {
-            "release"
+            Step::Release
         } else {
-            ["try", "timed", "hold", "hold"][rng.next() as usize % 4]
+            [Step::Try, Step::Timed, Step::Hold, Step::Hold][rng.next() as usize % 4]
         };
         let out = step(&mut p, op);
         let kind = out.split(':').next().unwrap().to_string();
@@ -1252,14 +1285,14 @@ fn random_words_written_between_calls_never_crash_the_locker() {
                     | "NotRecoverable"
                     | "Deadlock"
             ),
-            "round {round} (seed {seed}) {op}: {out}"
+            "round {round} (seed {seed}) {op:?}: {out}"
         );
-        if op == "hold" && (kind == "ok" || kind == "owner-died") {
+        if op == Step::Hold && (kind == "ok" || kind == "owner-died") {
             holding = true;
-        } else if op == "release" {
+        } else if op == Step::Release {
             holding = false;
         }
-        *outcomes.entry(format!("{op} {kind}")).or_default() += 1;
+        *outcomes.entry(format!("{} {kind}", op.name())).or_default() += 1;
     }
     end_steps(p, "the locker");
     eprintln!("random words between calls (seed {seed}): {outcomes:?}");
@@ -1406,13 +1439,9 @@ fn vanished_thread_id() -> u32 {
     }
 }
 
-/// Sends `step` to a `mutex-multi` probe and returns its answer.
-fn multi(p: &mut common::RunningProbe, step: &str) -> String {
-    use std::io::Write;
-    let stdin = p.child.stdin.as_mut().unwrap();
-    writeln!(stdin, "{step}").unwrap();
-    stdin.flush().unwrap();
-    p.next_result()
+/// Sends `step` to a [`MutexProbe::Multi`] probe and returns its answer.
+fn multi(p: &mut common::RunningProbe, step: MultiStep) -> String {
+    p.request(&step)
 }
 
 /// The 8-byte word at `off` of the `pthread_mutex_t` at offset 0 (a list pointer of the
@@ -1450,12 +1479,12 @@ fn a_holder_killed_with_several_mutexes_leaves_exactly_those_owner_died() {
         let mut held = [false; 4];
         for _ in 0..4 + rng.next() % 12 {
             let n = rng.next() as usize % 4;
-            let op = if held[n] { "unlock" } else { "lock" };
-            assert_eq!(
-                multi(&mut p, &format!("{op} {n}")),
-                "ok",
-                "round {round} (seed {seed})"
-            );
+            let op = if held[n] {
+                MultiStep::Unlock { n }
+            } else {
+                MultiStep::Lock { n }
+            };
+            assert_eq!(multi(&mut p, op), "ok", "round {round} (seed {seed})");
             held[n] = !held[n];
         }
         p.kill();
@@ -1502,8 +1531,8 @@ fn a_rewritten_list_pointer_of_a_held_mutex_is_put_back_before_the_holder_dies()
             ProbeOptions::default(),
         );
         assert_eq!(p.next_result(), "ready");
-        assert_eq!(multi(&mut p, "lock 0"), "ok");
-        assert_eq!(multi(&mut p, "lock 1"), "ok");
+        assert_eq!(multi(&mut p, MultiStep::Lock { n: 0 }), "ok");
+        assert_eq!(multi(&mut p, MultiStep::Lock { n: 1 }), "ok");
         // Mutex 0 is first in the holder's list, and its __next leads to mutex 1 (whose
         // __prev names mutex 0: entries are the holder's addresses of `__list.__next`).
         let entry1 = pointer(&map, W_NEXT);
@@ -1511,7 +1540,7 @@ fn a_rewritten_list_pointer_of_a_held_mutex_is_put_back_before_the_holder_dies()
         map.write_at(PTHREAD_AT + W_NEXT, &0u64.to_ne_bytes())
             .unwrap();
         if call_before_death {
-            assert_eq!(multi(&mut p, "try 2"), "ok");
+            assert_eq!(multi(&mut p, MultiStep::Try { n: 2 }), "ok");
             assert_eq!(pointer(&map, W_NEXT), entry1, "put back");
         }
         let tid = lock_word(&map, 1);

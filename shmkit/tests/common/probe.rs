@@ -306,20 +306,39 @@ pub fn say(line: impl Display) {
     let _ = out.flush();
 }
 
-/// Prints a typed reply: its arguments, separated by tabs.
-pub fn say_reply(reply: &impl Arg) {
-    let args = encode(reply);
+/// A typed value as one line of text: its arguments, separated by tabs.
+pub fn encode_line(value: &impl Arg) -> String {
+    let args = encode(value);
     assert!(
         args.iter().all(|a| !a.contains(['\t', '\n'])),
-        "a reply argument holds a tab or a newline: {args:?}"
+        "an argument holds a tab or a newline: {args:?}"
     );
-    say(args.join("\t"));
+    args.join("\t")
+}
+
+/// Decodes a line written by [`encode_line`].
+pub fn decode_line<T: Arg>(line: &str) -> Result<T, String> {
+    let args: Vec<String> = line.split('\t').map(str::to_owned).collect();
+    decode(&args)
+}
+
+/// Prints a typed reply (see [`encode_line`]).
+pub fn say_reply(reply: &impl Arg) {
+    say(encode_line(reply));
 }
 
 /// Decodes a typed reply line (see [`say_reply`]).
 pub fn parse_reply<T: Arg>(line: &str) -> T {
-    let args: Vec<String> = line.split('\t').map(str::to_owned).collect();
-    decode(&args).unwrap_or_else(|e| panic!("a probe replied {line:?}: {e}"))
+    decode_line(line).unwrap_or_else(|e| panic!("a probe replied {line:?}: {e}"))
+}
+
+/// The child's side of [`RunningProbe::request`]: the requests on stdin, one a line, until
+/// it closes.
+pub fn requests<T: Arg>() -> impl Iterator<Item = T> {
+    std::io::stdin().lines().map(|line| {
+        let line = line.expect("reading a request");
+        decode_line(&line).unwrap_or_else(|e| panic!("a request {line:?}: {e}"))
+    })
 }
 
 /// A copy of the running test binary in a world-readable directory, so that a child
@@ -400,6 +419,15 @@ impl RunningProbe {
     /// The next reply, typed (see [`say_reply`]).
     pub fn next_reply<T: Arg>(&mut self) -> T {
         parse_reply(&self.next_result())
+    }
+
+    /// Sends a typed request (a line on the probe's stdin, see [`requests`]) and returns
+    /// the next result line.
+    pub fn request(&mut self, request: &impl Arg) -> String {
+        let stdin = self.child.stdin.as_mut().expect("the probe's stdin");
+        writeln!(stdin, "{}", encode_line(request)).expect("writing a request");
+        stdin.flush().expect("writing a request");
+        self.next_result()
     }
 
     /// Kills the probe with SIGKILL and reaps it.
