@@ -148,13 +148,7 @@ impl Probe for MpmcProbe {
                 writes,
                 len,
             } => scribble(key, seed, writes, len),
-            MpmcProbe::Poke { key, offset, value } => {
-                let map = attach(key);
-                map.atomic_u64(offset)
-                    .unwrap()
-                    .store(value, Ordering::SeqCst);
-                say("done");
-            }
+            MpmcProbe::Poke { key, offset, value } => poke(key, offset, value),
             MpmcProbe::Hammer { key, offset, value } => hammer(key, offset, value),
         }
     }
@@ -248,6 +242,14 @@ fn scribble(key: Key, seed: u64, writes: u64, len: usize) {
             map.atomic_u64(at).unwrap().store(v, Ordering::SeqCst);
         }
     }
+    say("done");
+}
+
+fn poke(key: Key, offset: usize, value: u64) {
+    let map = attach(key);
+    map.atomic_u64(offset)
+        .unwrap()
+        .store(value, Ordering::SeqCst);
     say("done");
 }
 

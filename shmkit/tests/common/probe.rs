@@ -19,12 +19,14 @@
 //! which decodes the arguments back into the enum and runs [`Probe::run`]: an exhaustive
 //! `match`, one small function per variant. The child answers on stdout with lines
 //! `PROBE: <reply>` ([`say`] for text; [`say_reply`] and `reply`/`next_reply` for a typed
-//! value encoded with the same [`Arg`] codec, fields separated by tabs).
+//! value encoded with the same [`Arg`] codec, fields separated by tabs). A probe that takes
+//! requests while it runs reads them typed from stdin ([`requests`]; the parent sends them
+//! with [`RunningProbe::request`]).
 //!
 //! The arguments follow libtest's own options after `--`, where libtest takes them as
 //! extra name filters: with `--exact --ignored` they can only select ignored tests whose
-//! name they equal, and the only ignored test of a binary that serves probes is `probe`
-//! itself.
+//! name they equal, and the only ignored test of a binary that serves probes is its entry
+//! (`probe`; `soak_child` in `hostile_soak.rs`, which spawns through [`child_args`]).
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::fmt::Display;
@@ -122,19 +124,6 @@ impl Arg for PathBuf {
     }
     fn take(args: &mut Args<'_>) -> Result<Self, String> {
         args.next_arg("path").map(PathBuf::from)
-    }
-}
-
-impl Arg for std::time::Duration {
-    fn put(&self, out: &mut Vec<String>) {
-        out.push(self.as_nanos().to_string());
-    }
-    fn take(args: &mut Args<'_>) -> Result<Self, String> {
-        let text = args.next_arg("duration in ns")?;
-        let ns: u64 = text
-            .parse()
-            .map_err(|e| format!("duration {text:?}: {e}"))?;
-        Ok(std::time::Duration::from_nanos(ns))
     }
 }
 
