@@ -16,12 +16,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
-use sync_probe::Guarded;
+use sync_probe::{Guarded, SyncProbe};
 
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    sync_probe::probe_main();
+    common::probe::serve::<SyncProbe>();
 }
 
 /// Where the `pthread_mutex_t` and the value of a `RobustMutex<Guarded>` at offset 0 are.
@@ -162,9 +162,10 @@ fn a_c_holder_killed_gives_owner_died_to_shmkit() {
 #[test]
 fn a_shmkit_holder_killed_gives_eownerdead_to_c() {
     let (seg, _map) = segment_and_mutex();
-    let key = seg.key().to_string();
+    let key = seg.key();
     for blocked in [false, true] {
-        let mut holder = common::spawn_probe(&["mutex-hold", &key], ProbeOptions::default());
+        let mut holder =
+            common::spawn_probe(&SyncProbe::MutexHold { key }, ProbeOptions::default());
         assert_eq!(holder.next_result(), "holding");
         let mut peer = None;
         if blocked {
@@ -188,7 +189,7 @@ fn a_shmkit_holder_killed_gives_eownerdead_to_c() {
         peer.finish();
     }
     // Repaired and released by C: clean for shmkit.
-    let r = common::run_probe(&["mutex-lock", &key], ProbeOptions::default());
+    let r = common::run_probe(&SyncProbe::MutexLock { key }, ProbeOptions::default());
     assert_eq!(r.result(), "clean");
 }
 

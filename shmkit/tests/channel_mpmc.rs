@@ -7,18 +7,20 @@ mod channel_probe;
 mod common;
 
 use channel_probe::{returns_within, say};
+use common::probe::{probe_enum, say_reply, Probe};
 use common::ProbeOptions;
 use shmkit::channel::mpmc::{self, Consumer, Producer, TrySendError};
 use shmkit::channel::Wait;
 use shmkit::{ErrorKind, Key, Region, Segment};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    probe_main();
+    common::probe::serve::<MpmcProbe>();
 }
 
 /// Long enough that a working queue never hits it; a hang fails instead of blocking CI.
@@ -84,8 +86,7 @@ impl Order {
     }
 }
 
-fn attach(arg: &str) -> shmkit::Attachment {
-    let key: Key = arg.parse().expect("probe key");
+fn attach(key: Key) -> shmkit::Attachment {
     Segment::open(key)
         .and_then(|s| s.attach())
         .expect("attaching the test segment")
@@ -99,131 +100,166 @@ fn wait_mode(name: &str) -> Wait {
     }
 }
 
-/// Runs the op named by `$SHMKIT_PROBE`, if any.
-fn probe_main() {
-    let Ok(spec) = std::env::var("SHMKIT_PROBE") else {
-        return;
+probe_enum! {
+    /// What an MPMC probe process does with the queue at offset 0 of the test segment
+    /// `key`. The endpoints say `opened` once open.
+    enum MpmcProbe {
+        /// Send messages `0..count` as producer `id`; reply `sent`.
+        Produce { key: Key, id: u64, count: u64 },
+        /// Send messages 0, 1, … as producer `id` until killed.
+        ProduceForever { key: Key, id: u64 },
+        /// Receive until a `STOP` message, checking each message and per-producer order;
+        /// write the (id, seq) pairs to `record`; reply a [`Consumed`].
+        Consume { key: Key, record: PathBuf, wait: Wait },
+        /// Receive one message in place (blocking), say `holding CHECK`, and hold it until
+        /// stdin closes or the probe is killed.
+        Hold { key: Key },
+        /// `writes` random u64 writes over the first `len` bytes; reply `done`.
+        Scribble { key: Key, seed: u64, writes: u64, len: usize },
+        /// One u64 write at `offset`, as a hostile peer's; reply `done`.
+        Poke { key: Key, offset: usize, value: u64 },
+        /// Say `started`, then write the u64 at `offset` again and again until killed.
+        Hammer { key: Key, offset: usize, value: u64 },
+    }
+}
+
+probe_enum! {
+    /// The reply of [`MpmcProbe::Consume`].
+    enum Consumed {
+        /// Received `count` data messages, whole and in order.
+        Done { count: u64 },
+        /// What went wrong.
+        Failed { why: String },
+    }
+}
+
+impl Probe for MpmcProbe {
+    const FAMILY: &'static str = "MpmcProbe";
+
+    fn run(self) {
+        match self {
+            MpmcProbe::Produce { key, id, count } => produce(key, id, 0..count),
+            MpmcProbe::ProduceForever { key, id } => produce(key, id, 0..),
+            MpmcProbe::Consume { key, record, wait } => say_reply(&consume(key, &record, wait)),
+            MpmcProbe::Hold { key } => hold(key),
+            MpmcProbe::Scribble {
+                key,
+                seed,
+                writes,
+                len,
+            } => scribble(key, seed, writes, len),
+            MpmcProbe::Poke { key, offset, value } => poke(key, offset, value),
+            MpmcProbe::Hammer { key, offset, value } => hammer(key, offset, value),
+        }
+    }
+}
+
+/// Sends the messages numbered `seqs` as producer `id`; replies `sent` when they end (an
+/// unbounded range never does).
+fn produce(key: Key, id: u64, seqs: impl Iterator<Item = u64>) {
+    let map = attach(key);
+    let mut tx = Producer::open_in(map.region(), 0).expect("open");
+    say("opened");
+    for seq in seqs {
+        if let Err(e) = send(&mut tx, id, seq) {
+            return say(format!("send failed: {e}"));
+        }
+    }
+    say("sent");
+}
+
+fn consume(key: Key, record: &Path, wait: Wait) -> Consumed {
+    let failed = |why: String| Consumed::Failed { why };
+    let map = attach(key);
+    let mut rx = Consumer::open_in(map.region(), 0).expect("open");
+    rx.set_wait(wait);
+    say("opened");
+    let mut out = Vec::new();
+    let mut order = Order::default();
+    let mut buf = [0u8; MSG];
+    loop {
+        let n = match rx.recv_timeout(&mut buf, NO_HANG) {
+            Ok(n) => n,
+            Err(e) => return failed(format!("recv failed: {e}")),
+        };
+        let (id, seq) = match check(&buf[..n]) {
+            Ok(got) => got,
+            Err(e) => return failed(format!("bad message: {e}")),
+        };
+        if id == STOP {
+            break;
+        }
+        if let Err(e) = order.see(id, seq) {
+            return failed(format!("out of order: {e}"));
+        }
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&seq.to_le_bytes());
+    }
+    std::fs::write(record, &out).expect("writing the consumer's record");
+    Consumed::Done {
+        count: out.len() as u64 / 16,
+    }
+}
+
+fn hold(key: Key) {
+    let map = attach(key);
+    let mut rx = Consumer::open_in(map.region(), 0).expect("open");
+    rx.set_wait(Wait::Block);
+    say("opened");
+    let msg = match rx.recv_ref_timeout(NO_HANG) {
+        Ok(msg) => msg,
+        Err(e) => return say(format!("recv failed: {e}")),
     };
-    let args: Vec<&str> = spec.split(' ').collect();
-    let num = |i: usize| args[i].parse::<u64>().expect("probe number");
-    match args[0] {
-        // produce KEY ID COUNT: send messages 0..COUNT as producer ID
-        "produce" => {
-            let map = attach(args[1]);
-            let mut tx = Producer::open_in(map.region(), 0).expect("open");
-            say("opened");
-            for seq in 0..num(3) {
-                if let Err(e) = send(&mut tx, num(2), seq) {
-                    return say(&format!("send failed: {e}"));
-                }
-            }
-            say("sent");
+    say(format!("holding {:?}", msg.to_vec().map(|m| check(&m))));
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    drop(msg);
+}
+
+fn scribble(key: Key, seed: u64, writes: u64, len: usize) {
+    let map = attach(key);
+    let mut rng = seed | 1;
+    for _ in 0..writes {
+        for _ in 0..rng % 4096 {
+            std::hint::spin_loop();
         }
-        // produce-forever KEY ID: send messages 0, 1, ... as producer ID until killed
-        "produce-forever" => {
-            let map = attach(args[1]);
-            let mut tx = Producer::open_in(map.region(), 0).expect("open");
-            say("opened");
-            for seq in 0.. {
-                if let Err(e) = send(&mut tx, num(2), seq) {
-                    return say(&format!("send failed: {e}"));
-                }
-            }
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        // Mostly the control block and the slots' sequence and length words; small
+        // values as often as wild ones, as they pass more of the checks.
+        let at = match rng % 4 {
+            0 => (rng >> 8) as usize % 256,
+            1 => (rng >> 8) as usize % len,
+            _ => slot((rng >> 8) as usize % 8) + (rng as usize & 8),
+        } & !7;
+        let v = if rng & 0x100 == 0 {
+            (rng >> 20) % 256
+        } else {
+            rng
+        };
+        if at + 8 <= len {
+            map.atomic_u64(at).unwrap().store(v, Ordering::SeqCst);
         }
-        // consume KEY FILE MODE: receive until a STOP message, checking each message and
-        // per-producer order; append (id, seq) pairs to FILE
-        "consume" => {
-            let map = attach(args[1]);
-            let mut rx = Consumer::open_in(map.region(), 0).expect("open");
-            rx.set_wait(wait_mode(args[3]));
-            say("opened");
-            let mut out = Vec::new();
-            let mut order = Order::default();
-            let mut buf = [0u8; MSG];
-            loop {
-                let n = match rx.recv_timeout(&mut buf, NO_HANG) {
-                    Ok(n) => n,
-                    Err(e) => return say(&format!("recv failed: {e}")),
-                };
-                let (id, seq) = match check(&buf[..n]) {
-                    Ok(got) => got,
-                    Err(e) => return say(&format!("bad message: {e}")),
-                };
-                if id == STOP {
-                    break;
-                }
-                if let Err(e) = order.see(id, seq) {
-                    return say(&format!("out of order: {e}"));
-                }
-                out.extend_from_slice(&id.to_le_bytes());
-                out.extend_from_slice(&seq.to_le_bytes());
-            }
-            std::fs::write(args[2], &out).expect("writing the consumer's record");
-            say(&format!("done {}", out.len() / 16));
-        }
-        // hold KEY: receive one message in place (blocking) and hold it until killed
-        "hold" => {
-            let map = attach(args[1]);
-            let mut rx = Consumer::open_in(map.region(), 0).expect("open");
-            rx.set_wait(Wait::Block);
-            say("opened");
-            let msg = match rx.recv_ref_timeout(NO_HANG) {
-                Ok(msg) => msg,
-                Err(e) => return say(&format!("recv failed: {e}")),
-            };
-            say(&format!("holding {:?}", msg.to_vec().map(|m| check(&m))));
-            let mut line = String::new();
-            let _ = std::io::stdin().read_line(&mut line);
-            drop(msg);
-        }
-        // scribble KEY SEED WRITES LEN: random u64 writes over the first LEN bytes
-        "scribble" => {
-            let map = attach(args[1]);
-            let (mut rng, writes, len) = (num(2) | 1, num(3), num(4) as usize);
-            for _ in 0..writes {
-                for _ in 0..rng % 4096 {
-                    std::hint::spin_loop();
-                }
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                // Mostly the control block and the slots' sequence and length words; small
-                // values as often as wild ones, as they pass more of the checks.
-                let at = match rng % 4 {
-                    0 => (rng >> 8) as usize % 256,
-                    1 => (rng >> 8) as usize % len,
-                    _ => slot((rng >> 8) as usize % 8) + (rng as usize & 8),
-                } & !7;
-                let v = if rng & 0x100 == 0 {
-                    (rng >> 20) % 256
-                } else {
-                    rng
-                };
-                if at + 8 <= len {
-                    map.atomic_u64(at).unwrap().store(v, Ordering::SeqCst);
-                }
-            }
-            say("done");
-        }
-        // poke KEY OFFSET VALUE: one u64 write, as a hostile peer's
-        "poke" => {
-            let map = attach(args[1]);
-            map.atomic_u64(num(2) as usize)
-                .unwrap()
-                .store(num(3), Ordering::SeqCst);
-            say("done");
-        }
-        // hammer KEY OFFSET VALUE: write the u64 again and again until killed
-        "hammer" => {
-            let map = attach(args[1]);
-            let word = map.atomic_u64(num(2) as usize).unwrap();
-            say("started");
-            loop {
-                word.store(num(3), Ordering::SeqCst);
-                std::hint::spin_loop();
-            }
-        }
-        other => panic!("unknown probe op {other}"),
+    }
+    say("done");
+}
+
+fn poke(key: Key, offset: usize, value: u64) {
+    let map = attach(key);
+    map.atomic_u64(offset)
+        .unwrap()
+        .store(value, Ordering::SeqCst);
+    say("done");
+}
+
+fn hammer(key: Key, offset: usize, value: u64) {
+    let map = attach(key);
+    let word = map.atomic_u64(offset).unwrap();
+    say("started");
+    loop {
+        word.store(value, Ordering::SeqCst);
+        std::hint::spin_loop();
     }
 }
 
@@ -232,9 +268,9 @@ fn slot(i: usize) -> usize {
     mpmc::size_for(i, MSG)
 }
 
-fn queue_segment(capacity: usize) -> (shmkit::RemoveOnDrop<Segment>, String) {
+fn queue_segment(capacity: usize) -> (shmkit::RemoveOnDrop<Segment>, Key) {
     let seg = common::keyed_segment(mpmc::size_for(capacity, MSG), 0o600);
-    let key = seg.key().to_string();
+    let key = seg.key();
     let map = seg.attach().unwrap();
     mpmc::create_in(map.region(), 0, capacity, MSG).unwrap();
     (seg, key)
@@ -506,15 +542,17 @@ fn processes_two_producers_two_consumers() {
     const N: u64 = 30_000;
     let (seg, key) = queue_segment(64);
     let dir = common::TempDir::new("mpmc");
-    let files: Vec<String> = (0..2)
-        .map(|i| dir.path().join(format!("c{i}")).display().to_string())
-        .collect();
+    let files: Vec<PathBuf> = (0..2).map(|i| dir.path().join(format!("c{i}"))).collect();
     let mut consumers: Vec<_> = files
         .iter()
-        .zip(["adaptive", "block"])
-        .map(|(file, mode)| {
-            let mut p =
-                common::spawn_probe(&["consume", &key, file, mode], ProbeOptions::default());
+        .zip([Wait::Adaptive { spins: 256 }, Wait::Block])
+        .map(|(file, wait)| {
+            let consume = MpmcProbe::Consume {
+                key,
+                record: file.clone(),
+                wait,
+            };
+            let mut p = common::spawn_probe(&consume, ProbeOptions::default());
             assert_eq!(p.next_result(), "opened");
             p
         })
@@ -522,7 +560,7 @@ fn processes_two_producers_two_consumers() {
     let producers: Vec<_> = (0..2u64)
         .map(|id| {
             let mut p = common::spawn_probe(
-                &["produce", &key, &id.to_string(), &N.to_string()],
+                &MpmcProbe::Produce { key, id, count: N },
                 ProbeOptions::default(),
             );
             assert_eq!(p.next_result(), "opened");
@@ -541,13 +579,10 @@ fn processes_two_producers_two_consumers() {
     }
     let mut total = 0;
     for p in consumers.drain(..) {
-        let result = p.finish();
-        let n: u64 = result
-            .strip_prefix("done ")
-            .unwrap_or_else(|| panic!("consumer: {result}"))
-            .parse()
-            .unwrap();
-        total += n;
+        match p.finish_reply() {
+            Consumed::Done { count } => total += count,
+            failed => panic!("consumer: {failed:?}"),
+        }
     }
     assert_eq!(total, 2 * N);
     let mut all = Vec::new();
@@ -589,7 +624,7 @@ fn producers_killed_mid_send_300_times() {
     };
     for round in 0..KILLS {
         let mut probe = common::spawn_probe(
-            &["produce-forever", &key, &round.to_string()],
+            &MpmcProbe::ProduceForever { key, id: round },
             ProbeOptions::default(),
         );
         assert_eq!(probe.next_result(), "opened", "round {round}");
@@ -622,7 +657,7 @@ fn a_parked_consumer_is_woken_and_when_killed_holding_a_message_is_repaired() {
     let id = seg.id();
     let map = seg.attach().unwrap();
     let mut tx = Producer::open_in(map.region(), 0).unwrap();
-    let mut probe = common::spawn_probe(&["hold", &key], ProbeOptions::default());
+    let mut probe = common::spawn_probe(&MpmcProbe::Hold { key }, ProbeOptions::default());
     assert_eq!(probe.next_result(), "opened");
     let pid = probe.child.id();
     common::wait_until("the consumer parks in futex()", || {
@@ -745,15 +780,14 @@ fn a_scribbler_process_gives_only_errors() {
         let region = map.region();
         let stop = AtomicBool::new(false);
         let writes = 1 + round * round;
-        let seed = common::random_u64().to_string();
+        let seed = common::random_u64();
         let scribbler = common::spawn_probe(
-            &[
-                "scribble",
-                &key,
-                &seed,
-                &writes.to_string(),
-                &len.to_string(),
-            ],
+            &MpmcProbe::Scribble {
+                key,
+                seed,
+                writes,
+                len,
+            },
             ProbeOptions::default(),
         );
         let counts = std::thread::scope(|s| {
@@ -865,12 +899,11 @@ fn recv_timeout_returns_after_another_process_sets_enqueue_to_2_pow_59() {
         let mut rx = Consumer::open_in(seg.attach().unwrap(), 0).unwrap();
         rx.set_wait(wait_mode(mode));
         let poke = common::run_probe(
-            &[
-                "poke",
-                &key,
-                &ENQUEUE.to_string(),
-                &(1u64 << 59).to_string(),
-            ],
+            &MpmcProbe::Poke {
+                key,
+                offset: ENQUEUE,
+                value: 1 << 59,
+            },
             ProbeOptions::default(),
         );
         assert_eq!(poke.result(), "done");
@@ -911,7 +944,11 @@ fn send_timeout_returns_while_another_process_keeps_writing_a_dead_claim() {
     tx.try_send(b"zero").unwrap();
     tx.try_send(b"one").unwrap();
     let mut hammer = common::spawn_probe(
-        &["hammer", &key, &slot(0).to_string(), "0"],
+        &MpmcProbe::Hammer {
+            key,
+            offset: slot(0),
+            value: 0,
+        },
         ProbeOptions::default(),
     );
     assert_eq!(hammer.next_result(), "started");

@@ -4,7 +4,7 @@
 mod channel_probe;
 mod common;
 
-use channel_probe::{message, send_seq};
+use channel_probe::{message, send_seq, ChannelProbe};
 use common::ProbeOptions;
 use shmkit::channel::named::{key_for, name_hash, Kind, NamedChannel, MAX_NAME};
 use shmkit::{ErrorKind, Key, RemoveOnDrop, Segment};
@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    channel_probe::probe_main();
+    common::probe::serve::<ChannelProbe>();
 }
 
 /// A name no other test (or concurrent run) uses.
@@ -59,7 +59,13 @@ fn a_channel_created_by_name_is_opened_by_name_in_another_process() {
     assert_eq!(channel.kind(), Kind::Spsc);
     assert_eq!(channel.name(), name);
     let mut tx = channel.sender().unwrap();
-    let mut probe = common::spawn_probe(&["named-recv", &name, "2000"], ProbeOptions::default());
+    let mut probe = common::spawn_probe(
+        &ChannelProbe::NamedRecv {
+            name: name.clone(),
+            count: 2000,
+        },
+        ProbeOptions::default(),
+    );
     assert_eq!(probe.next_result(), "opened");
     for seq in 0..2000 {
         send_seq(&mut tx, seq).unwrap();

@@ -7,6 +7,7 @@ mod channel_probe;
 mod common;
 
 use channel_probe::{check, message, say};
+use common::probe::{probe_enum, say_reply, Probe};
 use common::ProbeOptions;
 use shmkit::channel::pubsub::{self, Check, Publisher, Subscriber, Wakeups};
 use shmkit::channel::Wait;
@@ -26,28 +27,83 @@ const CONTROL: usize = 512;
 /// Slots of 512 bytes hold the largest test message (16 + 300 + 8 bytes); stride 576.
 const SLOT: usize = 512;
 const STRIDE: usize = 576;
+/// The adaptive wait mode of the cross-process tests.
+const ADAPTIVE: Wait = Wait::Adaptive { spins: 256 };
 
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    probe_main();
+    common::probe::serve::<PubSubProbe>();
 }
 
-fn wait_mode(name: &str) -> Wait {
-    match name {
-        "poll" => Wait::Poll,
-        "block" => Wait::Block,
-        "adaptive" => Wait::Adaptive { spins: 256 },
-        other => panic!("unknown wait mode {other}"),
+probe_enum! {
+    /// What a pub-sub probe process does with the channel at offset 0 of the test segment
+    /// `key`. The endpoints say `opened` once open.
+    enum PubSubProbe {
+        /// Subscribe over `access` in `wait` mode; when `wait_for_go`, wait for a line on
+        /// stdin first; then receive until message `last` and reply a [`Followed`].
+        Follow { key: Key, access: Attach, wait: Wait, wait_for_go: bool, last: u64 },
+        /// Subscribe over `access`, block for one message, reply `got SEQ CHECK`.
+        Park { key: Key, access: Attach },
+        /// Become the publisher, publish `count` messages, reply `published up to N`.
+        Publish { key: Key, count: u64 },
+        /// Become the publisher (taking a dead one's place), say `opened next SEQ`, publish
+        /// until killed.
+        PublishForever { key: Key },
+        /// Say `started`, then write random words over the channel until killed.
+        Scribble { key: Key, seed: u64 },
+    }
+}
+
+probe_enum! {
+    /// How a subscriber process attaches the segment.
+    #[derive(Copy)]
+    enum Attach {
+        ReadOnly,
+        ReadWrite,
+    }
+}
+
+probe_enum! {
+    /// The reply of [`PubSubProbe::Follow`].
+    enum Followed {
+        /// Every message up to the last one received (whole, numbered as the channel says)
+        /// or counted lost, as the subscriber's own totals say.
+        Counted { received: u64, lost: u64 },
+        /// What went wrong.
+        Failed { why: String },
+    }
+}
+
+impl Probe for PubSubProbe {
+    const FAMILY: &'static str = "PubSubProbe";
+
+    fn run(self) {
+        match self {
+            PubSubProbe::Follow {
+                key,
+                access,
+                wait,
+                wait_for_go,
+                last,
+            } => subscribe(&segment_of(key), access, wait, wait_for_go, Some(last)),
+            PubSubProbe::Park { key, access } => {
+                subscribe(&segment_of(key), access, Wait::Block, false, None)
+            }
+            PubSubProbe::Publish { key, count } => publish(key, count),
+            PubSubProbe::PublishForever { key } => publish_forever(key),
+            PubSubProbe::Scribble { key, seed } => scribble(key, seed),
+        }
     }
 }
 
 /// Receives until message `last` arrives, checking each: whole, numbered as the channel
-/// says, every message either received or counted lost. Returns the report line.
+/// says, every message either received or counted lost.
 fn follow<R: Deref<Target = Region<A>>, A: Access>(
     sub: &mut Subscriber<R, A>,
     last: u64,
-) -> String {
+) -> Followed {
+    let failed = |why: String| Followed::Failed { why };
     let start = sub.cursor();
     let mut buf = Vec::new();
     let (mut received, mut lost) = (0u64, 0u64);
@@ -55,17 +111,20 @@ fn follow<R: Deref<Target = Region<A>>, A: Access>(
     loop {
         let d = match sub.recv_timeout(&mut buf, NO_HANG) {
             Ok(d) => d,
-            Err(e) => return format!("recv failed: {e}"),
+            Err(e) => return failed(format!("recv failed: {e}")),
         };
         if d.seq != expect + d.lost {
-            return format!("message {} after {expect} with {} lost", d.seq, d.lost);
+            return failed(format!(
+                "message {} after {expect} with {} lost",
+                d.seq, d.lost
+            ));
         }
         if check(&buf) != Ok(d.seq) || d.len != buf.len() {
-            return format!(
+            return failed(format!(
                 "message {} is torn or misnumbered: {:?}",
                 d.seq,
                 check(&buf)
-            );
+            ));
         }
         received += 1;
         lost += d.lost;
@@ -75,17 +134,17 @@ fn follow<R: Deref<Target = Region<A>>, A: Access>(
         }
     }
     if (received, lost) != (sub.received_total(), sub.lost_total()) {
-        return format!(
+        return failed(format!(
             "counted {received} + {lost}, the subscriber {} + {}",
             sub.received_total(),
             sub.lost_total()
-        );
+        ));
     }
-    format!("ok received {received} lost {lost}")
+    Followed::Counted { received, lost }
 }
 
-fn segment_of(arg: &str) -> Segment {
-    Segment::open(arg.parse::<Key>().expect("probe key")).expect("opening the test segment")
+fn segment_of(key: Key) -> Segment {
+    Segment::open(key).expect("opening the test segment")
 }
 
 /// Waits for a line on stdin (the parent's go-ahead).
@@ -119,10 +178,10 @@ fn once<R: Deref<Target = Region<A>>, A: Access>(sub: &mut Subscriber<R, A>) -> 
     }
 }
 
-/// Opens a subscriber over a read-only (`ro`) or read-write (`rw`) attachment, says
-/// "opened", waits for the go-ahead when asked, then follows the channel up to message
-/// `last` (or receives one message) and reports.
-fn subscribe(seg: &Segment, access: &str, wait: Wait, go: bool, last: Option<u64>) {
+/// Opens a subscriber over a read-only or read-write attachment, says "opened", waits for
+/// the go-ahead when asked, then follows the channel up to message `last` (or receives one
+/// message) and reports.
+fn subscribe(seg: &Segment, access: Attach, wait: Wait, go: bool, last: Option<u64>) {
     macro_rules! run {
         ($map:expr) => {{
             let map = $map;
@@ -132,94 +191,72 @@ fn subscribe(seg: &Segment, access: &str, wait: Wait, go: bool, last: Option<u64
             if go {
                 wait_for_go();
             }
-            say(&match last {
-                Some(last) => follow(&mut sub, last),
-                None => once(&mut sub),
-            });
+            match last {
+                Some(last) => say_reply(&follow(&mut sub, last)),
+                None => say(once(&mut sub)),
+            }
         }};
     }
     match access {
-        "ro" => run!(seg.attach_read_only().unwrap()),
-        _ => run!(seg.attach().unwrap()),
+        Attach::ReadOnly => run!(seg.attach_read_only().unwrap()),
+        Attach::ReadWrite => run!(seg.attach().unwrap()),
     }
 }
 
-fn probe_main() {
-    let Ok(spec) = std::env::var("SHMKIT_PROBE") else {
-        return;
+fn publish(key: Key, count: u64) {
+    let map = segment_of(key).attach().unwrap();
+    let mut p = Publisher::open_in(map.region(), 0).unwrap();
+    say("opened");
+    for _ in 0..count {
+        publish_next(&mut p);
+    }
+    say(format!("published up to {}", p.next_seq()));
+}
+
+fn publish_forever(key: Key) {
+    let map = segment_of(key).attach().unwrap();
+    let mut p = match Publisher::open_in(map.region(), 0) {
+        Ok(p) => p,
+        Err(e) => return say(format!("open failed: {:?}", e.kind())),
     };
-    let args: Vec<&str> = spec.split(' ').collect();
-    let num = |i: usize| args[i].parse::<u64>().unwrap();
-    match args[0] {
-        // sub KEY ro|rw MODE LAST: subscribe, receive until message LAST, report counts
-        "sub" | "sub-slow" => subscribe(
-            &segment_of(args[1]),
-            args[2],
-            wait_mode(args[3]),
-            args[0] == "sub-slow",
-            Some(num(4)),
-        ),
-        // park KEY ro|rw: subscribe, block for one message, report it
-        "park" => subscribe(&segment_of(args[1]), args[2], Wait::Block, false, None),
-        // publish KEY COUNT: become the publisher, publish COUNT messages
-        "publish" => {
-            let map = segment_of(args[1]).attach().unwrap();
-            let mut p = Publisher::open_in(map.region(), 0).unwrap();
-            say("opened");
-            for _ in 0..num(2) {
-                publish_next(&mut p);
-            }
-            say(&format!("published up to {}", p.next_seq()));
+    say(format!("opened next {}", p.next_seq()));
+    loop {
+        publish_next(&mut p);
+    }
+}
+
+fn scribble(key: Key, seed: u64) {
+    let map = segment_of(key).attach().unwrap();
+    let len = map.len();
+    let mut rng = seed | 1;
+    say("started");
+    loop {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        // Mostly the control block, sometimes the header or the slots' words.
+        let at = match rng % 4 {
+            0 | 1 => 64 + (rng >> 8) as usize % (CONTROL - 64),
+            2 => (rng >> 8) as usize % 64,
+            _ => CONTROL + (rng >> 8) as usize % (len - CONTROL - 8),
+        } & !7;
+        // Small values as often as wild ones: they pass more of the checks.
+        let v = if rng & 0x100 == 0 {
+            (rng >> 20) % 4096
+        } else {
+            rng
+        };
+        map.atomic_u64(at).unwrap().store(v, Ordering::Relaxed);
+        for _ in 0..rng % 64 {
+            std::thread::yield_now();
         }
-        // publish-forever KEY: become the publisher (taking a dead one's place), publish
-        // until killed
-        "publish-forever" => {
-            let map = segment_of(args[1]).attach().unwrap();
-            let mut p = match Publisher::open_in(map.region(), 0) {
-                Ok(p) => p,
-                Err(e) => return say(&format!("open failed: {:?}", e.kind())),
-            };
-            say(&format!("opened next {}", p.next_seq()));
-            loop {
-                publish_next(&mut p);
-            }
-        }
-        // scribble KEY SEED: write random words over the channel until killed
-        "scribble" => {
-            let map = segment_of(args[1]).attach().unwrap();
-            let len = map.len();
-            let mut rng = num(2) | 1;
-            say("started");
-            loop {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                // Mostly the control block, sometimes the header or the slots' words.
-                let at = match rng % 4 {
-                    0 | 1 => 64 + (rng >> 8) as usize % (CONTROL - 64),
-                    2 => (rng >> 8) as usize % 64,
-                    _ => CONTROL + (rng >> 8) as usize % (len - CONTROL - 8),
-                } & !7;
-                // Small values as often as wild ones: they pass more of the checks.
-                let v = if rng & 0x100 == 0 {
-                    (rng >> 20) % 4096
-                } else {
-                    rng
-                };
-                map.atomic_u64(at).unwrap().store(v, Ordering::Relaxed);
-                for _ in 0..rng % 64 {
-                    std::thread::yield_now();
-                }
-            }
-        }
-        other => panic!("unknown probe op {other}"),
     }
 }
 
 /// A keyed segment (so that probes can open it) holding a channel at offset 0.
-fn channel_segment(slots: usize, wakeups: Wakeups) -> (RemoveOnDrop<Segment>, String) {
+fn channel_segment(slots: usize, wakeups: Wakeups) -> (RemoveOnDrop<Segment>, Key) {
     let seg = common::keyed_segment(pubsub::size_for(slots, SLOT), 0o600);
-    let key = seg.key().to_string();
+    let key = seg.key();
     let map = seg.attach().unwrap();
     pubsub::create_with(map.region(), 0, slots, SLOT, wakeups).unwrap();
     (seg, key)
@@ -231,13 +268,12 @@ fn private_channel(slots: usize, wakeups: Wakeups) -> RemoveOnDrop<Segment> {
     seg
 }
 
-fn parse_counts(line: &str) -> (u64, u64) {
-    let words: Vec<&str> = line.split(' ').collect();
-    assert!(
-        words.len() == 5 && words[0] == "ok",
-        "a subscriber reported: {line}"
-    );
-    (words[2].parse().unwrap(), words[4].parse().unwrap())
+/// A subscriber's counts; fails the test on a failure it reported.
+fn counts(reply: Followed) -> (u64, u64) {
+    match reply {
+        Followed::Counted { received, lost } => (received, lost),
+        failed => panic!("a subscriber reported: {failed:?}"),
+    }
 }
 
 #[test]
@@ -426,30 +462,46 @@ fn three_subscriber_processes_account_for_every_message() {
     let cases = [
         (
             Wakeups::Parked,
-            [("ro", "poll"), ("rw", "block"), ("rw", "adaptive")],
+            [
+                (Attach::ReadOnly, Wait::Poll),
+                (Attach::ReadWrite, Wait::Block),
+                (Attach::ReadWrite, ADAPTIVE),
+            ],
         ),
         (
             Wakeups::Always,
-            [("ro", "block"), ("ro", "adaptive"), ("rw", "poll")],
+            [
+                (Attach::ReadOnly, Wait::Block),
+                (Attach::ReadOnly, ADAPTIVE),
+                (Attach::ReadWrite, Wait::Poll),
+            ],
         ),
     ];
     for (wakeups, subs) in cases {
         let (_seg, key) = channel_segment(64, wakeups);
-        let last = (N - 1).to_string();
         let mut probes: Vec<_> = subs
             .iter()
-            .map(|(access, mode)| {
-                common::spawn_probe(&["sub", &key, access, mode, &last], ProbeOptions::default())
+            .map(|&(access, wait)| {
+                let follow = PubSubProbe::Follow {
+                    key,
+                    access,
+                    wait,
+                    wait_for_go: false,
+                    last: N - 1,
+                };
+                common::spawn_probe(&follow, ProbeOptions::default())
             })
             .collect();
         for probe in &mut probes {
             assert_eq!(probe.next_result(), "opened");
         }
-        let mut publisher =
-            common::spawn_probe(&["publish", &key, &N.to_string()], ProbeOptions::default());
+        let mut publisher = common::spawn_probe(
+            &PubSubProbe::Publish { key, count: N },
+            ProbeOptions::default(),
+        );
         assert_eq!(publisher.next_result(), "opened");
         for (probe, sub) in probes.into_iter().zip(subs) {
-            let (received, lost) = parse_counts(&probe.finish());
+            let (received, lost) = counts(probe.finish_reply());
             assert_eq!(received + lost, N, "{wakeups:?} {sub:?}");
             assert!(received > 0);
             eprintln!("{wakeups:?} {sub:?}: received {received}, lost {lost}");
@@ -465,13 +517,18 @@ fn three_subscriber_processes_account_for_every_message() {
 fn a_slow_subscriber_loses_messages_and_never_holds_the_publisher_back() {
     const SLOTS: u64 = 32;
     const N: u64 = 10 * SLOTS;
-    for access in ["ro", "rw"] {
+    for access in [Attach::ReadOnly, Attach::ReadWrite] {
         let (seg, key) = channel_segment(SLOTS as usize, Wakeups::Parked);
         let map = seg.attach().unwrap();
         let mut p = Publisher::open_in(map.region(), 0).unwrap();
-        let last = (N - 1).to_string();
         let mut probe = common::spawn_probe(
-            &["sub-slow", &key, access, "poll", &last],
+            &PubSubProbe::Follow {
+                key,
+                access,
+                wait: Wait::Poll,
+                wait_for_go: true,
+                last: N - 1,
+            },
             ProbeOptions::default(),
         );
         assert_eq!(probe.next_result(), "opened");
@@ -483,8 +540,8 @@ fn a_slow_subscriber_loses_messages_and_never_holds_the_publisher_back() {
         stdin.flush().unwrap();
         // Lapped at message 0 (its slot holds N - SLOTS, head is N): the subscriber jumps to
         // N - SLOTS + 1, leaving the slot the publisher writes next.
-        let (received, lost) = parse_counts(&probe.finish());
-        assert_eq!((received, lost), (SLOTS - 1, N - SLOTS + 1), "{access}");
+        let (received, lost) = counts(probe.finish_reply());
+        assert_eq!((received, lost), (SLOTS - 1, N - SLOTS + 1), "{access:?}");
     }
 }
 
@@ -541,18 +598,22 @@ fn parked_in_futex(pid: u32) -> bool {
 /// one under `Wakeups::Parked` (its parked bit), a read-only one under `Wakeups::Always`.
 #[test]
 fn a_parked_subscriber_in_another_process_is_woken() {
-    for (wakeups, access) in [(Wakeups::Parked, "rw"), (Wakeups::Always, "ro")] {
+    for (wakeups, access) in [
+        (Wakeups::Parked, Attach::ReadWrite),
+        (Wakeups::Always, Attach::ReadOnly),
+    ] {
         let (seg, key) = channel_segment(8, wakeups);
         let map = seg.attach().unwrap();
         let mut p = Publisher::open_in(map.region(), 0).unwrap();
-        let mut probe = common::spawn_probe(&["park", &key, access], ProbeOptions::default());
+        let mut probe =
+            common::spawn_probe(&PubSubProbe::Park { key, access }, ProbeOptions::default());
         assert_eq!(probe.next_result(), "opened");
         let pid = probe.child.id();
         common::wait_until("the subscriber parks in futex()", || {
             parked_in_futex(pid) && (wakeups == Wakeups::Always || p.parked() == 1)
         });
         publish_next(&mut p);
-        assert_eq!(probe.finish(), "got 0 Ok(())", "{access}");
+        assert_eq!(probe.finish(), "got 0 Ok(())", "{access:?}");
     }
 }
 
@@ -571,7 +632,10 @@ fn publisher_killed_subscribers_get_peer_died_and_a_new_publisher_continues() {
     let mut buf = Vec::new();
     let mut rng = common::random_u64() | 1;
     for round in 0..ROUNDS {
-        let mut probe = common::spawn_probe(&["publish-forever", &key], ProbeOptions::default());
+        let mut probe = common::spawn_probe(
+            &PubSubProbe::PublishForever { key },
+            ProbeOptions::default(),
+        );
         // The new publisher starts where both subscribers are: after everything published.
         assert_eq!(
             probe.next_result(),
@@ -622,7 +686,13 @@ fn a_killed_subscriber_leaks_nothing_and_the_publisher_goes_on() {
     let (seg, key) = channel_segment(8, Wakeups::Parked);
     let map = seg.attach().unwrap();
     let mut p = Publisher::open_in(map.region(), 0).unwrap();
-    let mut probe = common::spawn_probe(&["park", &key, "rw"], ProbeOptions::default());
+    let mut probe = common::spawn_probe(
+        &PubSubProbe::Park {
+            key,
+            access: Attach::ReadWrite,
+        },
+        ProbeOptions::default(),
+    );
     assert_eq!(probe.next_result(), "opened");
     let pid = probe.child.id();
     common::wait_until("the subscriber parks in futex()", || {
@@ -731,9 +801,11 @@ fn a_scribbler_process_gives_only_errors() {
         let mut p = Publisher::open_in(map.region(), 0).unwrap();
         let mut rw = Subscriber::open_in(map.region(), 0).unwrap();
         let mut sub = Subscriber::open_in(ro.region(), 0).unwrap();
-        let seed = common::random_u64().to_string();
-        let mut scribbler =
-            common::spawn_probe(&["scribble", &key, &seed], ProbeOptions::default());
+        let seed = common::random_u64();
+        let mut scribbler = common::spawn_probe(
+            &PubSubProbe::Scribble { key, seed },
+            ProbeOptions::default(),
+        );
         assert_eq!(scribbler.next_result(), "started");
         let modes = [Wait::Poll, Wait::Block, Wait::Adaptive { spins: 16 }];
         let (mut buf_rw, mut buf_ro) = (Vec::new(), Vec::new());

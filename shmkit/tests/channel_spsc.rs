@@ -5,7 +5,7 @@
 mod channel_probe;
 mod common;
 
-use channel_probe::{check, message, send_seq};
+use channel_probe::{check, message, send_seq, ChannelProbe};
 use common::ProbeOptions;
 use shmkit::channel::{spsc, Receiver, Sender, TrySendError, Wait};
 use shmkit::ErrorKind;
@@ -14,7 +14,7 @@ use std::time::Duration;
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    channel_probe::probe_main();
+    common::probe::serve::<ChannelProbe>();
 }
 
 /// Long enough that a working channel never hits it; a hang fails instead of blocking CI.
@@ -188,9 +188,9 @@ fn threads_every_wait_mode_no_loss_duplication_or_tearing() {
     }
 }
 
-fn channel_segment(capacity: usize) -> (shmkit::RemoveOnDrop<shmkit::Segment>, String) {
+fn channel_segment(capacity: usize) -> (shmkit::RemoveOnDrop<shmkit::Segment>, shmkit::Key) {
     let seg = common::keyed_segment(spsc::size_for(capacity), 0o600);
-    let key = seg.key().to_string();
+    let key = seg.key();
     let map = seg.attach().unwrap();
     spsc::create_in(map.region(), 0, capacity).unwrap();
     (seg, key)
@@ -206,7 +206,11 @@ fn processes_every_wait_mode_no_loss_duplication_or_tearing() {
         rx.set_wait(wait);
         const N: u64 = 100_000;
         let mut probe = common::spawn_probe(
-            &["send", &key, "0", &N.to_string()],
+            &ChannelProbe::Send {
+                key,
+                from: 0,
+                count: N,
+            },
             ProbeOptions::default(),
         );
         assert_eq!(probe.next_result(), "opened");
@@ -239,14 +243,23 @@ fn blocking_send_waits_for_room_times_out_and_sees_a_dead_receiver() {
     assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
 
     const N: u64 = 5000;
-    let mut probe = common::spawn_probe(&["recv-n", &key, &N.to_string()], ProbeOptions::default());
+    let mut probe = common::spawn_probe(
+        &ChannelProbe::RecvN { key, count: N },
+        ProbeOptions::default(),
+    );
     assert_eq!(probe.next_result(), "opened");
     for seq in n..N {
         tx.send_timeout(&message(seq), NO_HANG).unwrap();
     }
     assert_eq!(probe.finish(), format!("received {N}"));
 
-    let mut probe = common::spawn_probe(&["recv-n", &key, "1000000000"], ProbeOptions::default());
+    let mut probe = common::spawn_probe(
+        &ChannelProbe::RecvN {
+            key,
+            count: 1_000_000_000,
+        },
+        ProbeOptions::default(),
+    );
     assert_eq!(probe.next_result(), "opened");
     probe.kill();
     let mut seq = 0;
@@ -265,7 +278,7 @@ fn a_parked_receiver_in_another_process_is_woken() {
     let (seg, key) = channel_segment(4096);
     let map = seg.attach().unwrap();
     let mut tx = Sender::open_in(map.region(), 0).unwrap();
-    let mut probe = common::spawn_probe(&["recv", &key], ProbeOptions::default());
+    let mut probe = common::spawn_probe(&ChannelProbe::Recv { key }, ProbeOptions::default());
     assert_eq!(probe.next_result(), "opened");
     let pid = probe.child.id();
     common::wait_until("the receiver parks in futex()", || {
@@ -289,7 +302,7 @@ fn producer_killed_mid_send_1000_times() {
     let mut rng = common::random_u64() | 1;
     for round in 0..KILLS {
         let mut probe = common::spawn_probe(
-            &["send-forever", &key, &next.to_string()],
+            &ChannelProbe::SendForever { key, from: next },
             ProbeOptions::default(),
         );
         assert_eq!(probe.next_result(), "opened", "round {round}");
@@ -328,7 +341,7 @@ fn consumer_killed_is_detected_and_replaced() {
     let (seg, key) = channel_segment(1024);
     let map = seg.attach().unwrap();
     let mut tx = Sender::open_in(map.region(), 0).unwrap();
-    let mut probe = common::spawn_probe(&["recv", &key], ProbeOptions::default());
+    let mut probe = common::spawn_probe(&ChannelProbe::Recv { key }, ProbeOptions::default());
     assert_eq!(probe.next_result(), "opened");
     let pid = probe.child.id();
     common::wait_until("the receiver parks in futex()", || {

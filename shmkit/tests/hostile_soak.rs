@@ -71,20 +71,11 @@ use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 
-/// The child process's entry: runs the role named by `$SHMKIT_SOAK`.
+/// The child process's entry: runs the [`SoakProbe`] given in its arguments.
 #[test]
 #[ignore = "helper: run by the soak tests as a child process"]
 fn soak_child() {
-    let Ok(spec) = std::env::var("SHMKIT_SOAK") else {
-        return;
-    };
-    let args: Vec<&str> = spec.split(' ').collect();
-    let report = match args[0] {
-        "scribble" => scribbler_main(&args[1..]),
-        "victim" => victim_main(&args[1..]),
-        other => panic!("unknown soak role {other}"),
-    };
-    println!("SOAK-REPORT {report}");
+    common::probe::serve::<SoakProbe>();
 }
 
 struct Proc {
@@ -106,7 +97,7 @@ fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
     })
 }
 
-fn spawn(what: String, spec: String, valgrind: bool) -> Proc {
+fn spawn(what: String, probe: SoakProbe, valgrind: bool) -> Proc {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = if valgrind {
         let mut c = Command::new("valgrind");
@@ -121,20 +112,13 @@ fn spawn(what: String, spec: String, valgrind: bool) -> Proc {
     } else {
         Command::new(&exe)
     };
-    cmd.args([
-        "--ignored",
-        "--exact",
-        "soak_child",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("SHMKIT_SOAK", &spec)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    cmd.args(common::probe::child_args("soak_child", &probe))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
-        .unwrap_or_else(|e| panic!("spawning {what} ({spec}): {e}"));
+        .unwrap_or_else(|e| panic!("spawning {what} ({probe:?}): {e}"));
     let out = drain(child.stdout.take().unwrap());
     let err = drain(child.stderr.take().unwrap());
     Proc {
@@ -267,19 +251,15 @@ fn soak(kind: Kind) {
         .iter()
         .enumerate()
         .map(|(i, role)| {
-            let mut spec = format!(
-                "victim {} {role} {} {} {} {}",
-                kind.name(),
-                seg.id(),
-                board_seg.id(),
-                FIRST_VICTIM + i,
-                common::random_u64()
-            );
-            if let Some(name) = &name {
-                spec.push(' ');
-                spec.push_str(name);
-            }
-            spawn(format!("victim {i} ({role})"), spec, valgrind)
+            let victim = SoakProbe::Victim {
+                role: *role,
+                segment: seg.id(),
+                board: board_seg.id(),
+                slot: FIRST_VICTIM + i,
+                seed: common::random_u64(),
+                name: name.clone(),
+            };
+            spawn(format!("victim {i} ({role})"), victim, valgrind)
         })
         .collect();
     // The scribbler writes the victims' pids: wait until they are all up.
@@ -292,13 +272,12 @@ fn soak(kind: Kind) {
     }
     let mut scribbler = spawn(
         "scribbler".into(),
-        format!(
-            "scribble {} {} {} {}",
-            kind.name(),
-            seg.id(),
-            board_seg.id(),
-            common::random_u64()
-        ),
+        SoakProbe::Scribbler {
+            kind,
+            segment: seg.id(),
+            board: board_seg.id(),
+            seed: common::random_u64(),
+        },
         false,
     );
 

@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{ProbeOptions, NOBODY};
+use common::{IpcProbe, ProbeOptions, NOBODY};
 use shmkit::{ErrorKind, Key, MessageQueue, RecvOptions, Selector};
 
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    common::probe_main();
+    common::probe::serve::<IpcProbe>();
 }
 
 fn as_nobody() -> ProbeOptions {
@@ -51,10 +51,10 @@ fn msgget_eacces_for_nobody_asking_read_or_write() {
         return;
     }
     let q = common::keyed_queue(0o600);
-    let key = q.key().to_string();
-    for mode in ["400", "200", "600"] {
+    let key = q.key();
+    for mode in [0o400, 0o200, 0o600] {
         assert_eq!(
-            common::run_probe(&["msg-open", &key, mode], as_nobody()).result(),
+            common::run_probe(&IpcProbe::MsgOpen { key, mode }, as_nobody()).result(),
             "PermissionDenied"
         );
     }
@@ -70,7 +70,7 @@ fn msgget_enospc_at_msgmni_in_a_private_ipc_namespace() {
         ..ProbeOptions::default()
     };
     assert_eq!(
-        common::run_probe(&["enospc-msg", "3"], opts).result(),
+        common::run_probe(&IpcProbe::MsgCreateUntilRefused { msgmni: 3 }, opts).result(),
         "LimitExceeded after 3"
     );
 }
@@ -122,7 +122,7 @@ fn msgsnd_eacces_for_nobody() {
     }
     let q = common::keyed_queue(0o600);
     assert_eq!(
-        common::run_probe(&["msg-send", &q.key().to_string()], as_nobody()).result(),
+        common::run_probe(&IpcProbe::MsgSend { key: q.key() }, as_nobody()).result(),
         "PermissionDenied"
     );
 }
@@ -133,7 +133,7 @@ fn removing_a_queue_wakes_a_blocked_sender_with_removed() {
     q.set_max_bytes(1).unwrap();
     q.send(1, b"x").unwrap(); // full
     let sender = common::spawn_probe(
-        &["msg-send-block", &q.key().to_string()],
+        &IpcProbe::MsgSendBlocking { key: q.key() },
         ProbeOptions::default(),
     );
     let pid = sender.child.id();
@@ -230,7 +230,7 @@ fn msgrcv_eacces_for_nobody() {
     let q = common::keyed_queue(0o600);
     q.send(1, b"x").unwrap();
     assert_eq!(
-        common::run_probe(&["msg-recv", &q.key().to_string()], as_nobody()).result(),
+        common::run_probe(&IpcProbe::MsgRecv { key: q.key() }, as_nobody()).result(),
         "PermissionDenied"
     );
     assert_eq!(q.stat().unwrap().qnum, 1);
@@ -261,7 +261,7 @@ fn msg_copy_peeks_by_index_without_removing() {
 fn removing_a_queue_wakes_a_blocked_receiver_with_removed() {
     let q = common::keyed_queue(0o600);
     let receiver = common::spawn_probe(
-        &["msg-recv-block", &q.key().to_string()],
+        &IpcProbe::MsgRecvBlocking { key: q.key() },
         ProbeOptions::default(),
     );
     let pid = receiver.child.id();
@@ -306,22 +306,22 @@ fn msgctl_eacces_and_eperm_for_nobody() {
         return;
     }
     let q = common::keyed_queue(0o600);
-    let key = q.key().to_string();
+    let key = q.key();
     assert_eq!(
-        common::run_probe(&["msg-stat", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::MsgStat { key }, as_nobody()).result(),
         "PermissionDenied"
     );
     q.set_mode(0o666).unwrap();
     assert_eq!(
-        common::run_probe(&["msg-stat", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::MsgStat { key }, as_nobody()).result(),
         "ok"
     );
     assert_eq!(
-        common::run_probe(&["msg-remove", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::MsgRemove { key }, as_nobody()).result(),
         "NotPermitted"
     );
     assert_eq!(
-        common::run_probe(&["msg-set-mode", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::MsgSetMode { key }, as_nobody()).result(),
         "NotPermitted"
     );
     assert!(q.stat().is_ok());
@@ -335,7 +335,7 @@ fn raising_qbytes_past_msgmnb_needs_a_capability() {
     let q = common::keyed_queue(0o600);
     q.set_owner(NOBODY, NOBODY).unwrap();
     assert_eq!(
-        common::run_probe(&["msg-raise-qbytes", &q.key().to_string()], as_nobody()).result(),
+        common::run_probe(&IpcProbe::MsgRaiseMaxBytes { key: q.key() }, as_nobody()).result(),
         "NotPermitted"
     );
     // With CAP_SYS_RESOURCE one may (root in a container may lack it).
@@ -421,7 +421,10 @@ fn round_trips_with_an_echo_process_keep_their_sequence() {
     let q = common::keyed_queue(0o600);
     const N: usize = 500;
     let echo = common::spawn_probe(
-        &["msg-echo", &q.key().to_string(), &N.to_string()],
+        &IpcProbe::MsgEcho {
+            key: q.key(),
+            count: N,
+        },
         ProbeOptions::default(),
     );
     let mut buf = [0u8; 32];
@@ -438,17 +441,21 @@ fn round_trips_with_an_echo_process_keep_their_sequence() {
 #[test]
 fn two_senders_and_two_receivers_per_core_lose_and_duplicate_nothing() {
     let q = common::keyed_queue(0o600);
-    let key = q.key().to_string();
+    let key = q.key();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (senders, receivers) = (2 * cores, 2 * cores);
     const M: usize = 2000;
     let receiving: Vec<_> = (0..receivers)
-        .map(|_| common::spawn_probe(&["msg-receiver", &key], ProbeOptions::default()))
+        .map(|_| common::spawn_probe(&IpcProbe::MsgReceiver { key }, ProbeOptions::default()))
         .collect();
     let sending: Vec<_> = (0..senders)
         .map(|s| {
             common::spawn_probe(
-                &["msg-sender", &key, &s.to_string(), &M.to_string()],
+                &IpcProbe::MsgSender {
+                    key,
+                    id: s,
+                    count: M,
+                },
                 ProbeOptions::default(),
             )
         })

@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::{ProbeOptions, NOBODY};
+use common::{IpcProbe, ProbeOptions, NOBODY};
 use shmkit::{ErrorKind, Key, SemLock, SemOp, SemaphoreSet};
 use std::time::Duration;
 
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    common::probe_main();
+    common::probe::serve::<IpcProbe>();
 }
 
 fn as_nobody() -> ProbeOptions {
@@ -79,13 +79,13 @@ fn semget_eacces_for_nobody() {
         return;
     }
     let set = common::keyed_sem(1, 0o600);
-    let key = set.key().to_string();
+    let key = set.key();
     assert_eq!(
-        common::run_probe(&["sem-open", &key, "400"], as_nobody()).result(),
+        common::run_probe(&IpcProbe::SemOpen { key, mode: 0o400 }, as_nobody()).result(),
         "PermissionDenied"
     );
     assert_eq!(
-        common::run_probe(&["sem-open", &key, "200"], as_nobody()).result(),
+        common::run_probe(&IpcProbe::SemOpen { key, mode: 0o200 }, as_nobody()).result(),
         "PermissionDenied"
     );
 }
@@ -100,7 +100,7 @@ fn semget_enospc_at_semmni_in_a_private_ipc_namespace() {
         ..ProbeOptions::default()
     };
     assert_eq!(
-        common::run_probe(&["enospc-sem", "4"], opts).result(),
+        common::run_probe(&IpcProbe::SemCreateUntilRefused { semmni: 4 }, opts).result(),
         "LimitExceeded after 4"
     );
 }
@@ -183,7 +183,15 @@ fn semop_eacces_for_nobody() {
     }
     let set = common::keyed_sem(1, 0o600);
     assert_eq!(
-        common::run_probe(&["sem-op", &set.key().to_string(), "0", "1"], as_nobody()).result(),
+        common::run_probe(
+            &IpcProbe::SemOperate {
+                key: set.key(),
+                num: 0,
+                delta: 1
+            },
+            as_nobody()
+        )
+        .result(),
         "PermissionDenied"
     );
 }
@@ -216,7 +224,7 @@ fn semtimedop_times_out_with_a_typed_error() {
 fn removing_a_set_wakes_a_blocked_process_with_removed() {
     let set = common::keyed_sem(1, 0o600);
     let waiter = common::spawn_probe(
-        &["sem-wait", &set.key().to_string()],
+        &IpcProbe::SemWait { key: set.key() },
         ProbeOptions::default(),
     );
     common::wait_until("the waiter to block", || {
@@ -230,7 +238,7 @@ fn removing_a_set_wakes_a_blocked_process_with_removed() {
 fn a_signal_interrupts_a_blocked_semop_with_interrupted() {
     let set = common::keyed_sem(1, 0o600);
     let waiter = common::spawn_probe(
-        &["sem-wait-intr", &set.key().to_string()],
+        &IpcProbe::SemWaitInterruptible { key: set.key() },
         ProbeOptions::default(),
     );
     common::wait_until("the waiter to block", || {
@@ -294,7 +302,7 @@ fn semctl_setval_wakes_a_process_waiting_to_decrement() {
     // GETNCNT counts the waiter, GETZCNT does not; SETVAL lets it proceed.
     let set = common::keyed_sem(1, 0o600);
     let waiter = common::spawn_probe(
-        &["sem-wait", &set.key().to_string()],
+        &IpcProbe::SemWait { key: set.key() },
         ProbeOptions::default(),
     );
     common::wait_until("the waiter to block", || {
@@ -332,22 +340,22 @@ fn semctl_eacces_and_eperm_for_nobody() {
         return;
     }
     let set = common::keyed_sem(1, 0o600);
-    let key = set.key().to_string();
+    let key = set.key();
     assert_eq!(
-        common::run_probe(&["sem-getval", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::SemGetValue { key }, as_nobody()).result(),
         "PermissionDenied"
     );
     set.set_mode(0o666).unwrap();
     assert_eq!(
-        common::run_probe(&["sem-getval", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::SemGetValue { key }, as_nobody()).result(),
         "ok 0"
     );
     assert_eq!(
-        common::run_probe(&["sem-remove", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::SemRemove { key }, as_nobody()).result(),
         "NotPermitted"
     );
     assert_eq!(
-        common::run_probe(&["sem-set-mode", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::SemSetMode { key }, as_nobody()).result(),
         "NotPermitted"
     );
     assert!(set.stat().is_ok());
@@ -362,7 +370,7 @@ fn sem_undo_releases_the_lock_of_a_holder_killed_200_times() {
     lock.init().unwrap();
     for round in 0..200 {
         let holder = common::spawn_probe(
-            &["sem-hold", &set.key().to_string()],
+            &IpcProbe::SemHold { key: set.key() },
             ProbeOptions::default(),
         );
         let mut holder = holder;
@@ -387,7 +395,7 @@ fn sem_undo_releases_the_lock_of_a_holder_killed_200_times() {
 fn the_32768th_undo_adjustment_is_a_typed_error() {
     let set = common::keyed_sem(1, 0o600);
     let r = common::run_probe(
-        &["undo-limit", &set.key().to_string()],
+        &IpcProbe::SemUndoLimit { key: set.key() },
         ProbeOptions::default(),
     );
     // semadj and semval are both capped at SEMVMX = 32767: the 32768th +1 is refused.

@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{ProbeOptions, NOBODY};
+use common::{IpcProbe, ProbeOptions, NOBODY};
 use shmkit::{AttachOptions, ErrorKind, HugePageSize, Key, Segment};
 
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    common::probe_main();
+    common::probe::serve::<IpcProbe>();
 }
 
 fn as_nobody() -> ProbeOptions {
@@ -91,15 +91,25 @@ fn shmget_eacces_for_nobody_asking_read_or_write_on_a_mode_0_segment() {
     }
     let seg = common::keyed_segment(4096, 0o000);
     for (mode, expect) in [
-        ("400", "PermissionDenied"),
-        ("200", "PermissionDenied"),
-        ("600", "PermissionDenied"),
+        (0o400, "PermissionDenied"),
+        (0o200, "PermissionDenied"),
+        (0o600, "PermissionDenied"),
     ] {
-        let r = common::run_probe(&["open", &seg.key().to_string(), "0", mode], as_nobody());
-        assert_eq!(r.result(), expect, "SHM_R/SHM_W bits {mode}");
+        let open = IpcProbe::ShmOpen {
+            key: seg.key(),
+            size: 0,
+            mode,
+        };
+        let r = common::run_probe(&open, as_nobody());
+        assert_eq!(r.result(), expect, "SHM_R/SHM_W bits {mode:o}");
     }
     // Without a permission request the open itself succeeds, as in C.
-    let r = common::run_probe(&["open", &seg.key().to_string(), "0", "0"], as_nobody());
+    let open = IpcProbe::ShmOpen {
+        key: seg.key(),
+        size: 0,
+        mode: 0,
+    };
+    let r = common::run_probe(&open, as_nobody());
     assert_eq!(r.result(), "ok");
 }
 
@@ -109,7 +119,7 @@ fn shmget_eperm_for_huge_pages_without_the_right() {
         return;
     }
     let r = common::run_probe(
-        &["create-huge", "2097152"],
+        &IpcProbe::ShmCreateHuge { size: 2097152 },
         ProbeOptions {
             as_user: Some(NOBODY),
             no_memlock: true,
@@ -154,7 +164,7 @@ fn shmget_enospc_at_shmmni_in_a_private_ipc_namespace() {
         return;
     }
     let r = common::run_probe(
-        &["enospc", "5"],
+        &IpcProbe::ShmCreateUntilRefused { shmmni: 5 },
         ProbeOptions {
             new_ipc_namespace: true,
             ..ProbeOptions::default()
@@ -224,23 +234,23 @@ fn shmat_eacces_for_nobody() {
         return;
     }
     let seg = common::keyed_segment(4096, 0o600);
-    let key = seg.key().to_string();
+    let key = seg.key();
     assert_eq!(
-        common::run_probe(&["attach", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::ShmAttach { key }, as_nobody()).result(),
         "PermissionDenied"
     );
     assert_eq!(
-        common::run_probe(&["attach-ro", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::ShmAttachReadOnly { key }, as_nobody()).result(),
         "PermissionDenied"
     );
     // Read permission for others: read-only attach works, read-write does not.
     seg.set_mode(0o604).unwrap();
     assert_eq!(
-        common::run_probe(&["attach-ro", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::ShmAttachReadOnly { key }, as_nobody()).result(),
         "ok"
     );
     assert_eq!(
-        common::run_probe(&["attach", &key], as_nobody()).result(),
+        common::run_probe(&IpcProbe::ShmAttach { key }, as_nobody()).result(),
         "PermissionDenied"
     );
 }
@@ -249,7 +259,7 @@ fn shmat_eacces_for_nobody() {
 fn shmat_read_only_write_dies_with_sigsegv() {
     let seg = common::keyed_segment(4096, 0o600);
     let r = common::run_probe(
-        &["write-ro", &seg.key().to_string()],
+        &IpcProbe::ShmWriteReadOnly { key: seg.key() },
         ProbeOptions::default(),
     );
     assert_eq!(r.result(), "attached");
@@ -269,7 +279,7 @@ fn shmat_read_only_write_dies_with_sigsegv() {
 fn shmdt_write_after_detach_dies_with_sigsegv_and_nattch_is_zero() {
     let seg = common::keyed_segment(4096, 0o600);
     let r = common::run_probe(
-        &["write-after-detach", &seg.key().to_string()],
+        &IpcProbe::ShmWriteAfterDetach { key: seg.key() },
         ProbeOptions::default(),
     );
     assert_eq!(r.result(), "detached");
@@ -310,7 +320,7 @@ fn shmctl_eacces_for_nobody_stating_roots_segment() {
     }
     let seg = common::keyed_segment(4096, 0o600);
     assert_eq!(
-        common::run_probe(&["stat", &seg.key().to_string()], as_nobody()).result(),
+        common::run_probe(&IpcProbe::ShmStat { key: seg.key() }, as_nobody()).result(),
         "PermissionDenied"
     );
 }
@@ -321,12 +331,18 @@ fn shmctl_eperm_for_nobody_removing_setting_or_locking_roots_segment() {
         return;
     }
     let seg = common::keyed_segment(4096, 0o666);
-    let key = seg.key().to_string();
-    for op in ["remove", "set-mode", "set-owner", "lock", "unlock"] {
+    let key = seg.key();
+    for op in [
+        IpcProbe::ShmRemove { key },
+        IpcProbe::ShmSetMode { key },
+        IpcProbe::ShmSetOwner { key },
+        IpcProbe::ShmLock { key },
+        IpcProbe::ShmUnlock { key },
+    ] {
         assert_eq!(
-            common::run_probe(&[op, &key], as_nobody()).result(),
+            common::run_probe(&op, as_nobody()).result(),
             "NotPermitted",
-            "{op}"
+            "{op:?}"
         );
     }
     let stat = seg.stat().unwrap();
@@ -390,7 +406,7 @@ fn shmctl_ipc_set_works_for_an_owner_without_read_permission() {
         return;
     }
     let r = common::run_probe(
-        &["own-mode0", "4096"],
+        &IpcProbe::ShmOwnMode0 { size: 4096 },
         ProbeOptions {
             as_user: Some(NOBODY),
             ..ProbeOptions::default()

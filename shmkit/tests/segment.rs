@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::{ProbeOptions, NOBODY};
+use common::{IpcProbe, ProbeOptions, NOBODY};
 use shmkit::{ErrorKind, Key, Segment, Squatting};
 use std::sync::atomic::Ordering;
 
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    common::probe_main();
+    common::probe::serve::<IpcProbe>();
 }
 
 #[test]
@@ -160,7 +160,11 @@ fn open_or_create_refuses_a_segment_squatted_by_another_user() {
     }
     let key = common::random_key();
     let r = common::run_probe(
-        &["create", &key.to_string(), "4096", "666"],
+        &IpcProbe::ShmCreate {
+            key,
+            size: 4096,
+            mode: 0o666,
+        },
         ProbeOptions {
             as_user: Some(NOBODY),
             ..ProbeOptions::default()
@@ -289,7 +293,7 @@ fn listing_from_proc_and_from_syscalls_agree_exactly_in_a_private_namespace() {
         return;
     }
     let r = common::run_probe(
-        &["namespace-listing"],
+        &IpcProbe::NamespaceListing,
         ProbeOptions {
             new_ipc_namespace: true,
             ..ProbeOptions::default()
@@ -312,7 +316,11 @@ fn open_or_create_names_a_squatter_it_cannot_even_stat() {
     }
     let seg = common::keyed_segment(4096, 0o000);
     let r = common::run_probe(
-        &["open-or-create", &seg.key().to_string(), "4096", "600"],
+        &IpcProbe::ShmOpenOrCreate {
+            key: seg.key(),
+            size: 4096,
+            mode: 0o600,
+        },
         ProbeOptions {
             as_user: Some(NOBODY),
             ..ProbeOptions::default()

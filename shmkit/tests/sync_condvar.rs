@@ -9,12 +9,12 @@ use shmkit::sync::{Condvar, Event, LockError, RobustMutex};
 use shmkit::ErrorKind;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use sync_probe::{lock_repairing, Guarded, CONDVAR_AT, EVENT_AT, FLAG_AT, MUTEX_AT};
+use sync_probe::{lock_repairing, Guarded, SyncProbe, CONDVAR_AT, EVENT_AT, FLAG_AT, MUTEX_AT};
 
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    sync_probe::probe_main();
+    common::probe::serve::<SyncProbe>();
 }
 
 fn random_spin() {
@@ -103,11 +103,11 @@ fn condvar_survives_3_waiters_killed_per_round_for_300_rounds() {
     let map = seg.attach().unwrap();
     let m = RobustMutex::<Guarded, _>::create_in(map.region(), MUTEX_AT, [0; 3]).unwrap();
     let cv = Condvar::create_in(map.region(), CONDVAR_AT).unwrap();
-    let key = seg.key().to_string();
+    let key = seg.key();
     let mut owner_died = 0;
     for round in 0..ROUNDS {
         let mut doomed: Vec<_> = (0..3)
-            .map(|_| common::spawn_probe(&["cond-wait", &key], ProbeOptions::default()))
+            .map(|_| common::spawn_probe(&SyncProbe::CondWait { key }, ProbeOptions::default()))
             .collect();
         for w in &mut doomed {
             assert_eq!(w.next_result(), "waiting", "round {round}");
@@ -128,7 +128,7 @@ fn condvar_survives_3_waiters_killed_per_round_for_300_rounds() {
             owner_died += 1;
         }
         cv.notify_all().expect("notify_all after the kills");
-        let mut fresh = common::spawn_probe(&["cond-wait", &key], ProbeOptions::default());
+        let mut fresh = common::spawn_probe(&SyncProbe::CondWait { key }, ProbeOptions::default());
         assert_eq!(fresh.next_result(), "waiting", "round {round}");
         lock_repairing(&m)[0] += 1;
         cv.notify_all().unwrap();
@@ -153,10 +153,10 @@ fn event_survives_3_waiters_killed_per_round() {
     let map = seg.attach().unwrap();
     let ev = Event::create_in(map.region(), EVENT_AT).unwrap();
     let flag = map.atomic_u32(FLAG_AT).unwrap();
-    let key = seg.key().to_string();
+    let key = seg.key();
     for round in 0..ROUNDS {
         let mut doomed: Vec<_> = (0..3)
-            .map(|_| common::spawn_probe(&["event-wait", &key], ProbeOptions::default()))
+            .map(|_| common::spawn_probe(&SyncProbe::EventWait { key }, ProbeOptions::default()))
             .collect();
         for w in &mut doomed {
             assert_eq!(w.next_result(), "waiting", "round {round}");
@@ -169,7 +169,7 @@ fn event_survives_3_waiters_killed_per_round() {
             w.kill();
         }
         ev.notify_all().expect("notify_all after the kills");
-        let mut fresh = common::spawn_probe(&["event-wait", &key], ProbeOptions::default());
+        let mut fresh = common::spawn_probe(&SyncProbe::EventWait { key }, ProbeOptions::default());
         assert_eq!(fresh.next_result(), "waiting", "round {round}");
         flag.fetch_add(1, Ordering::Release);
         ev.notify_all().unwrap();

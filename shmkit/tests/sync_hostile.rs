@@ -7,12 +7,12 @@ mod sync_probe;
 
 use common::ProbeOptions;
 use shmkit::sync::{Condvar, Event, RobustMutex, SeqLock};
-use sync_probe::{Guarded, CONDVAR_AT, EVENT_AT, MUTEX_AT, SEQLOCK_AT};
+use sync_probe::{Guarded, SyncProbe, CONDVAR_AT, EVENT_AT, MUTEX_AT, SEQLOCK_AT};
 
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    sync_probe::probe_main();
+    common::probe::serve::<SyncProbe>();
 }
 
 #[test]
@@ -25,14 +25,16 @@ fn scribbled_structures_give_errors_never_crashes_or_hangs() {
     Event::create_in(region, EVENT_AT).unwrap();
     assert_eq!(SeqLock::<[u64; 8], shmkit::Attachment>::SIZE, 256);
     SeqLock::create_in(region, SEQLOCK_AT, [0u64; 8]).unwrap();
-    let key = seg.key().to_string();
+    let key = seg.key();
     for round in 0..4 {
-        let seed = common::random_u64().to_string();
+        let seed = common::random_u64();
         let mut scribbler =
-            common::spawn_probe(&["scribble", &key, &seed], ProbeOptions::default());
+            common::spawn_probe(&SyncProbe::Scribble { key, seed }, ProbeOptions::default());
         assert_eq!(scribbler.next_result(), "scribbling");
-        let mut victim =
-            common::spawn_probe(&["hostile-victim", &key, "10000"], ProbeOptions::default());
+        let mut victim = common::spawn_probe(
+            &SyncProbe::HostileVictim { key, iters: 10000 },
+            ProbeOptions::default(),
+        );
         // Gives up (fails) after a minute: a hang is a failure, not a wait.
         common::wait_until("the victim to finish", || {
             victim.child.try_wait().unwrap().is_some()

@@ -6,22 +6,21 @@
 mod common;
 mod sync_probe;
 
+use common::probe::{probe_enum, say, say_reply, Probe};
 use common::ProbeOptions;
 use shmkit::sync::{LockError, RobustMutex};
 use shmkit::{ErrorKind, Key, Segment};
 use std::time::{Duration, Instant};
-use sync_probe::Guarded;
+use sync_probe::{Guarded, SyncProbe};
 
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    if !hostile_probe() {
-        sync_probe::probe_main();
-    }
+    let _ = common::probe::serve::<MutexProbe>() || common::probe::serve::<SyncProbe>();
 }
 
-fn spawn(op: &str, key: Key) -> common::RunningProbe {
-    common::spawn_probe(&[op, &key.to_string()], ProbeOptions::default())
+fn spawn(probe: SyncProbe) -> common::RunningProbe {
+    common::spawn_probe(&probe, ProbeOptions::default())
 }
 
 /// A random number of spins, so that kills land at random points of the holder's loop.
@@ -501,7 +500,7 @@ fn holder_killed_1000_times_inside_the_critical_section() {
     let m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
     let mut recovery = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
-        let mut holder = spawn("mutex-hold", seg.key());
+        let mut holder = spawn(SyncProbe::MutexHold { key: seg.key() });
         assert_eq!(holder.next_result(), "holding", "round {round}");
         random_spin();
         let start = Instant::now();
@@ -536,9 +535,9 @@ fn a_waiter_blocked_in_a_third_process_wakes_with_owner_died() {
     let map = seg.attach().unwrap();
     let m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
     for round in 0..5 {
-        let mut holder = spawn("mutex-hold", seg.key());
+        let mut holder = spawn(SyncProbe::MutexHold { key: seg.key() });
         assert_eq!(holder.next_result(), "holding");
-        let mut waiter = spawn("mutex-lock-report", seg.key());
+        let mut waiter = spawn(SyncProbe::MutexLockReport { key: seg.key() });
         let line = waiter.next_result();
         let addr = usize::from_str_radix(line.trim_start_matches("locking 0x"), 16).unwrap();
         let pid = waiter.child.id();
@@ -559,7 +558,7 @@ fn dropping_an_owner_died_guard_makes_the_mutex_not_recoverable() {
     let seg = common::keyed_segment(4096, 0o600);
     let map = seg.attach().unwrap();
     let m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
-    let mut holder = spawn("mutex-hold", seg.key());
+    let mut holder = spawn(SyncProbe::MutexHold { key: seg.key() });
     assert_eq!(holder.next_result(), "holding");
     holder.kill();
     let guard = m.lock().unwrap_err().into_owner_died().expect("owner died");
@@ -575,7 +574,7 @@ fn dropping_an_owner_died_guard_makes_the_mutex_not_recoverable() {
     }
     // In another process, and through a fresh open, too.
     let r = common::run_probe(
-        &["mutex-lock", &seg.key().to_string()],
+        &SyncProbe::MutexLock { key: seg.key() },
         ProbeOptions::default(),
     );
     assert_eq!(r.result(), "NotRecoverable");
@@ -588,7 +587,7 @@ fn a_stopped_holder_times_out_lockers_then_dies_into_owner_died() {
     let seg = common::keyed_segment(4096, 0o600);
     let map = seg.attach().unwrap();
     let m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
-    let mut holder = spawn("mutex-hold", seg.key());
+    let mut holder = spawn(SyncProbe::MutexHold { key: seg.key() });
     assert_eq!(holder.next_result(), "holding");
     let pid = holder.child.id() as i32;
     // SAFETY: kill takes plain integers; `pid` is our own child, not yet reaped.
@@ -626,13 +625,17 @@ fn a_process_in_another_pid_namespace_is_refused() {
     let seg = common::keyed_segment(4096, 0o600);
     let map = seg.attach().unwrap();
     let _m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
-    let key = seg.key().to_string();
+    let open = SyncProbe::MutexOpen { key: seg.key() };
     assert_eq!(
-        common::run_probe(&["mutex-open", &key], ProbeOptions::default()).result(),
+        common::run_probe(&open, ProbeOptions::default()).result(),
         "ok"
     );
+    let new_pid_namespace = ProbeOptions {
+        new_pid_namespace: true,
+        ..ProbeOptions::default()
+    };
     assert_eq!(
-        sync_probe::run_in_new_pid_namespace(&["mutex-open", &key]),
+        common::run_probe(&open, new_pid_namespace).result(),
         "ForeignNamespace"
     );
 }
@@ -698,226 +701,286 @@ const SECOND: usize = 128;
 /// Words to write: `(offset in the pthread_mutex_t, value)`.
 type Words = &'static [(usize, u64)];
 
-/// The probe side of the tests below; false if `$SHMKIT_PROBE` names another op.
-fn hostile_probe() -> bool {
-    let Ok(spec) = std::env::var("SHMKIT_PROBE") else {
-        return false;
+probe_enum! {
+    /// What the probe processes of the tests below do with the mutex at offset 0 of the
+    /// test segment `key` (and, for some, the ones after it).
+    enum MutexProbe {
+        /// Store words of the `pthread_mutex_t` (`(offset, value)`: 8 bytes at the list
+        /// pointers' offsets, 4 elsewhere), then reply `written`.
+        Write { key: Key, words: Vec<(usize, u64)> },
+        /// One call, reply its outcome (see [`describe`]).
+        Call { key: Key, call: Call },
+        /// Say `ready`, then do each [`Step`] requested on stdin, answering each with one
+        /// line.
+        Steps { key: Key },
+        /// Forever, write a random 4-byte value (or put the original back, one time in
+        /// four) into one of the `pthread_mutex_t`'s 4-byte words listed in `words` (word
+        /// indexes 0..10), pausing 0..5000 spins; say `scribbling` first.
+        Scribble { key: Key, seed: u64, words: Vec<usize> },
+        /// `try_lock`, `lock_timeout(300 µs)` and `lock_timeout(20 ms)` in turn, holding
+        /// each lock for 2000 spins, and one time in four holding the mutex at offset 128
+        /// (which nobody scribbles) around it, taken before or after it; reply a
+        /// [`LockerReport`].
+        Locker { key: Key, iters: u64 },
+        /// Say `ready`, then drive the mutexes at offsets 0, 128, 256, 384 by the
+        /// [`MultiStep`]s requested on stdin, answering each with one line.
+        Multi { key: Key },
+    }
+}
+
+probe_enum! {
+    /// A request to a [`MutexProbe::Steps`] probe.
+    #[derive(Copy)]
+    enum Step {
+        /// `try_lock`, released at once.
+        Try,
+        /// `lock_timeout(1 ms)`, released at once.
+        Timed,
+        /// `lock`, released at once.
+        Lock,
+        /// `lock_timeout(1 ms)`, keeping the guard.
+        Hold,
+        /// Unlock the held guard.
+        Release,
+        /// Mark the held guard consistent.
+        Consistent,
+    }
+}
+
+impl Step {
+    /// Its name in the tests' tallies.
+    fn name(self) -> &'static str {
+        match self {
+            Step::Try => "try",
+            Step::Timed => "timed",
+            Step::Lock => "lock",
+            Step::Hold => "hold",
+            Step::Release => "release",
+            Step::Consistent => "consistent",
+        }
+    }
+}
+
+probe_enum! {
+    /// A request to a [`MutexProbe::Multi`] probe, about the `n`th mutex.
+    enum MultiStep {
+        /// `lock_timeout(10 s)`, keeping the guard.
+        Lock { n: usize },
+        /// Unlock the held guard.
+        Unlock { n: usize },
+        /// `try_lock`, released at once.
+        Try { n: usize },
+    }
+}
+
+probe_enum! {
+    /// A locking call of [`MutexProbe::Call`].
+    #[derive(Copy)]
+    enum Call {
+        Lock,
+        TryLock,
+        /// `lock_timeout(100 ms)`.
+        LockTimeout,
+        /// `lock_timeout(60 s)`.
+        LockTimeoutLong,
+    }
+}
+
+probe_enum! {
+    /// The reply of [`MutexProbe::Locker`].
+    enum LockerReport {
+        /// How far the slowest timed lock ran past its timeout, and how often each outcome
+        /// was seen.
+        Done { over_us: u64, outcomes: Vec<(String, u64)> },
+    }
+}
+
+impl Probe for MutexProbe {
+    const FAMILY: &'static str = "MutexProbe";
+
+    fn run(self) {
+        match self {
+            MutexProbe::Write { key, words } => write_words(key, &words),
+            MutexProbe::Call { key, call } => one_call(key, call),
+            MutexProbe::Steps { key } => steps(key),
+            MutexProbe::Scribble { key, seed, words } => scribble_words(key, seed, &words),
+            MutexProbe::Locker { key, iters } => locker(key, iters),
+            MutexProbe::Multi { key } => multi_steps(key),
+        }
+    }
+}
+
+fn write_words(key: Key, words: &[(usize, u64)]) {
+    let map = sync_probe::attach(key);
+    for &(off, value) in words {
+        let bytes = value.to_ne_bytes();
+        let len = if off == W_PREV || off == W_NEXT { 8 } else { 4 };
+        map.write_at(PTHREAD_AT + off, &bytes[..len]).unwrap();
+    }
+    say("written");
+}
+
+fn one_call(key: Key, call: Call) {
+    let map = sync_probe::attach(key);
+    let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
+    let r = match call {
+        Call::Lock => m.lock(),
+        Call::TryLock => m.try_lock(),
+        Call::LockTimeout => m.lock_timeout(Duration::from_millis(100)),
+        Call::LockTimeoutLong => m.lock_timeout(Duration::from_secs(60)),
     };
-    let args: Vec<&str> = spec.split(' ').collect();
-    match args[0] {
-        // mutex-write KEY OFF=VALUE...: store words of the pthread_mutex_t (8 bytes at the
-        // list pointers' offsets, 4 elsewhere), then exit
-        "mutex-write" => {
-            let map = sync_probe_attach(args[1]);
-            for w in &args[2..] {
-                let (off, value) = w.split_once('=').expect("OFF=VALUE");
-                let off: usize = off.parse().unwrap();
-                let value = parse_u64(value);
-                let bytes = value.to_ne_bytes();
-                let len = if off == W_PREV || off == W_NEXT { 8 } else { 4 };
-                map.write_at(PTHREAD_AT + off, &bytes[..len]).unwrap();
-            }
-            sync_probe::say("written");
-        }
-        // mutex-call KEY lock|try_lock|lock_timeout|lock_timeout_long: one call, report its
-        // outcome
-        "mutex-call" => {
-            let map = sync_probe_attach(args[1]);
-            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
-            let r = match args[2] {
-                "lock" => m.lock(),
-                "try_lock" => m.try_lock(),
-                "lock_timeout" => m.lock_timeout(Duration::from_millis(100)),
-                "lock_timeout_long" => m.lock_timeout(Duration::from_secs(60)),
-                other => panic!("unknown call {other}"),
-            };
-            sync_probe::say(&describe(r));
-        }
-        // mutex-steps KEY: one call per line on stdin, each reported in one line:
-        // try | timed | lock | hold (lock_timeout, keep the guard) | release (unlock the
-        // held guard) | consistent (mark the held guard consistent)
-        "mutex-steps" => {
-            let map = sync_probe_attach(args[1]);
-            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
-            let mut held = None;
-            sync_probe::say("ready");
-            for line in std::io::stdin().lines() {
-                let line = line.unwrap();
-                let out = match line.trim() {
-                    "try" => describe(m.try_lock()),
-                    "timed" => describe(m.lock_timeout(Duration::from_millis(1))),
-                    "lock" => describe(m.lock()),
-                    "hold" => match m.lock_timeout(Duration::from_millis(1)) {
-                        Ok(g) => {
-                            held = Some(g);
-                            "ok".into()
-                        }
-                        Err(LockError::OwnerDied(g)) => {
-                            held = Some(g);
-                            "owner-died".into()
-                        }
-                        Err(LockError::Failed(e)) => format!("{:?}: {e}", e.kind()),
-                    },
-                    "release" => match held.take() {
-                        Some(g) => match g.unlock() {
-                            Ok(()) => "ok".into(),
-                            Err(e) => format!("{:?}: {e}", e.kind()),
-                        },
-                        None => "nothing held".into(),
-                    },
-                    "consistent" => match held.as_mut() {
-                        Some(g) => match g.mark_consistent() {
-                            Ok(()) => "ok".into(),
-                            Err(e) => format!("{:?}: {e}", e.kind()),
-                        },
-                        None => "nothing held".into(),
-                    },
-                    other => panic!("unknown step {other}"),
-                };
-                sync_probe::say(&out);
-            }
-            // stdin closed: exit (dropping a held guard unlocks it)
-        }
-        // mutex-scribble KEY SEED WORDS: forever, write a random 4-byte value (or put the
-        // original back, one time in four) into one of the pthread_mutex_t's 4-byte words
-        // listed in WORDS (word indexes 0..10, comma-separated), pausing 0..5000 spins
-        "mutex-scribble" => {
-            let map = sync_probe_attach(args[1]);
-            let mut rng = sync_probe::Rng(args[2].parse::<u64>().unwrap() | 1);
-            let words: Vec<usize> = args[3].split(',').map(|w| w.parse().unwrap()).collect();
-            let original = map.read_vec(PTHREAD_AT, 40).unwrap();
-            sync_probe::say("scribbling");
-            loop {
-                let at = 4 * words[rng.next() as usize % words.len()];
-                if rng.next() % 4 == 0 {
-                    map.write_at(PTHREAD_AT + at, &original[at..at + 4])
-                        .unwrap();
-                } else {
-                    map.write_at(PTHREAD_AT + at, &rng.next().to_ne_bytes()[..4])
-                        .unwrap();
+    say(describe(r));
+}
+
+fn steps(key: Key) {
+    let map = sync_probe::attach(key);
+    let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
+    let mut held = None;
+    say("ready");
+    for step in common::probe::requests() {
+        let out = match step {
+            Step::Try => describe(m.try_lock()),
+            Step::Timed => describe(m.lock_timeout(Duration::from_millis(1))),
+            Step::Lock => describe(m.lock()),
+            Step::Hold => match m.lock_timeout(Duration::from_millis(1)) {
+                Ok(g) => {
+                    held = Some(g);
+                    "ok".into()
                 }
-                for _ in 0..rng.next() % 5000 {
+                Err(LockError::OwnerDied(g)) => {
+                    held = Some(g);
+                    "owner-died".into()
+                }
+                Err(LockError::Failed(e)) => format!("{:?}: {e}", e.kind()),
+            },
+            Step::Release => match held.take() {
+                Some(g) => match g.unlock() {
+                    Ok(()) => "ok".into(),
+                    Err(e) => format!("{:?}: {e}", e.kind()),
+                },
+                None => "nothing held".into(),
+            },
+            Step::Consistent => match held.as_mut() {
+                Some(g) => match g.mark_consistent() {
+                    Ok(()) => "ok".into(),
+                    Err(e) => format!("{:?}: {e}", e.kind()),
+                },
+                None => "nothing held".into(),
+            },
+        };
+        say(out);
+    }
+    // stdin closed: exit (dropping a held guard unlocks it)
+}
+
+fn scribble_words(key: Key, seed: u64, words: &[usize]) {
+    let map = sync_probe::attach(key);
+    let mut rng = sync_probe::Rng(seed | 1);
+    let original = map.read_vec(PTHREAD_AT, 40).unwrap();
+    say("scribbling");
+    loop {
+        let at = 4 * words[rng.next() as usize % words.len()];
+        if rng.next() % 4 == 0 {
+            map.write_at(PTHREAD_AT + at, &original[at..at + 4])
+                .unwrap();
+        } else {
+            map.write_at(PTHREAD_AT + at, &rng.next().to_ne_bytes()[..4])
+                .unwrap();
+        }
+        for _ in 0..rng.next() % 5000 {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+fn locker(key: Key, iters: u64) {
+    let map = sync_probe::attach(key);
+    let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
+    let other = RobustMutex::<Guarded, _>::open_in(map.region(), SECOND).expect("open");
+    let mut stats = std::collections::BTreeMap::<String, u64>::new();
+    let mut worst = Duration::ZERO;
+    for i in 0..iters {
+        let nested = i % 4 == 3;
+        let before = if nested && i % 8 == 3 {
+            Some(
+                other
+                    .lock_timeout(Duration::from_secs(10))
+                    .expect("unscribbled"),
+            )
+        } else {
+            None
+        };
+        let timeout = [Duration::from_micros(300), Duration::from_millis(20)][i as usize % 2];
+        let start = Instant::now();
+        let r = if i % 3 == 0 {
+            m.try_lock()
+        } else {
+            m.lock_timeout(timeout)
+        };
+        if i % 3 != 0 {
+            worst = worst.max(start.elapsed().saturating_sub(timeout));
+        }
+        let after = if nested && before.is_none() {
+            Some(
+                other
+                    .lock_timeout(Duration::from_secs(10))
+                    .expect("unscribbled"),
+            )
+        } else {
+            None
+        };
+        let out = match r {
+            Ok(g) => {
+                for _ in 0..2000 {
                     std::hint::spin_loop();
                 }
-            }
-        }
-        // mutex-victim KEY ITERS: try_lock, lock_timeout(300 µs) and lock_timeout(20 ms) in
-        // turn on the mutex at offset 0, holding each lock for 2000 spins, and one time in
-        // four holding the mutex at offset 128 (which nobody scribbles) around it, taken
-        // before or after it; report the outcomes and how far the slowest timed lock ran past
-        // its timeout
-        "mutex-victim" => {
-            let map = sync_probe_attach(args[1]);
-            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
-            let other = RobustMutex::<Guarded, _>::open_in(map.region(), SECOND).expect("open");
-            let mut stats = std::collections::BTreeMap::<String, u64>::new();
-            let mut worst = Duration::ZERO;
-            let iters: u64 = args[2].parse().unwrap();
-            for i in 0..iters {
-                let nested = i % 4 == 3;
-                let before = if nested && i % 8 == 3 {
-                    Some(
-                        other
-                            .lock_timeout(Duration::from_secs(10))
-                            .expect("unscribbled"),
-                    )
-                } else {
-                    None
-                };
-                let timeout =
-                    [Duration::from_micros(300), Duration::from_millis(20)][i as usize % 2];
-                let start = Instant::now();
-                let r = if i % 3 == 0 {
-                    m.try_lock()
-                } else {
-                    m.lock_timeout(timeout)
-                };
-                if i % 3 != 0 {
-                    worst = worst.max(start.elapsed().saturating_sub(timeout));
+                match g.unlock() {
+                    Ok(()) => "ok".to_string(),
+                    Err(e) => format!("unlock {:?}", e.kind()),
                 }
-                let after = if nested && before.is_none() {
-                    Some(
-                        other
-                            .lock_timeout(Duration::from_secs(10))
-                            .expect("unscribbled"),
-                    )
-                } else {
-                    None
-                };
-                let out = match r {
-                    Ok(g) => {
-                        for _ in 0..2000 {
-                            std::hint::spin_loop();
-                        }
-                        match g.unlock() {
-                            Ok(()) => "ok".to_string(),
-                            Err(e) => format!("unlock {:?}", e.kind()),
-                        }
-                    }
-                    Err(LockError::OwnerDied(mut g)) => {
-                        let _ = g.mark_consistent();
-                        "owner-died".into()
-                    }
-                    Err(LockError::Failed(e)) => format!("{:?}", e.kind()),
-                };
-                drop(after);
-                drop(before);
-                *stats.entry(out).or_default() += 1;
             }
-            sync_probe::say(&format!("done over_us={} {stats:?}", worst.as_micros()));
-        }
-        // mutex-multi KEY: the mutexes at offsets 0, 128, 256, 384, driven by one line per
-        // step on stdin, each answered with one line: `lock N` (lock_timeout 10 s, keep the
-        // guard), `unlock N`, `try N` (try_lock, released at once)
-        "mutex-multi" => {
-            let map = sync_probe_attach(args[1]);
-            let mutexes: Vec<_> = (0..4)
-                .map(|i| {
-                    RobustMutex::<Guarded, _>::open_in(map.region(), i * SECOND).expect("open")
-                })
-                .collect();
-            let mut held: Vec<Option<_>> = (0..4).map(|_| None).collect();
-            sync_probe::say("ready");
-            for line in std::io::stdin().lines() {
-                let line = line.unwrap();
-                let (op, n) = line.trim().split_once(' ').expect("OP N");
-                let n: usize = n.parse().unwrap();
-                let out = match op {
-                    "lock" => match mutexes[n].lock_timeout(Duration::from_secs(10)) {
-                        Ok(g) => {
-                            held[n] = Some(g);
-                            "ok".to_string()
-                        }
-                        Err(e) => format!("{e}"),
-                    },
-                    "unlock" => match held[n].take() {
-                        Some(g) => match g.unlock() {
-                            Ok(()) => "ok".into(),
-                            Err(e) => format!("{:?}: {e}", e.kind()),
-                        },
-                        None => "nothing held".into(),
-                    },
-                    "try" => describe(mutexes[n].try_lock()),
-                    other => panic!("unknown step {other}"),
-                };
-                sync_probe::say(&out);
+            Err(LockError::OwnerDied(mut g)) => {
+                let _ = g.mark_consistent();
+                "owner-died".into()
             }
-        }
-        _ => return false,
+            Err(LockError::Failed(e)) => format!("{:?}", e.kind()),
+        };
+        drop(after);
+        drop(before);
+        *stats.entry(out).or_default() += 1;
     }
-    true
+    say_reply(&LockerReport::Done {
+        over_us: worst.as_micros() as u64,
+        outcomes: stats.into_iter().collect(),
+    });
 }
 
-fn sync_probe_attach(key: &str) -> shmkit::Attachment {
-    Segment::open(key.parse().expect("probe key"))
-        .and_then(|s| s.attach())
-        .expect("attaching the test segment")
-}
-
-fn parse_u64(s: &str) -> u64 {
-    match s.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).unwrap(),
-        None => s.parse().unwrap(),
+fn multi_steps(key: Key) {
+    let map = sync_probe::attach(key);
+    let mutexes: Vec<_> = (0..4)
+        .map(|i| RobustMutex::<Guarded, _>::open_in(map.region(), i * SECOND).expect("open"))
+        .collect();
+    let mut held: Vec<Option<_>> = (0..4).map(|_| None).collect();
+    say("ready");
+    for step in common::probe::requests() {
+        let out = match step {
+            MultiStep::Lock { n } => match mutexes[n].lock_timeout(Duration::from_secs(10)) {
+                Ok(g) => {
+                    held[n] = Some(g);
+                    "ok".to_string()
+                }
+                Err(e) => format!("{e}"),
+            },
+            MultiStep::Unlock { n } => match held[n].take() {
+                Some(g) => match g.unlock() {
+                    Ok(()) => "ok".into(),
+                    Err(e) => format!("{:?}: {e}", e.kind()),
+                },
+                None => "nothing held".into(),
+            },
+            MultiStep::Try { n } => describe(mutexes[n].try_lock()),
+        };
+        say(out);
     }
 }
 
@@ -937,29 +1000,27 @@ fn describe<R: std::ops::Deref<Target = shmkit::Region>>(
 
 /// Has a separate process write `words` (`(offset in the pthread_mutex_t, value)`).
 fn peer_writes(key: Key, words: &[(usize, u64)]) {
-    let mut op = vec!["mutex-write".to_string(), key.to_string()];
-    op.extend(words.iter().map(|(o, v)| format!("{o}={v:#x}")));
-    let op: Vec<&str> = op.iter().map(String::as_str).collect();
-    let r = common::run_probe(&op, ProbeOptions::default());
+    let write = MutexProbe::Write {
+        key,
+        words: words.to_vec(),
+    };
+    let r = common::run_probe(&write, ProbeOptions::default());
     assert_eq!(r.result(), "written");
 }
 
 /// Runs one call in a child process, so that an abort or a crash in glibc kills the child
 /// (observed here as a signal) and not the test harness. A child still blocked after a
 /// minute is a failure too (`wait_until` gives up).
-fn call_in_child(key: Key, call: &str) -> String {
-    let mut child = common::spawn_probe(
-        &["mutex-call", &key.to_string(), call],
-        ProbeOptions::default(),
-    );
-    common::wait_until(&format!("the child's {call} to return"), || {
+fn call_in_child(key: Key, call: Call) -> String {
+    let mut child = common::spawn_probe(&MutexProbe::Call { key, call }, ProbeOptions::default());
+    common::wait_until(&format!("the child's {call:?} to return"), || {
         child.child.try_wait().unwrap().is_some()
     });
     let status = child.child.wait().unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert!(
         status.success(),
-        "{call}: the child died ({status:?}, signal {:?})",
+        "{call:?}: the child died ({status:?}, signal {:?})",
         status.signal()
     );
     child.finish()
@@ -983,10 +1044,10 @@ fn kind_0_and_owner_4242_from_another_process_give_corrupt_not_sigabrt() {
     let m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
     assert_eq!(word(&map, W_KIND), KIND, "the kind shmkit creates");
     peer_writes(seg.key(), &[(W_KIND, 0), (W_OWNER, 4242)]);
-    for call in ["lock", "try_lock", "lock_timeout"] {
+    for call in [Call::Lock, Call::TryLock, Call::LockTimeout] {
         let out = call_in_child(seg.key(), call);
-        assert!(out.starts_with("Corrupt: "), "{call}: {out}");
-        assert!(out.contains("__kind is 0x0"), "{call}: {out}");
+        assert!(out.starts_with("Corrupt: "), "{call:?}: {out}");
+        assert!(out.contains("__kind is 0x0"), "{call:?}: {out}");
     }
     // In this process too (try_lock and lock_timeout cannot abort even in glibc).
     let e = m.try_lock().unwrap_err();
@@ -994,7 +1055,7 @@ fn kind_0_and_owner_4242_from_another_process_give_corrupt_not_sigabrt() {
     let e = m.lock_timeout(Duration::from_millis(1)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
     // No process got a plain, non-robust lock: a holder cannot start holding.
-    let mut holder = spawn("mutex-hold", seg.key());
+    let mut holder = spawn(SyncProbe::MutexHold { key: seg.key() });
     let line = holder.next_result();
     assert!(line.starts_with("lock failed: "), "{line}");
     assert!(
@@ -1003,11 +1064,11 @@ fn kind_0_and_owner_4242_from_another_process_give_corrupt_not_sigabrt() {
     );
     // With only the kind put back, __owner = 4242 in an unlocked mutex is still refused.
     peer_writes(seg.key(), &[(W_KIND, KIND)]);
-    let out = call_in_child(seg.key(), "lock");
+    let out = call_in_child(seg.key(), Call::Lock);
     assert!(out.contains("__owner is 4242 while __lock is 0"), "{out}");
     // Words put back: the robust mutex works again, and a killed holder is OwnerDied.
     peer_writes(seg.key(), &[(W_OWNER, 0)]);
-    let mut holder = spawn("mutex-hold", seg.key());
+    let mut holder = spawn(SyncProbe::MutexHold { key: seg.key() });
     assert_eq!(holder.next_result(), "holding");
     holder.kill();
     let mut g = m.lock().unwrap_err().into_owner_died().expect("owner died");
@@ -1038,11 +1099,11 @@ fn other_words_glibc_never_leaves_are_corrupt_in_every_call() {
     ];
     for (words, says) in cases {
         peer_writes(seg.key(), words);
-        for call in ["lock", "try_lock", "lock_timeout"] {
+        for call in [Call::Lock, Call::TryLock, Call::LockTimeout] {
             let out = call_in_child(seg.key(), call);
             assert!(
                 out.starts_with("Corrupt: ") && out.contains(says),
-                "{words:?} {call}: {out}"
+                "{words:?} {call:?}: {out}"
             );
         }
         let e = m.try_lock().unwrap_err();
@@ -1060,21 +1121,17 @@ fn other_words_glibc_never_leaves_are_corrupt_in_every_call() {
     // Values glibc does leave are not corrupt: a not-recoverable mark in an unlocked mutex.
     peer_writes(seg.key(), &[(W_OWNER, 0x7fff_fffe)]);
     assert_eq!(
-        call_in_child(seg.key(), "try_lock").split(':').next(),
+        call_in_child(seg.key(), Call::TryLock).split(':').next(),
         Some("NotRecoverable")
     );
 }
 
-/// Sends `step` to a `mutex-steps` probe and returns its answer.
-fn step(p: &mut common::RunningProbe, step: &str) -> String {
-    use std::io::Write;
-    let stdin = p.child.stdin.as_mut().unwrap();
-    writeln!(stdin, "{step}").unwrap();
-    stdin.flush().unwrap();
-    p.next_result()
+/// Sends `step` to a [`MutexProbe::Steps`] probe and returns its answer.
+fn step(p: &mut common::RunningProbe, step: Step) -> String {
+    p.request(&step)
 }
 
-/// Ends a `mutex-steps` probe and checks that it exited normally (not by a signal).
+/// Ends a [`MutexProbe::Steps`] probe and checks that it exited normally (not by a signal).
 fn end_steps(mut p: common::RunningProbe, what: &str) {
     drop(p.child.stdin.take());
     let status = p.child.wait().unwrap();
@@ -1120,13 +1177,13 @@ fn words_of_a_held_mutex_overwritten_by_another_process_are_put_back_on_unlock()
     ];
     for (words, says) in cases {
         let mut p = common::spawn_probe(
-            &["mutex-steps", &seg.key().to_string()],
+            &MutexProbe::Steps { key: seg.key() },
             ProbeOptions::default(),
         );
         assert_eq!(p.next_result(), "ready");
-        assert_eq!(step(&mut p, "hold"), "ok");
+        assert_eq!(step(&mut p, Step::Hold), "ok");
         peer_writes(seg.key(), words);
-        let out = step(&mut p, "release");
+        let out = step(&mut p, Step::Release);
         assert!(out.starts_with("Corrupt: "), "{words:?}: {out}");
         for s in says {
             assert!(out.contains(s), "{words:?}: {out}");
@@ -1141,7 +1198,7 @@ fn words_of_a_held_mutex_overwritten_by_another_process_are_put_back_on_unlock()
             "{words:?}: unlinked"
         );
         // The child's robust list is intact: it locks again, and its death is OwnerDied.
-        assert_eq!(step(&mut p, "hold"), "ok", "{words:?}");
+        assert_eq!(step(&mut p, Step::Hold), "ok", "{words:?}");
         p.kill();
         let mut g = m.lock().unwrap_err().into_owner_died().expect("owner died");
         g.mark_consistent().unwrap();
@@ -1159,23 +1216,23 @@ fn kind_rewritten_between_lock_and_unlock_no_longer_segfaults_the_unlocker() {
     let map = seg.attach().unwrap();
     let _m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
     let mut p = common::spawn_probe(
-        &["mutex-steps", &seg.key().to_string()],
+        &MutexProbe::Steps { key: seg.key() },
         ProbeOptions::default(),
     );
     assert_eq!(p.next_result(), "ready");
-    assert_eq!(step(&mut p, "hold"), "ok");
-    assert_eq!(step(&mut p, "release"), "ok");
+    assert_eq!(step(&mut p, Step::Hold), "ok");
+    assert_eq!(step(&mut p, Step::Release), "ok");
     assert_eq!((word(&map, W_PREV), word(&map, W_NEXT)), (0, 0));
     peer_writes(seg.key(), &[(W_KIND, 0)]);
-    let out = step(&mut p, "hold");
+    let out = step(&mut p, Step::Hold);
     assert!(
         out.starts_with("Corrupt: ") && out.contains("__kind is 0x0"),
         "{out}"
     );
     peer_writes(seg.key(), &[(W_KIND, KIND)]);
-    assert_eq!(step(&mut p, "release"), "nothing held");
-    assert_eq!(step(&mut p, "hold"), "ok");
-    assert_eq!(step(&mut p, "release"), "ok");
+    assert_eq!(step(&mut p, Step::Release), "nothing held");
+    assert_eq!(step(&mut p, Step::Hold), "ok");
+    assert_eq!(step(&mut p, Step::Release), "ok");
     end_steps(p, "the unlocker");
 }
 
@@ -1193,7 +1250,7 @@ fn random_words_written_between_calls_never_crash_the_locker() {
     let seed = common::random_u64() | 1;
     let mut rng = sync_probe::Rng(seed);
     let mut p = common::spawn_probe(
-        &["mutex-steps", &seg.key().to_string()],
+        &MutexProbe::Steps { key: seg.key() },
         ProbeOptions::default(),
     );
     assert_eq!(p.next_result(), "ready");
@@ -1212,9 +1269,9 @@ fn random_words_written_between_calls_never_crash_the_locker() {
             }
         }
         let op = if holding {
-            "release"
+            Step::Release
         } else {
-            ["try", "timed", "hold", "hold"][rng.next() as usize % 4]
+            [Step::Try, Step::Timed, Step::Hold, Step::Hold][rng.next() as usize % 4]
         };
         let out = step(&mut p, op);
         let kind = out.split(':').next().unwrap().to_string();
@@ -1228,14 +1285,14 @@ fn random_words_written_between_calls_never_crash_the_locker() {
                     | "NotRecoverable"
                     | "Deadlock"
             ),
-            "round {round} (seed {seed}) {op}: {out}"
+            "round {round} (seed {seed}) {op:?}: {out}"
         );
-        if op == "hold" && (kind == "ok" || kind == "owner-died") {
+        if op == Step::Hold && (kind == "ok" || kind == "owner-died") {
             holding = true;
-        } else if op == "release" {
+        } else if op == Step::Release {
             holding = false;
         }
-        *outcomes.entry(format!("{op} {kind}")).or_default() += 1;
+        *outcomes.entry(format!("{} {kind}", op.name())).or_default() += 1;
     }
     end_steps(p, "the locker");
     eprintln!("random words between calls (seed {seed}): {outcomes:?}");
@@ -1271,12 +1328,12 @@ fn a_concurrent_scribbler_kills_no_locker_and_delays_no_timed_lock() {
         .ok()
         .and_then(|r| r.parse().ok());
     let groups = [
-        ("__kind", "4", runs.unwrap_or(1)),
-        ("lock words", "0,1,2,3", runs.unwrap_or(1)),
-        ("list pointers", "6,7,8,9", runs.unwrap_or(4)),
+        ("__kind", &[4][..], runs.unwrap_or(1)),
+        ("lock words", &[0, 1, 2, 3], runs.unwrap_or(1)),
+        ("list pointers", &[6, 7, 8, 9], runs.unwrap_or(4)),
         (
             "all words (lock words, __kind, list pointers)",
-            "0,1,2,3,4,5,6,7,8,9",
+            &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
             runs.unwrap_or(3),
         ),
     ];
@@ -1287,15 +1344,21 @@ fn a_concurrent_scribbler_kills_no_locker_and_delays_no_timed_lock() {
             let map = seg.attach().unwrap();
             RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
             RobustMutex::<Guarded, _>::create_in(map.region(), SECOND, [0, 0, 0]).unwrap();
-            let key = seg.key().to_string();
-            let seed = (common::random_u64() | 1).to_string();
+            let key = seg.key();
+            let seed = common::random_u64() | 1;
             let mut scribbler = common::spawn_probe(
-                &["mutex-scribble", &key, &seed, words],
+                &MutexProbe::Scribble {
+                    key,
+                    seed,
+                    words: words.to_vec(),
+                },
                 ProbeOptions::default(),
             );
             assert_eq!(scribbler.next_result(), "scribbling");
-            let mut victim =
-                common::spawn_probe(&["mutex-victim", &key, "20000"], ProbeOptions::default());
+            let mut victim = common::spawn_probe(
+                &MutexProbe::Locker { key, iters: 20000 },
+                ProbeOptions::default(),
+            );
             common::wait_until("the locker to end", || {
                 victim.child.try_wait().unwrap().is_some()
             });
@@ -1306,19 +1369,15 @@ fn a_concurrent_scribbler_kills_no_locker_and_delays_no_timed_lock() {
                 "{name}, run {run} (seed {seed}): the locker died of a signal ({status:?})"
             );
             assert!(status.success(), "{name}, run {run}: {status:?}");
-            let summary = victim.next_result();
+            let summary: LockerReport = victim.next_reply();
             scribbler.kill();
-            let over_us: u64 = summary
-                .strip_prefix("done over_us=")
-                .and_then(|r| r.split(' ').next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("{summary}"));
+            let LockerReport::Done { over_us, .. } = summary;
             assert!(
                 Duration::from_micros(over_us) < DEADLINE_SLACK,
-                "{name}, run {run} (seed {seed}): a lock_timeout returned {over_us} µs after its timeout: {summary}"
+                "{name}, run {run} (seed {seed}): a lock_timeout returned {over_us} µs after its timeout: {summary:?}"
             );
             *outcomes.entry("no signal".into()).or_default() += 1;
-            eprintln!("concurrent scribbler, {name}, run {run} (seed {seed}): {summary}");
+            eprintln!("concurrent scribbler, {name}, run {run} (seed {seed}): {summary:?}");
         }
         eprintln!("concurrent scribbler, {name}: {runs} lockers: {outcomes:?}");
     }
@@ -1335,7 +1394,7 @@ fn lock_on_a_word_naming_a_thread_that_does_not_exist_is_owner_died_not_a_hang()
     let seg = common::keyed_segment(4096, 0o600);
     let map = seg.attach().unwrap();
     let m = RobustMutex::<Guarded, _>::create_in(map.region(), 0, [0, 0, 0]).unwrap();
-    for call in ["lock", "lock_timeout_long"] {
+    for call in [Call::Lock, Call::LockTimeoutLong] {
         let gone = vanished_thread_id();
         peer_writes(
             seg.key(),
@@ -1346,10 +1405,10 @@ fn lock_on_a_word_naming_a_thread_that_does_not_exist_is_owner_died_not_a_hang()
             ],
         );
         assert_eq!(
-            call_in_child(seg.key(), "try_lock").split(':').next(),
+            call_in_child(seg.key(), Call::TryLock).split(':').next(),
             Some("WouldBlock")
         );
-        assert_eq!(call_in_child(seg.key(), call), "owner-died", "{call}");
+        assert_eq!(call_in_child(seg.key(), call), "owner-died", "{call:?}");
         // Marked consistent and released by the child: clean for everyone.
         assert!(m.lock().unwrap().is_consistent());
     }
@@ -1378,13 +1437,9 @@ fn vanished_thread_id() -> u32 {
     }
 }
 
-/// Sends `step` to a `mutex-multi` probe and returns its answer.
-fn multi(p: &mut common::RunningProbe, step: &str) -> String {
-    use std::io::Write;
-    let stdin = p.child.stdin.as_mut().unwrap();
-    writeln!(stdin, "{step}").unwrap();
-    stdin.flush().unwrap();
-    p.next_result()
+/// Sends `step` to a [`MutexProbe::Multi`] probe and returns its answer.
+fn multi(p: &mut common::RunningProbe, step: MultiStep) -> String {
+    p.request(&step)
 }
 
 /// The 8-byte word at `off` of the `pthread_mutex_t` at offset 0 (a list pointer of the
@@ -1415,19 +1470,19 @@ fn a_holder_killed_with_several_mutexes_leaves_exactly_those_owner_died() {
     let mut rng = sync_probe::Rng(seed);
     for round in 0..30 {
         let mut p = common::spawn_probe(
-            &["mutex-multi", &seg.key().to_string()],
+            &MutexProbe::Multi { key: seg.key() },
             ProbeOptions::default(),
         );
         assert_eq!(p.next_result(), "ready");
         let mut held = [false; 4];
         for _ in 0..4 + rng.next() % 12 {
             let n = rng.next() as usize % 4;
-            let op = if held[n] { "unlock" } else { "lock" };
-            assert_eq!(
-                multi(&mut p, &format!("{op} {n}")),
-                "ok",
-                "round {round} (seed {seed})"
-            );
+            let op = if held[n] {
+                MultiStep::Unlock { n }
+            } else {
+                MultiStep::Lock { n }
+            };
+            assert_eq!(multi(&mut p, op), "ok", "round {round} (seed {seed})");
             held[n] = !held[n];
         }
         p.kill();
@@ -1470,12 +1525,12 @@ fn a_rewritten_list_pointer_of_a_held_mutex_is_put_back_before_the_holder_dies()
         .collect();
     for call_before_death in [true, false] {
         let mut p = common::spawn_probe(
-            &["mutex-multi", &seg.key().to_string()],
+            &MutexProbe::Multi { key: seg.key() },
             ProbeOptions::default(),
         );
         assert_eq!(p.next_result(), "ready");
-        assert_eq!(multi(&mut p, "lock 0"), "ok");
-        assert_eq!(multi(&mut p, "lock 1"), "ok");
+        assert_eq!(multi(&mut p, MultiStep::Lock { n: 0 }), "ok");
+        assert_eq!(multi(&mut p, MultiStep::Lock { n: 1 }), "ok");
         // Mutex 0 is first in the holder's list, and its __next leads to mutex 1 (whose
         // __prev names mutex 0: entries are the holder's addresses of `__list.__next`).
         let entry1 = pointer(&map, W_NEXT);
@@ -1483,7 +1538,7 @@ fn a_rewritten_list_pointer_of_a_held_mutex_is_put_back_before_the_holder_dies()
         map.write_at(PTHREAD_AT + W_NEXT, &0u64.to_ne_bytes())
             .unwrap();
         if call_before_death {
-            assert_eq!(multi(&mut p, "try 2"), "ok");
+            assert_eq!(multi(&mut p, MultiStep::Try { n: 2 }), "ok");
             assert_eq!(pointer(&map, W_NEXT), entry1, "put back");
         }
         let tid = lock_word(&map, 1);

@@ -9,12 +9,12 @@ use shmkit::sync::SeqLock;
 use shmkit::ErrorKind;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use sync_probe::{intact, payload, Payload};
+use sync_probe::{intact, payload, Payload, SyncProbe};
 
 #[test]
 #[ignore = "helper: run by the other tests as a child process"]
 fn probe() {
-    sync_probe::probe_main();
+    common::probe::serve::<SyncProbe>();
 }
 
 /// Like `common::wait_until`, but polls in bursts of spins before yielding: the state
@@ -108,7 +108,7 @@ fn writer_killed_mid_write_1000_times() {
     let seg = common::keyed_segment(16384, 0o600);
     let map = seg.attach().unwrap();
     let lock = SeqLock::<Payload, _>::create_in(map.region(), 0, payload(0)).unwrap();
-    let key = seg.key().to_string();
+    let key = seg.key();
     let round_over = AtomicBool::new(true);
     let (mut torn, mut writer_died_seen) = (0u64, 0u64);
     let mut died_mid_write = 0u64;
@@ -151,10 +151,8 @@ fn writer_killed_mid_write_1000_times() {
             }
             rounds_run += 1;
             let first = (round + 1) << 32;
-            let mut writer = common::spawn_probe(
-                &["seq-write", &key, &first.to_string()],
-                ProbeOptions::default(),
-            );
+            let mut writer =
+                common::spawn_probe(&SyncProbe::SeqWrite { key, first }, ProbeOptions::default());
             assert_eq!(writer.next_result(), "writing", "round {round}");
             round_over.store(false, Ordering::SeqCst);
             go.send(()).unwrap();

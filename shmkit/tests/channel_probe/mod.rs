@@ -1,13 +1,14 @@
-//! Probe operations for the `channel` tests: the child-process side (producers, consumers
-//! and scribblers). Each `channel_*.rs` test file declares
-//! `#[test] #[ignore] fn probe() { channel_probe::probe_main() }`; `common::spawn_probe`
-//! runs that test in a new process with `$SHMKIT_PROBE` set to `op args…`. Results are
-//! printed as `PROBE: …` lines.
+//! The shared message format of the `channel` tests, and the probe family of the SPSC
+//! tests ([`ChannelProbe`]): senders and receivers in another process. `channel_spsc.rs`
+//! and `channel_named.rs` serve it from their ignored test `probe`
+//! (`common::probe::serve::<ChannelProbe>()`; see `common::probe`). Replies are
+//! `PROBE: …` lines.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub use crate::common::probe::say;
+use crate::common::probe::{probe_enum, Probe};
 use shmkit::channel::{Receiver, Sender, TrySendError, Wait};
 use shmkit::{Key, Segment};
-use std::io::Write;
 
 /// FNV-1a.
 pub fn fnv(bytes: &[u8]) -> u64 {
@@ -70,14 +71,7 @@ pub fn returns_within<T: Send + 'static>(
     }
 }
 
-pub fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "PROBE: {line}");
-    let _ = out.flush();
-}
-
-fn attach(arg: &str) -> shmkit::Attachment {
-    let key: Key = arg.parse().expect("probe key");
+pub fn attach(key: Key) -> shmkit::Attachment {
     Segment::open(key)
         .and_then(|s| s.attach())
         .expect("attaching the test segment")
@@ -123,100 +117,102 @@ fn receive_in_order<R: std::ops::Deref<Target = shmkit::Region>>(rx: &mut Receiv
     let mut buf = Vec::new();
     for want in 0..count {
         if let Err(e) = rx.recv(&mut buf) {
-            return say(&format!("recv failed: {:?}", e.kind()));
+            return say(format!("recv failed: {:?}", e.kind()));
         }
         if check(&buf) != Ok(want) {
-            return say(&format!("message {want}: {:?}", check(&buf)));
+            return say(format!("message {want}: {:?}", check(&buf)));
         }
     }
-    say(&format!("received {count}"));
+    say(format!("received {count}"));
 }
 
-/// Runs the op named by `$SHMKIT_PROBE`, if any.
-pub fn probe_main() {
-    let Ok(spec) = std::env::var("SHMKIT_PROBE") else {
-        return;
-    };
-    let args: Vec<&str> = spec.split(' ').collect();
-    match args[0] {
-        // send KEY FROM COUNT: become the sender, send messages FROM..FROM+COUNT, report
-        "send" => {
-            let map = attach(args[1]);
-            let from: u64 = args[2].parse().unwrap();
-            let count: u64 = args[3].parse().unwrap();
-            let mut tx = match Sender::open_in(map.region(), 0) {
-                Ok(tx) => tx,
-                Err(e) => return say(&format!("open failed: {:?}", e.kind())),
-            };
-            say("opened");
-            for seq in from..from + count {
-                if let Err(e) = send_seq(&mut tx, seq) {
-                    return say(&format!("send failed: {e}"));
-                }
-            }
-            say("sent");
-        }
-        // send-forever KEY FROM: become the sender (taking a dead one's place) and send
-        // messages FROM, FROM+1, ... until killed
-        "send-forever" => {
-            let map = attach(args[1]);
-            let from: u64 = args[2].parse().unwrap();
-            let mut tx = match Sender::open_in(map.region(), 0) {
-                Ok(tx) => tx,
-                Err(e) => return say(&format!("open failed: {:?}", e.kind())),
-            };
-            say("opened");
-            let mut seq = from;
-            loop {
-                if let Err(e) = send_seq(&mut tx, seq) {
-                    return say(&format!("send failed: {e}"));
-                }
-                seq += 1;
-            }
-        }
-        // recv KEY MODE: become the receiver and wait for one message (blocking), report it
-        "recv" => {
-            let map = attach(args[1]);
-            let mut rx = match Receiver::open_in(map.region(), 0) {
-                Ok(rx) => rx,
-                Err(e) => return say(&format!("open failed: {:?}", e.kind())),
-            };
-            rx.set_wait(Wait::Block);
-            say("opened");
-            let mut buf = Vec::new();
-            match rx.recv(&mut buf) {
-                Ok(_) => say(&format!("got {:?}", check(&buf))),
-                Err(e) => say(&format!("recv failed: {:?}", e.kind())),
-            }
-        }
-        // recv-n KEY COUNT: become the receiver (blocking) and receive COUNT messages in
-        // order, report
-        "recv-n" => {
-            let map = attach(args[1]);
-            let count: u64 = args[2].parse().unwrap();
-            let mut rx = match Receiver::open_in(map.region(), 0) {
-                Ok(rx) => rx,
-                Err(e) => return say(&format!("open failed: {:?}", e.kind())),
-            };
-            rx.set_wait(Wait::Block);
-            say("opened");
-            receive_in_order(&mut rx, count);
-        }
-        // named-recv NAME COUNT: open the channel by name, become its receiver, receive
-        // COUNT messages in order, report
-        "named-recv" => {
-            let count: u64 = args[2].parse().unwrap();
-            let channel = match shmkit::channel::named::NamedChannel::open(args[1]) {
-                Ok(c) => c,
-                Err(e) => return say(&format!("open failed: {:?}", e.kind())),
-            };
-            let mut rx = match channel.receiver() {
-                Ok(rx) => rx,
-                Err(e) => return say(&format!("open failed: {:?}", e.kind())),
-            };
-            say("opened");
-            receive_in_order(&mut rx, count);
-        }
-        other => panic!("unknown probe op {other}"),
+probe_enum! {
+    /// What an SPSC probe process does with the channel at offset 0 of the test segment
+    /// `key` (or the named channel `name`). Each says `opened` once it holds its endpoint
+    /// (or replies `open failed: KIND`).
+    pub enum ChannelProbe {
+        /// Become the sender, send messages `from..from + count`, reply `sent`.
+        Send { key: Key, from: u64, count: u64 },
+        /// Become the sender (taking a dead one's place) and send messages `from`,
+        /// `from + 1`, … until killed.
+        SendForever { key: Key, from: u64 },
+        /// Become the receiver and wait for one message (blocking); reply `got CHECK`.
+        Recv { key: Key },
+        /// Become the receiver (blocking), receive `count` messages in order; reply
+        /// `received COUNT`.
+        RecvN { key: Key, count: u64 },
+        /// Open the channel `name`, become its receiver, receive `count` messages in
+        /// order; reply `received COUNT`.
+        NamedRecv { name: String, count: u64 },
     }
+}
+
+impl Probe for ChannelProbe {
+    const FAMILY: &'static str = "ChannelProbe";
+
+    fn run(self) {
+        match self {
+            ChannelProbe::Send { key, from, count } => send(key, from..from + count),
+            ChannelProbe::SendForever { key, from } => send(key, from..),
+            ChannelProbe::Recv { key } => recv_one(key),
+            ChannelProbe::RecvN { key, count } => recv_n(key, count),
+            ChannelProbe::NamedRecv { name, count } => named_recv(&name, count),
+        }
+    }
+}
+
+/// Becomes the sender and sends the messages numbered `seqs`; replies `sent` when they
+/// end (an unbounded range never does).
+fn send(key: Key, seqs: impl Iterator<Item = u64>) {
+    let map = attach(key);
+    let mut tx = match Sender::open_in(map.region(), 0) {
+        Ok(tx) => tx,
+        Err(e) => return say(format!("open failed: {:?}", e.kind())),
+    };
+    say("opened");
+    for seq in seqs {
+        if let Err(e) = send_seq(&mut tx, seq) {
+            return say(format!("send failed: {e}"));
+        }
+    }
+    say("sent");
+}
+
+fn recv_one(key: Key) {
+    let map = attach(key);
+    let mut rx = match Receiver::open_in(map.region(), 0) {
+        Ok(rx) => rx,
+        Err(e) => return say(format!("open failed: {:?}", e.kind())),
+    };
+    rx.set_wait(Wait::Block);
+    say("opened");
+    let mut buf = Vec::new();
+    match rx.recv(&mut buf) {
+        Ok(_) => say(format!("got {:?}", check(&buf))),
+        Err(e) => say(format!("recv failed: {:?}", e.kind())),
+    }
+}
+
+fn recv_n(key: Key, count: u64) {
+    let map = attach(key);
+    let mut rx = match Receiver::open_in(map.region(), 0) {
+        Ok(rx) => rx,
+        Err(e) => return say(format!("open failed: {:?}", e.kind())),
+    };
+    rx.set_wait(Wait::Block);
+    say("opened");
+    receive_in_order(&mut rx, count);
+}
+
+fn named_recv(name: &str, count: u64) {
+    let channel = match shmkit::channel::named::NamedChannel::open(name) {
+        Ok(c) => c,
+        Err(e) => return say(format!("open failed: {:?}", e.kind())),
+    };
+    let mut rx = match channel.receiver() {
+        Ok(rx) => rx,
+        Err(e) => return say(format!("open failed: {:?}", e.kind())),
+    };
+    say("opened");
+    receive_in_order(&mut rx, count);
 }

@@ -105,8 +105,7 @@ impl Board {
     }
 }
 
-pub(crate) fn attach_id(id: &str) -> Attachment {
-    let id = ShmId::from_raw(id.parse().expect("segment id"));
+pub(crate) fn attach_id(id: ShmId) -> Attachment {
     Segment::from_id(id)
         .and_then(|s| s.attach())
         .expect("attaching a soak segment")

@@ -14,6 +14,66 @@ pub(crate) enum Kind {
     SeqLock,
 }
 
+/// A structure travels to a soak process as its name.
+impl common::probe::Arg for Kind {
+    fn put(&self, out: &mut Vec<String>) {
+        out.push(self.name().to_owned());
+    }
+    fn take(args: &mut common::probe::Args<'_>) -> Result<Self, String> {
+        let name = args.next_arg("structure")?;
+        Kind::parse(name).ok_or_else(|| format!("unknown structure {name:?}"))
+    }
+}
+
+common::probe::probe_enum! {
+    /// What a victim process does with the structure.
+    #[derive(Copy, Eq)]
+    pub(crate) enum Role {
+        SpscSender,
+        SpscReceiver,
+        MpmcProducer,
+        MpmcConsumer,
+        MpmcBoth,
+        PubSubPublisher,
+        PubSubSubscriber,
+        PubSubReadOnly,
+        NamedSender,
+        NamedReceiver,
+        Mutex,
+        Condvar,
+        SeqLockWriter,
+        SeqLockReader,
+    }
+}
+
+impl Role {
+    /// The role's name in reports.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Role::SpscSender => "spsc-sender",
+            Role::SpscReceiver => "spsc-receiver",
+            Role::MpmcProducer => "mpmc-producer",
+            Role::MpmcConsumer => "mpmc-consumer",
+            Role::MpmcBoth => "mpmc-both",
+            Role::PubSubPublisher => "pubsub-publisher",
+            Role::PubSubSubscriber => "pubsub-subscriber",
+            Role::PubSubReadOnly => "pubsub-read-only",
+            Role::NamedSender => "named-sender",
+            Role::NamedReceiver => "named-receiver",
+            Role::Mutex => "mutex",
+            Role::Condvar => "condvar",
+            Role::SeqLockWriter => "seqlock-writer",
+            Role::SeqLockReader => "seqlock-reader",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Kind {
     pub(crate) const ALL: [Kind; 7] = [
         Kind::Spsc,
@@ -37,23 +97,21 @@ impl Kind {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Kind {
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .expect("structure name")
+    pub(crate) fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
     }
 
     /// The victims' roles.
-    pub(crate) fn roles(self) -> &'static [&'static str] {
+    pub(crate) fn roles(self) -> &'static [Role] {
+        use Role::*;
         match self {
-            Kind::Spsc => &["spsc-sender", "spsc-receiver"],
-            Kind::Mpmc => &["mpmc-producer", "mpmc-consumer", "mpmc-both"],
-            Kind::PubSub => &["pubsub-publisher", "pubsub-subscriber", "pubsub-read-only"],
-            Kind::Named => &["named-sender", "named-receiver"],
-            Kind::Mutex => &["mutex", "mutex"],
-            Kind::Condvar => &["condvar", "condvar"],
-            Kind::SeqLock => &["seqlock-writer", "seqlock-reader"],
+            Kind::Spsc => &[SpscSender, SpscReceiver],
+            Kind::Mpmc => &[MpmcProducer, MpmcConsumer, MpmcBoth],
+            Kind::PubSub => &[PubSubPublisher, PubSubSubscriber, PubSubReadOnly],
+            Kind::Named => &[NamedSender, NamedReceiver],
+            Kind::Mutex => &[Mutex, Mutex],
+            Kind::Condvar => &[Condvar, Condvar],
+            Kind::SeqLock => &[SeqLockWriter, SeqLockReader],
         }
     }
 

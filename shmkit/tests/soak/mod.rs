@@ -25,6 +25,50 @@ pub(crate) use std::process::Command;
 pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 pub(crate) use std::time::{Duration, Instant};
 
+common::probe::probe_enum! {
+    /// What a soak child process is: the scribbler or a victim. Its report is one line
+    /// `SOAK-REPORT key=value …` (see `parse_report` in `hostile_soak.rs`).
+    pub(crate) enum SoakProbe {
+        /// Write hostile values into every word of the `kind` structure in `segment`,
+        /// coordinating with the victims on the board in `board`.
+        Scribbler { kind: Kind, segment: ShmId, board: ShmId, seed: u64 },
+        /// Do `role`'s calls on the structure in `segment` (or the named channel `name`),
+        /// noting each call on the board in `board`, in `slot`.
+        Victim {
+            role: Role,
+            segment: ShmId,
+            board: ShmId,
+            slot: usize,
+            seed: u64,
+            name: Option<String>,
+        },
+    }
+}
+
+impl common::probe::Probe for SoakProbe {
+    const FAMILY: &'static str = "SoakProbe";
+
+    fn run(self) {
+        let report = match self {
+            SoakProbe::Scribbler {
+                kind,
+                segment,
+                board,
+                seed,
+            } => scribbler_main(kind, segment, board, seed),
+            SoakProbe::Victim {
+                role,
+                segment,
+                board,
+                slot,
+                seed,
+                name,
+            } => victim_main(role, segment, board, slot, seed, name.as_deref()),
+        };
+        println!("SOAK-REPORT {report}");
+    }
+}
+
 /// The requirement under test, not a speed claim: every call returns within its timeout
 /// plus this (calls that do not wait: within this). Generous, so that a loaded machine does
 /// not fail it; a call that spins past its deadline, or never returns, does.

@@ -121,13 +121,14 @@ fn wake_locks(kind: Kind, region: &Region) {
     }
 }
 
-pub(crate) fn scribbler_main(args: &[&str]) -> String {
-    let kind = Kind::parse(args[0]);
-    let map = attach_id(args[1]);
+/// The scribbler process: writes hostile values into every word of the `kind` structure in
+/// segment `segment` while the victims (on the board in `board`) call; returns its report.
+pub(crate) fn scribbler_main(kind: Kind, segment: ShmId, board: ShmId, seed: u64) -> String {
+    let map = attach_id(segment);
     let board = Board {
-        map: attach_id(args[2]),
+        map: attach_id(board),
     };
-    let mut rng = Rng(args[3].parse::<u64>().unwrap() | 1);
+    let mut rng = Rng(seed | 1);
     let victims = kind.roles().len();
     let region = map.region();
     let snapshot = region.read_vec(0, region.len()).unwrap();

@@ -615,16 +615,21 @@ pub(crate) fn seqlock_victim(v: &mut Victim, region: &Region, writer: bool) {
     }
 }
 
-pub(crate) fn victim_main(args: &[&str]) -> String {
-    Kind::parse(args[0]);
-    let role = args[1];
-    let seg_id = args[2];
+/// A victim process: does `role`'s calls on the structure in segment `segment` (or the
+/// named channel `name`), noting each on the board in `slot`; returns its report.
+pub(crate) fn victim_main(
+    role: Role,
+    segment: ShmId,
+    board: ShmId,
+    slot: usize,
+    seed: u64,
+    name: Option<&str>,
+) -> String {
     let board = Board {
-        map: attach_id(args[3]),
+        map: attach_id(board),
     };
-    let slot: usize = args[4].parse().unwrap();
-    let seed = args[5].parse::<u64>().unwrap() | 1;
-    let name = args.get(6).copied().unwrap_or("");
+    let seed = seed | 1;
+    let name = name.unwrap_or("");
     board.set(slot, TID, u64::from(gettid()));
     board.set(slot, PID, u64::from(std::process::id()));
     let mut v = Victim {
@@ -641,37 +646,38 @@ pub(crate) fn victim_main(args: &[&str]) -> String {
         untimed: (Duration::ZERO, String::new()),
         last: None,
     };
-    let seg = Segment::from_id(ShmId::from_raw(seg_id.parse().unwrap())).unwrap();
+    let seg = Segment::from_id(segment).unwrap();
     let map = seg.attach().unwrap();
     let region = map.region();
     match role {
-        "spsc-sender" => spsc_sender(&mut v, Duration::ZERO, &|| Sender::open_in(region, 0)),
-        "spsc-receiver" => spsc_receiver(&mut v, Duration::ZERO, &|| Receiver::open_in(region, 0)),
-        "mpmc-producer" => mpmc_victim(&mut v, region, true, false),
-        "mpmc-consumer" => mpmc_victim(&mut v, region, false, true),
-        "mpmc-both" => mpmc_victim(&mut v, region, true, true),
-        "pubsub-publisher" => pubsub_publisher(&mut v, region),
-        "pubsub-subscriber" => pubsub_subscriber::<ReadWrite>(&mut v, region),
-        "pubsub-read-only" => {
+        Role::SpscSender => spsc_sender(&mut v, Duration::ZERO, &|| Sender::open_in(region, 0)),
+        Role::SpscReceiver => {
+            spsc_receiver(&mut v, Duration::ZERO, &|| Receiver::open_in(region, 0))
+        }
+        Role::MpmcProducer => mpmc_victim(&mut v, region, true, false),
+        Role::MpmcConsumer => mpmc_victim(&mut v, region, false, true),
+        Role::MpmcBoth => mpmc_victim(&mut v, region, true, true),
+        Role::PubSubPublisher => pubsub_publisher(&mut v, region),
+        Role::PubSubSubscriber => pubsub_subscriber::<ReadWrite>(&mut v, region),
+        Role::PubSubReadOnly => {
             let ro = seg.attach_read_only().unwrap();
             pubsub_subscriber::<ReadOnly>(&mut v, ro.region());
         }
         // Opening by name waits up to READY_WAIT for a channel being laid out: that is
         // its timeout (open_or_create may look twice: once in create, once after).
-        "named-sender" => spsc_sender(&mut v, 2 * NAMED_READY_WAIT, &|| {
+        Role::NamedSender => spsc_sender(&mut v, 2 * NAMED_READY_WAIT, &|| {
             NamedChannel::builder(name)
                 .spsc(SPSC_CAP)
                 .open_or_create()?
                 .into_sender()
         }),
-        "named-receiver" => spsc_receiver(&mut v, NAMED_READY_WAIT, &|| {
+        Role::NamedReceiver => spsc_receiver(&mut v, NAMED_READY_WAIT, &|| {
             NamedChannel::open(name)?.into_receiver()
         }),
-        "mutex" => mutex_victim(&mut v, region),
-        "condvar" => condvar_victim(&mut v, region),
-        "seqlock-writer" => seqlock_victim(&mut v, region, true),
-        "seqlock-reader" => seqlock_victim(&mut v, region, false),
-        other => panic!("unknown role {other}"),
+        Role::Mutex => mutex_victim(&mut v, region),
+        Role::Condvar => condvar_victim(&mut v, region),
+        Role::SeqLockWriter => seqlock_victim(&mut v, region, true),
+        Role::SeqLockReader => seqlock_victim(&mut v, region, false),
     }
-    v.report(role)
+    v.report(role.name())
 }

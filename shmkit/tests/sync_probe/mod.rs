@@ -1,14 +1,13 @@
 //! Probe operations for the `sync` tests: the child-process side of the kill tests.
 //!
-//! Each `sync_*.rs` test file declares
-//! `#[test] #[ignore] fn probe() { sync_probe::probe_main() }`; the helpers in `common`
-//! (`spawn_probe`, `run_probe`) run that test in a new process with `$SHMKIT_PROBE` set to
-//! `op args…`. Results are printed as `PROBE: …` lines.
+//! Each `sync_*.rs` test file serves [`SyncProbe`] from its ignored test `probe`
+//! (`common::probe::serve::<SyncProbe>()`); `common::spawn_probe` and `common::run_probe`
+//! start one (see `common::probe`). Replies are `PROBE: …` lines.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+use crate::common::probe::{probe_enum, Probe};
 use shmkit::sync::{Condvar, Event, LockError, MutexGuard, RobustMutex, SeqLock};
 use shmkit::{Key, Segment};
-use std::io::Write;
 
 /// The value the mutex tests protect: `[a, b, count]`; the invariant is `a == b`.
 /// The condition-variable tests use it as `[generation, wake-ups, unused]`.
@@ -101,195 +100,204 @@ pub fn lock_repairing<R: std::ops::Deref<Target = shmkit::Region>>(
     }
 }
 
-pub fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "PROBE: {line}");
-    let _ = out.flush();
+pub use crate::common::probe::say;
+
+probe_enum! {
+    /// What a `sync` probe process does with the structures of the test segment `key`.
+    pub enum SyncProbe {
+        /// Open the mutex at offset 0; reply `ok` or the error kind.
+        MutexOpen { key: Key },
+        /// One lock, reply its outcome (see [`lock_report`]).
+        MutexLock { key: Key },
+        /// Say `locking ADDRESS` (the lock word's), then lock and reply as `MutexLock`.
+        MutexLockReport { key: Key },
+        /// Lock, break the invariant (a != b), count, say `holding`, then stay in the
+        /// critical section (moving `a`, never onto `b`) until killed.
+        MutexHold { key: Key },
+        /// Say `waiting`, wait on the condition variable until the generation changes,
+        /// count the wake-up, reply `woke`.
+        CondWait { key: Key },
+        /// Say `waiting`, wait on the event until the flag word changes, reply `woke`.
+        EventWait { key: Key },
+        /// Write `payload(first)`, then `payload(first + 1)` and `payload(first + 2)`
+        /// alternately until killed; say `writing` when the loop starts.
+        SeqWrite { key: Key, first: u64 },
+        /// Overwrite random bytes of `SCRIBBLE_RANGES` until killed, sometimes putting the
+        /// original bytes back; say `scribbling` first.
+        Scribble { key: Key, seed: u64 },
+        /// Use every structure `iters` times, with timeouts only, while a scribbler works;
+        /// reply `done ok=N errors={…}`.
+        HostileVictim { key: Key, iters: u64 },
+    }
 }
 
-fn key(arg: &str) -> Key {
-    arg.parse().expect("probe key")
+impl Probe for SyncProbe {
+    const FAMILY: &'static str = "SyncProbe";
+
+    fn run(self) {
+        match self {
+            SyncProbe::MutexOpen { key } => mutex_open(key),
+            SyncProbe::MutexLock { key } => mutex_lock(key, false),
+            SyncProbe::MutexLockReport { key } => mutex_lock(key, true),
+            SyncProbe::MutexHold { key } => mutex_hold(key),
+            SyncProbe::CondWait { key } => cond_wait(key),
+            SyncProbe::EventWait { key } => event_wait(key),
+            SyncProbe::SeqWrite { key, first } => seq_write(key, first),
+            SyncProbe::Scribble { key, seed } => scribble(key, seed),
+            SyncProbe::HostileVictim { key, iters } => say(hostile_victim(&attach(key), iters)),
+        }
+    }
 }
 
-fn attach(arg: &str) -> shmkit::Attachment {
-    Segment::open(key(arg))
+pub fn attach(key: Key) -> shmkit::Attachment {
+    Segment::open(key)
         .and_then(|s| s.attach())
         .expect("attaching the test segment")
 }
 
-/// Runs the op named by `$SHMKIT_PROBE`, if any.
-pub fn probe_main() {
-    let Ok(spec) = std::env::var("SHMKIT_PROBE") else {
-        return;
+fn mutex_open(key: Key) {
+    let map = attach(key);
+    let opened = RobustMutex::<Guarded, _>::open_in(map.region(), 0);
+    match opened {
+        Ok(_) => say("ok"),
+        Err(e) => say(format!("{:?}", e.kind())),
+    }
+}
+
+fn mutex_lock(key: Key, report_address: bool) {
+    let map = attach(key);
+    let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
+    if report_address {
+        say(format!("locking {:#x}", map.address() + 64));
+    }
+    say(lock_report(&m));
+}
+
+fn mutex_hold(key: Key) {
+    let map = attach(key);
+    let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
+    let mut g = match m.lock() {
+        Ok(g) => g,
+        Err(e) => return say(format!("lock failed: {e}")),
     };
-    let args: Vec<&str> = spec.split(' ').collect();
-    let result = match args[0] {
-        // mutex-open KEY: open the mutex at offset 0, report how it went
-        "mutex-open" => {
-            let map = attach(args[1]);
-            let opened = RobustMutex::<Guarded, _>::open_in(map.region(), 0);
-            match opened {
-                Ok(_) => "ok".to_string(),
-                Err(e) => format!("{:?}", e.kind()),
-            }
-        }
-        // mutex-lock KEY: one lock, report the outcome (repairs an owner-died lock)
-        "mutex-lock" => {
-            let map = attach(args[1]);
-            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
-            lock_report(&m)
-        }
-        // mutex-lock-report KEY: say where the lock word is, then lock and report
-        "mutex-lock-report" => {
-            let map = attach(args[1]);
-            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
-            say(&format!("locking {:#x}", map.address() + 64));
-            lock_report(&m)
-        }
-        // mutex-hold KEY: lock, break the invariant (a != b), count, say so, then stay in
-        // the critical section (moving `a`, never onto `b`) until killed
-        "mutex-hold" => {
-            let map = attach(args[1]);
-            let m = RobustMutex::<Guarded, _>::open_in(map.region(), 0).expect("open");
-            let mut g = match m.lock() {
-                Ok(g) => g,
-                Err(e) => {
-                    say(&format!("lock failed: {e}"));
-                    return;
-                }
-            };
+    g[0] = g[0].wrapping_add(1);
+    g[2] += 1;
+    say("holding");
+    loop {
+        g[0] = g[0].wrapping_add(1);
+        if g[0] == g[1] {
             g[0] = g[0].wrapping_add(1);
-            g[2] += 1;
-            say("holding");
-            loop {
-                g[0] = g[0].wrapping_add(1);
-                if g[0] == g[1] {
-                    g[0] = g[0].wrapping_add(1);
-                }
-                std::hint::spin_loop();
+        }
+        std::hint::spin_loop();
+    }
+}
+
+fn cond_wait(key: Key) {
+    let map = attach(key);
+    let m = RobustMutex::<Guarded, _>::open_in(map.region(), MUTEX_AT).expect("open");
+    let cv = Condvar::open_in(map.region(), CONDVAR_AT).expect("open condvar");
+    let mut g = lock_repairing(&m);
+    let generation = g[0];
+    say("waiting");
+    loop {
+        g = match cv.wait(g) {
+            Ok(g) => g,
+            Err(LockError::OwnerDied(mut g)) => {
+                g.mark_consistent().expect("mark consistent");
+                g
+            }
+            Err(LockError::Failed(e)) => return say(format!("wait failed: {e}")),
+        };
+        if g[0] != generation {
+            break;
+        }
+    }
+    g[1] += 1;
+    say("woke");
+}
+
+fn event_wait(key: Key) {
+    let map = attach(key);
+    let ev = Event::open_in(map.region(), EVENT_AT).expect("open event");
+    let flag = map.atomic_u32(FLAG_AT).unwrap();
+    let generation = flag.load(std::sync::atomic::Ordering::Acquire);
+    say("waiting");
+    loop {
+        let token = ev.listen();
+        if flag.load(std::sync::atomic::Ordering::Acquire) != generation {
+            break;
+        }
+        ev.wait(token).expect("event wait");
+    }
+    say("woke");
+}
+
+/// The values are precomputed, so that the time goes into writes; between writes the
+/// writer spins four times as long as a write takes, so that readers, whose copy is slower
+/// than the writer's in a debug build, are not starved.
+fn seq_write(key: Key, first: u64) {
+    let map = attach(key);
+    let lock = SeqLock::<Payload, _>::open_in(map.region(), 0).expect("open seqlock");
+    lock.write(&payload(first)).expect("write");
+    let values = [payload(first + 1), payload(first + 2)];
+    // The shortest of a few writes (a longer one was preempted).
+    let write_time = (0..16)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            lock.write(&values[1]).expect("write");
+            start.elapsed()
+        })
+        .min()
+        .unwrap();
+    say("writing");
+    for i in 0.. {
+        lock.write(&values[i % 2]).expect("write");
+        let pause = std::time::Instant::now();
+        while pause.elapsed() < 4 * write_time {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+fn scribble(key: Key, seed: u64) {
+    let map = attach(key);
+    let mut rng = Rng(seed | 1);
+    let original = map.read_vec(0, 1024).unwrap();
+    say("scribbling");
+    // Headers are hit rarely and put back often, so that the structures are
+    // valid about half the time and the other words get scribbled while in use.
+    let headers = [0, CONDVAR_AT, EVENT_AT, SEQLOCK_AT];
+    loop {
+        if rng.next() % 8 == 0 {
+            for h in headers {
+                map.write_at(h, &original[h..h + 64]).unwrap();
             }
         }
-        // cond-wait KEY: wait on the condition variable until the generation changes
-        "cond-wait" => {
-            let map = attach(args[1]);
-            let m = RobustMutex::<Guarded, _>::open_in(map.region(), MUTEX_AT).expect("open");
-            let cv = Condvar::open_in(map.region(), CONDVAR_AT).expect("open condvar");
-            let mut g = lock_repairing(&m);
-            let generation = g[0];
-            say("waiting");
-            loop {
-                g = match cv.wait(g) {
-                    Ok(g) => g,
-                    Err(LockError::OwnerDied(mut g)) => {
-                        g.mark_consistent().expect("mark consistent");
-                        g
-                    }
-                    Err(LockError::Failed(e)) => {
-                        say(&format!("wait failed: {e}"));
-                        return;
-                    }
-                };
-                if g[0] != generation {
-                    break;
-                }
-            }
-            g[1] += 1;
-            "woke".into()
+        let pick = if rng.next() % 16 == 0 {
+            rng.next() as usize % SCRIBBLE_RANGES.len()
+        } else {
+            // not a header: ranges 1, 2, 5, 7, 8, 9 and the words after the
+            // condvar's and event's headers
+            [1, 2, 5, 7, 8, 9][rng.next() as usize % 6]
+        };
+        let (start, end) = SCRIBBLE_RANGES[pick];
+        let at = start + (rng.next() as usize) % (end - start);
+        let len = (1 + (rng.next() % 8) as usize).min(end - at);
+        if rng.next() % 3 == 0 {
+            map.write_at(at, &original[at..at + len]).unwrap();
+        } else {
+            let bytes = rng.next().to_ne_bytes();
+            map.write_at(at, &bytes[..len]).unwrap();
         }
-        // event-wait KEY: wait on the event until the flag word changes
-        "event-wait" => {
-            let map = attach(args[1]);
-            let ev = Event::open_in(map.region(), EVENT_AT).expect("open event");
-            let flag = map.atomic_u32(FLAG_AT).unwrap();
-            let generation = flag.load(std::sync::atomic::Ordering::Acquire);
-            say("waiting");
-            loop {
-                let token = ev.listen();
-                if flag.load(std::sync::atomic::Ordering::Acquire) != generation {
-                    break;
-                }
-                ev.wait(token).expect("event wait");
-            }
-            "woke".into()
+        if rng.next() % 4 == 0 {
+            // the condvar's and event's words
+            let at = [CONDVAR_AT, EVENT_AT][rng.next() as usize % 2] + 64;
+            map.write_at(at, &rng.next().to_ne_bytes()).unwrap();
         }
-        // seq-write KEY FIRST: write payload(FIRST), then payload(FIRST+1) and
-        // payload(FIRST+2) alternately, forever (precomputed, so that the time goes into
-        // writes; between writes the writer spins four times as long as a write takes, so
-        // that readers, whose copy is slower than the writer's in a debug build, are not
-        // starved); say "writing" when it starts the loop
-        "seq-write" => {
-            let map = attach(args[1]);
-            let lock = SeqLock::<Payload, _>::open_in(map.region(), 0).expect("open seqlock");
-            let first: u64 = args[2].parse().expect("first value");
-            lock.write(&payload(first)).expect("write");
-            let values = [payload(first + 1), payload(first + 2)];
-            // The shortest of a few writes (a longer one was preempted).
-            let write_time = (0..16)
-                .map(|_| {
-                    let start = std::time::Instant::now();
-                    lock.write(&values[1]).expect("write");
-                    start.elapsed()
-                })
-                .min()
-                .unwrap();
-            say("writing");
-            for i in 0.. {
-                lock.write(&values[i % 2]).expect("write");
-                let pause = std::time::Instant::now();
-                while pause.elapsed() < 4 * write_time {
-                    std::hint::spin_loop();
-                }
-            }
-            unreachable!()
+        for _ in 0..(rng.next() % 2000) {
+            std::hint::spin_loop();
         }
-        // scribble KEY SEED: overwrite random bytes of SCRIBBLE_RANGES forever, sometimes
-        // putting the original bytes back (so that structures become valid again)
-        "scribble" => {
-            let map = attach(args[1]);
-            let mut rng = Rng(args[2].parse::<u64>().expect("seed") | 1);
-            let original = map.read_vec(0, 1024).unwrap();
-            say("scribbling");
-            // Headers are hit rarely and put back often, so that the structures are
-            // valid about half the time and the other words get scribbled while in use.
-            let headers = [0, CONDVAR_AT, EVENT_AT, SEQLOCK_AT];
-            loop {
-                if rng.next() % 8 == 0 {
-                    for h in headers {
-                        map.write_at(h, &original[h..h + 64]).unwrap();
-                    }
-                }
-                let pick = if rng.next() % 16 == 0 {
-                    rng.next() as usize % SCRIBBLE_RANGES.len()
-                } else {
-                    // not a header: ranges 1, 2, 5, 7, 8, 9 and the words after the
-                    // condvar's and event's headers
-                    [1, 2, 5, 7, 8, 9][rng.next() as usize % 6]
-                };
-                let (start, end) = SCRIBBLE_RANGES[pick];
-                let at = start + (rng.next() as usize) % (end - start);
-                let len = (1 + (rng.next() % 8) as usize).min(end - at);
-                if rng.next() % 3 == 0 {
-                    map.write_at(at, &original[at..at + len]).unwrap();
-                } else {
-                    let bytes = rng.next().to_ne_bytes();
-                    map.write_at(at, &bytes[..len]).unwrap();
-                }
-                if rng.next() % 4 == 0 {
-                    // the condvar's and event's words
-                    let at = [CONDVAR_AT, EVENT_AT][rng.next() as usize % 2] + 64;
-                    map.write_at(at, &rng.next().to_ne_bytes()).unwrap();
-                }
-                for _ in 0..(rng.next() % 2000) {
-                    std::hint::spin_loop();
-                }
-            }
-        }
-        // hostile-victim KEY ITERS: use every structure ITERS times, with timeouts only,
-        // while a scribbler works; report how many operations succeeded and the errors
-        "hostile-victim" => hostile_victim(&attach(args[1]), args[2].parse().unwrap()),
-        other => panic!("unknown sync probe op {other}"),
-    };
-    say(&result);
+    }
 }
 
 /// Locks and reports `clean`, `owner-died broken` (the invariant was broken; repaired and
@@ -311,35 +319,6 @@ pub fn lock_report<R: std::ops::Deref<Target = shmkit::Region>>(
         }
         Err(LockError::Failed(e)) => format!("{:?}", e.kind()),
     }
-}
-
-/// Runs a probe op under `unshare --pid --fork` (a new pid namespace) and returns its
-/// `PROBE:` line.
-pub fn run_in_new_pid_namespace(op: &[&str]) -> String {
-    let out = std::process::Command::new("unshare")
-        .args(["--pid", "--fork"])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "probe",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("SHMKIT_PROBE", op.join(" "))
-        .output()
-        .expect("running unshare");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    stdout
-        .lines()
-        .find_map(|l| l.split_once("PROBE: ").map(|(_, r)| r.to_owned()))
-        .unwrap_or_else(|| {
-            panic!(
-                "no result from the probe in a new pid namespace: {:?}\n{stdout}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
 }
 
 /// Whether a thread of `pid` is blocked in `futex(2)` on the address `addr`, according to
